@@ -1,0 +1,1 @@
+"""Dataset definitions and generators: synthetic scenes, threat image projection, importers, builder."""

@@ -1,0 +1,1 @@
+"""The screening service (API, decisions, storage) and batch reprocessing. Needs onnxruntime, never torch."""

@@ -1,0 +1,39 @@
+"""Keep every test hermetic: temporary data and config dirs, nothing written into the repo, no network."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Before any xscreen or ultralytics import: ultralytics reads its config dir at import time.
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="xscreen-tests-"))
+os.environ["YOLO_CONFIG_DIR"] = str(_SESSION_DIR / "ultralytics")
+os.environ["XSCREEN_DATA_DIR"] = str(_SESSION_DIR / "data")
+os.environ.setdefault("XSCREEN_CONFIG", str(_SESSION_DIR / "no-settings.yaml"))
+os.environ["MPLBACKEND"] = "Agg"
+
+from tests.netblock import network_blocked  # noqa: E402
+from xscreen.settings import REPO_ROOT, get_settings  # noqa: E402
+
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True)
+def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("XSCREEN_DATA_DIR", str(tmp_path / "xscreen-data"))
+    get_settings.cache_clear()
+    with network_blocked() as attempts:
+        yield
+    get_settings.cache_clear()
+    assert not attempts, f"test reached for the network: {attempts}"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real X-ray sets beside the checkout (present in CI); tests needing them skip without."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA}")
+    return SHARED_DATA

@@ -1,0 +1,32 @@
+"""Shared builders for tests: tiny datasets and images made on the fly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+
+
+def tiny_yolo_dataset(root: Path, *, names: list[str], n_train: int = 8, n_val: int = 4, size: int = 64, seed: int = 0) -> Path:
+    """Write a tiny ultralytics dataset of dark rectangles on a light background; returns data.yaml."""
+    rng = np.random.default_rng(seed)
+    for split, count in (("train", n_train), ("val", n_val)):
+        (root / "images" / split).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / split).mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            img = np.full((size, size, 3), 230, np.uint8)
+            lines = []
+            for _ in range(int(rng.integers(1, 3))):
+                cls = int(rng.integers(0, len(names)))
+                w, h = rng.integers(size // 6, size // 2, size=2)
+                x0, y0 = rng.integers(0, size - w), rng.integers(0, size - h)
+                colour = (200, 90, 20) if cls % 2 else (20, 120, 220)
+                cv2.rectangle(img, (int(x0), int(y0)), (int(x0 + w), int(y0 + h)), colour, -1)
+                lines.append(f"{cls} {(x0 + w / 2) / size:.6f} {(y0 + h / 2) / size:.6f} {w / size:.6f} {h / size:.6f}")
+            cv2.imwrite(str(root / "images" / split / f"{i:04d}.png"), img)
+            (root / "labels" / split / f"{i:04d}.txt").write_text("\n".join(lines) + "\n")
+    data_yaml = root / "data.yaml"
+    data_yaml.write_text(yaml.safe_dump({"path": str(root), "train": "images/train", "val": "images/val", "names": dict(enumerate(names))}))
+    return data_yaml

@@ -1,0 +1,60 @@
+"""The root of the `xscreen` command. Each package owns its commands and registers them here.
+
+Package CLIs import their heavy dependencies (torch, onnxruntime, fastapi) inside the commands, so
+`xscreen --help` stays fast and a serving host without torch can still run every serving command.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Callable
+
+import typer
+from rich.console import Console
+
+from xscreen.errors import XscreenError
+
+app = typer.Typer(
+    name="xscreen",
+    help="X-ray screening of mail and parcels for drugs, firearms and gun parts.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err_console = Console(stderr=True)
+
+
+@app.callback()
+def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level.")) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _register_packages() -> None:
+    from xscreen import doctor
+
+    doctor.register(app)
+    for module in ("vision", "datasets", "training", "serving"):
+        try:
+            package_cli = __import__(f"xscreen.{module}.cli", fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != f"xscreen.{module}.cli":
+                raise
+            continue
+        package_cli.register(app)
+
+
+_register_packages()
+
+
+def run_command(fn: Callable[[], object]) -> object:
+    """Run a command body, turning xscreen's typed errors into one sentence and an exit code."""
+    try:
+        return fn()
+    except XscreenError as exc:
+        err_console.print(f"[bold red]error[/] ({exc.code}): {exc.message}")
+        raise typer.Exit(exc.exit_code) from exc

@@ -1,0 +1,84 @@
+"""The typed errors of xscreen, each with a stable `code`.
+
+The service maps them to an HTTP status in one place (`xscreen.serving.api.errors`) and the CLI maps
+them to an exit code and one sentence (`xscreen.cli`). Nothing below raises bare exceptions at users.
+"""
+
+from __future__ import annotations
+
+
+class XscreenError(Exception):
+    """Base of every error xscreen reports to a person or a station."""
+
+    code = "xscreen_error"
+    http_status = 500
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(XscreenError):
+    code = "config_error"
+    exit_code = 2
+
+
+class ScanDecodeError(XscreenError):
+    """The bytes are an image format we know but cannot be decoded, or are empty."""
+
+    code = "scan_undecodable"
+    http_status = 422
+
+
+class UnsupportedMedia(XscreenError):
+    code = "unsupported_media"
+    http_status = 415
+
+
+class ScanTooLarge(XscreenError):
+    code = "scan_too_large"
+    http_status = 413
+
+
+class ModelNotFound(XscreenError):
+    code = "model_not_found"
+    http_status = 404
+    exit_code = 3
+
+
+class ModelIntegrityError(XscreenError):
+    """A model's files do not match the checksums in its card."""
+
+    code = "model_integrity"
+    exit_code = 3
+
+
+class ScanNotFound(XscreenError):
+    code = "scan_not_found"
+    http_status = 404
+
+
+class QueueFull(XscreenError):
+    code = "queue_full"
+    http_status = 429
+
+
+class AuthError(XscreenError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class KeyRevoked(XscreenError):
+    code = "key_revoked"
+    http_status = 403
+
+
+class InvalidRequest(XscreenError):
+    code = "invalid_request"
+    http_status = 422
+
+
+class DatasetError(XscreenError):
+    code = "dataset_error"
+    exit_code = 4

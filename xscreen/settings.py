@@ -1,0 +1,115 @@
+"""One settings object for every command and the service.
+
+Values come, highest priority first, from: keyword arguments, `XSCREEN_*` environment variables,
+the YAML file named by `XSCREEN_CONFIG` (default `configs/settings.yaml` when it exists), then the
+defaults below. Read it through `get_settings()`; helpers get values passed in, not the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIGS_DIR = REPO_ROOT / "configs"
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "xscreen"
+
+
+def _settings_yaml() -> Path:
+    return Path(os.environ.get("XSCREEN_CONFIG", CONFIGS_DIR / "settings.yaml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="XSCREEN_", extra="forbid")
+
+    # Where things live
+    data_dir: Path = Field(default_factory=_default_data_dir, description="Database, keys and stored scans.")
+    models_dir: Path = Field(default=REPO_ROOT / "models", description="Model registry: NAME/VERSION/{model.onnx,card.json}.")
+    configs_dir: Path = Field(default=CONFIGS_DIR)
+    default_model: str = Field(default="default", description="Model reference the service and batch use.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir.")
+    scan_store_url: str | None = Field(default=None, description="fsspec URL for stored scan images; default: data_dir/scans.")
+    policy_file: Path = Field(default=CONFIGS_DIR / "policy" / "default.yaml")
+    api_keys_file: Path | None = Field(default=None, description="Station API keys (hashes only); default: data_dir/api_keys.json.")
+
+    # Service
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    max_image_pixels: int = Field(default=80_000_000, gt=0, description="Decompression-bomb limit.")
+
+    # Inference and batching (Triton's names)
+    providers: list[str] = Field(default_factory=lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
+    intra_op_threads: int = Field(default=0, ge=0, description="0 lets onnxruntime choose.")
+    max_batch_size: int = Field(default=8, ge=1)
+    max_queue_delay_ms: float = Field(default=5.0, ge=0)
+    max_queue_size: int = Field(default=64, ge=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        yaml_file = _settings_yaml()
+        if yaml_file.exists():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
+        return tuple(sources)
+
+    @field_validator("data_dir", "models_dir", "configs_dir", "policy_file", "api_keys_file", mode="after")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @model_validator(mode="after")
+    def _check(self) -> "Settings":
+        if self.database_url is not None and "://" not in self.database_url:
+            raise ValueError(f"database_url must be a SQLAlchemy URL such as sqlite:///path.db, got {self.database_url!r}")
+        return self
+
+    # Derived values: computed, never stored twice.
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'xscreen.db'}"
+
+    @property
+    def effective_scan_store_url(self) -> str:
+        return self.scan_store_url or (self.data_dir / "scans").as_uri()
+
+    @property
+    def effective_api_keys_file(self) -> Path:
+        return self.api_keys_file or self.data_dir / "api_keys.json"
+
+    def describe(self) -> dict[str, Any]:
+        """What an operator needs to see (doctor, logs): every value, derived ones resolved."""
+        out = self.model_dump(mode="json")
+        out.update(
+            database_url=self.effective_database_url,
+            scan_store_url=self.effective_scan_store_url,
+            api_keys_file=str(self.effective_api_keys_file),
+        )
+        return out
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once. Tests call `get_settings.cache_clear()` after changing env."""
+    return Settings()
