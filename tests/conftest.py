@@ -10,7 +10,7 @@ import pytest
 
 # Before any xscreen or ultralytics import: ultralytics reads its config dir at import time.
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="xscreen-tests-"))
-os.environ["YOLO_CONFIG_DIR"] = str(_SESSION_DIR / "ultralytics")
+os.environ["YOLO_CONFIG_DIR"] = str(_SESSION_DIR)
 os.environ["XSCREEN_DATA_DIR"] = str(_SESSION_DIR / "data")
 os.environ.setdefault("XSCREEN_CONFIG", str(_SESSION_DIR / "no-settings.yaml"))
 os.environ["MPLBACKEND"] = "Agg"

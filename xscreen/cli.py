@@ -34,18 +34,29 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DE
     )
 
 
-def _register_packages() -> None:
-    from xscreen import doctor
+# Each module exposes `register(app)`; a package installed without one of them simply lacks its commands.
+COMMAND_MODULES = (
+    "xscreen.doctor",  # doctor
+    "xscreen.vision.cli",  # predict
+    "xscreen.datasets.synth.cli",  # synth
+    "xscreen.datasets.cli",  # data import|build|stats
+    "xscreen.training.cli",  # train, evaluate, export, models
+    "xscreen.serving.cli",  # serve, keys, reviews
+    "xscreen.serving.batch.cli",  # batch
+)
 
-    doctor.register(app)
-    for module in ("vision", "datasets", "training", "serving"):
+
+def _register_packages() -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
         try:
-            package_cli = __import__(f"xscreen.{module}.cli", fromlist=["register"])
+            module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
-            if exc.name != f"xscreen.{module}.cli":
-                raise
-            continue
-        package_cli.register(app)
+            if exc.name is not None and name.startswith(exc.name):
+                continue  # that package (or its cli module) is not part of this build
+            raise
+        module.register(app)
 
 
 _register_packages()

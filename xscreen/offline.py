@@ -5,8 +5,7 @@ ultralytics 8.4 reaches out in four places, and YOLO_OFFLINE alone closes only s
   so we put a local font (DejaVu Sans, shipped by matplotlib) there under those names;
 - `check_requirements` pip-installs missing packages unless YOLO_AUTOINSTALL is false;
 - settings `sync` sends anonymous analytics; we switch it off in the settings file;
-- `check_amp` on CUDA downloads a pretrained checkpoint; training passes `amp` explicitly
-  (see `xscreen.training.train`) and this module makes the checker see an offline machine.
+- `check_amp` on CUDA downloads a pretrained checkpoint; we replace the trainer's reference to it.
 `set_offline_environment` only touches environment variables (cheap, run on import of xscreen);
 `prepare_ultralytics` also writes the font and settings and must run before training or export.
 """
@@ -28,11 +27,9 @@ _FONT_NAMES = ("Arial.ttf", "Arial.Unicode.ttf")
 
 
 def ultralytics_config_dir() -> Path:
-    """Where ultralytics keeps settings and fonts (its YOLO_CONFIG_DIR)."""
+    """Where ultralytics keeps settings and fonts: the same rule as its `get_user_config_dir`."""
     configured = os.environ.get("YOLO_CONFIG_DIR")
-    if configured:
-        return Path(configured)
-    base = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+    base = Path(configured).expanduser() if configured else Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
     return base / "Ultralytics"
 
 
@@ -40,7 +37,6 @@ def set_offline_environment() -> None:
     """Set the environment switches ultralytics reads at import time (never overriding the user's)."""
     for key, value in OFFLINE_ENV.items():
         os.environ.setdefault(key, value)
-    os.environ.setdefault("YOLO_CONFIG_DIR", str(ultralytics_config_dir()))
 
 
 def local_font_path() -> Path:
@@ -68,9 +64,9 @@ def install_local_fonts(config_dir: Path | None = None) -> Path:
 def prepare_ultralytics() -> None:
     """Make ultralytics fully offline: environment, local fonts, analytics off. Idempotent."""
     set_offline_environment()
-    install_local_fonts()
-    from ultralytics.utils import SETTINGS  # imported late: this module must not need ultralytics
+    from ultralytics.utils import SETTINGS, USER_CONFIG_DIR  # late: this module must not need ultralytics
 
+    install_local_fonts(Path(USER_CONFIG_DIR))
     if SETTINGS.get("sync", True):
         SETTINGS.update({"sync": False})
     _disable_online_checks()
@@ -81,8 +77,23 @@ def _disable_online_checks() -> None:
     import ultralytics.utils as uutils
     import ultralytics.utils.checks as checks
 
+    import ultralytics.engine.trainer as trainer
+
     uutils.ONLINE = False
     if hasattr(checks, "ONLINE"):
         checks.ONLINE = False
-    if hasattr(uutils, "is_online"):
-        uutils.is_online = lambda: False  # type: ignore[assignment]
+    # check_amp downloads yolo26n.pt to compare fp32 and AMP outputs. Without it we trust AMP on CUDA,
+    # except on the GPUs ultralytics itself lists as broken (kept in its own pattern check).
+    trainer.check_amp = _offline_check_amp
+
+
+def _offline_check_amp(model) -> bool:  # type: ignore[no-untyped-def]
+    import re
+
+    import torch
+
+    device = next(model.parameters()).device
+    if device.type != "cuda":
+        return False
+    name = torch.cuda.get_device_name(device)
+    return not re.search(r"(nvidia|geforce|quadro|tesla).*?(1660|1650|1630|t400|t550|t600|t1000|t1200|t2000|k40m)", name, re.I)
