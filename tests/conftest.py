@@ -37,3 +37,19 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A registry holding `tiny:1` (promoted default): YOLO11n trained for seconds on tiny data, full taxonomy.
+
+    Its weights are at `<dir>/tiny.pt` for parity tests. It detects little: tests assert on mechanics, and its
+    card's operating threshold is low (0.05) so some boxes come out.
+    """
+    pytest.importorskip("ultralytics")
+    from tests.factories import build_tiny_model
+
+    with network_blocked() as attempts:
+        models_dir = build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+    assert not attempts, f"building the tiny model reached for the network: {attempts}"
+    return models_dir

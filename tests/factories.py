@@ -30,3 +30,32 @@ def tiny_yolo_dataset(root: Path, *, names: list[str], n_train: int = 8, n_val: 
     data_yaml = root / "data.yaml"
     data_yaml.write_text(yaml.safe_dump({"path": str(root), "train": "images/train", "val": "images/val", "names": dict(enumerate(names))}))
     return data_yaml
+
+
+def build_tiny_model(root: Path, *, epochs: int = 3, imgsz: int = 64) -> Path:
+    """Train a tiny YOLO11n on `tiny_yolo_dataset` with the taxonomy's classes, export and register it.
+
+    Returns the registry dir, holding `tiny:1` promoted as default and the source weights at `tiny.pt`.
+    """
+    from xscreen.offline import prepare_ultralytics
+    from xscreen.training.export import ExportOptions
+    from xscreen.training.export import run as export_run
+    from xscreen.training.registry import promote
+    from xscreen.vision.taxonomy import load_taxonomy
+
+    prepare_ultralytics()
+    from ultralytics import YOLO
+
+    data = tiny_yolo_dataset(root / "data", names=load_taxonomy().names, n_train=16, n_val=4, size=imgsz)
+    model = YOLO("yolo11n.yaml")
+    model.train(data=str(data), epochs=epochs, imgsz=imgsz, batch=8, workers=0, device="cpu", project=str(root / "runs"),
+                name="tiny", plots=False, amp=False, verbose=False, seed=0, deterministic=True, val=False)
+    weights = root / "runs" / "tiny" / "weights" / "last.pt"
+    models_dir = root / "models"
+    export_run(ExportOptions(weights=weights, name="tiny", version=1, models_dir=models_dir, imgsz=imgsz, conf=0.05,
+                             check_parity=False))
+    promote("tiny:1", models_dir=models_dir)
+    import shutil
+
+    shutil.copyfile(weights, models_dir / "tiny.pt")
+    return models_dir

@@ -1,0 +1,61 @@
+"""Export writes an immutable, checksummed registry version; loading refuses tampered files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from xscreen.errors import ConfigError, ModelIntegrityError, ModelNotFound
+from xscreen.training.registry import next_version, promote, write_version
+from xscreen.vision.registry import list_models, resolve_model
+from xscreen.vision.taxonomy import load_taxonomy
+
+
+def test_tiny_model_is_registered_and_default(tiny_models_dir: Path) -> None:
+    model = resolve_model("default", models_dir=tiny_models_dir)
+    assert model.ref == "tiny:1"
+    assert model.card.classes == load_taxonomy().names
+    assert model.card.output.layout == "yolo_raw"
+    assert model.card.input.imgsz == 64
+    assert set(model.card.files) == {"model.onnx"}
+    assert model.card.software["ultralytics"].startswith("8.4")
+
+
+def test_tampered_model_is_refused(tiny_models_dir: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, models)
+    onnx = models / "tiny" / "1" / "model.onnx"
+    onnx.write_bytes(onnx.read_bytes() + b"\0")
+    with pytest.raises(ModelIntegrityError, match="does not match its card"):
+        resolve_model("tiny:1", models_dir=models)
+
+
+def test_versions_are_immutable_and_numbered(tiny_models_dir: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, models)
+    card = resolve_model("tiny:1", models_dir=models).card
+    assert next_version(models, "tiny") == 2
+    with pytest.raises(ConfigError, match="immutable"):
+        write_version(models_dir=models, card=card, files={"model.onnx": models / "tiny" / "1" / "model.onnx"})
+    v2 = write_version(models_dir=models, card=card.model_copy(update={"version": 2}), files={"model.onnx": models / "tiny" / "1" / "model.onnx"})
+    assert resolve_model("tiny", models_dir=models).version == 2  # bare name: highest version
+    assert v2.card.files["model.onnx"] == card.files["model.onnx"]
+    assert list_models(models) == [("tiny", 1), ("tiny", 2)]
+    assert promote("tiny:2", models_dir=models).ref == "tiny:2"
+    assert resolve_model("default", models_dir=models).ref == "tiny:2"
+
+
+@pytest.mark.parametrize("ref, message", [("nope", "no model named"), ("tiny:7", "has no version 7"), ("tiny:x", "must be a number")])
+def test_unknown_refs(tiny_models_dir: Path, ref: str, message: str) -> None:
+    with pytest.raises(ModelNotFound, match=message):
+        resolve_model(ref, models_dir=tiny_models_dir)
+
+
+def test_model_without_card_is_not_listed(tmp_path: Path) -> None:
+    (tmp_path / "m" / "1").mkdir(parents=True)
+    (tmp_path / "m" / "1" / "model.onnx").write_bytes(b"x")
+    assert list_models(tmp_path) == []
+    with pytest.raises(ModelNotFound):
+        resolve_model("m", models_dir=tmp_path)

@@ -1,0 +1,229 @@
+"""Export a trained checkpoint to ONNX, verify parity, and write a registry version.
+
+Recipe (`xscreen export --weights runs/NAME/weights/best.pt --name NAME --version V [--half] [--int8 --calib DIR]`):
+1. ultralytics exports fp32 ONNX with a dynamic batch axis (and fp16 / INT8 variants on request: fp16 via
+   onnxruntime's float16 converter with float32 inputs and outputs; INT8 by static quantisation of the
+   weighted ops only, calibrated on the images in `--calib`).
+2. Parity: the fp32 ONNX model run through xscreen's own engine and the PyTorch model run through
+   ultralytics' predict must find the same boxes on the same real scans (class equal, box corners within
+   `BOX_TOL_PX`, scores within `SCORE_TOL`); otherwise the export fails and says by how much.
+3. The files are copied into `models/NAME/V/` with a card (classes, input spec, output layout, thresholds,
+   training data card, metrics, sha256, software versions). Versions are immutable.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import json
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from xscreen.errors import ConfigError, XscreenError
+from xscreen.offline import prepare_ultralytics
+from xscreen.vision.registry import CARD_FILE, InputSpec, ModelCard, OutputSpec, RegistryModel, Thresholds, sha256_file
+from xscreen.vision.taxonomy import load_taxonomy
+
+logger = logging.getLogger(__name__)
+
+BOX_TOL_PX = 1.0
+SCORE_TOL = 1e-3
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
+
+
+class ParityError(XscreenError):
+    code = "export_parity"
+    exit_code = 5
+
+
+@dataclass
+class ExportOptions:
+    weights: Path
+    name: str
+    models_dir: Path
+    version: int | None = None  # None: next free version
+    half: bool = False
+    int8: bool = False
+    calib: Path | None = None
+    imgsz: int | None = None  # None: the imgsz the checkpoint was trained at
+    conf: float = 0.25
+    iou: float = 0.45
+    image_kind: str = "colour"
+    parity_images: list[Path] = field(default_factory=list)
+    check_parity: bool = True
+    metrics_file: Path | None = None  # metrics.json from `xscreen evaluate`, stored in the card
+    data_card_file: Path | None = None  # dataset card of the training data, stored in the card
+
+
+def software_versions() -> dict[str, str]:
+    out = {}
+    for pkg in ("ultralytics", "torch", "onnx", "onnxruntime-gpu", "onnxruntime", "numpy", "opencv-python-headless"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    try:
+        out["xscreen"] = md.version("xscreen")
+    except md.PackageNotFoundError:
+        pass
+    return out
+
+
+def _checkpoint_info(model: Any) -> tuple[list[str], int, str, dict[str, Any]]:
+    """Class names in output order, training imgsz, architecture name and the training args."""
+    names = [model.names[i] for i in range(len(model.names))]
+    train_args = dict(getattr(model, "ckpt", {}) or {}).get("train_args", {}) or {}
+    imgsz = int(train_args.get("imgsz") or model.overrides.get("imgsz") or 640)
+    yaml_file = (getattr(model.model, "yaml", {}) or {}).get("yaml_file", "") or train_args.get("model", "")
+    arch = Path(str(yaml_file)).stem or "yolo"
+    return names, imgsz, arch, train_args
+
+
+def _check_names(names: list[str]) -> None:
+    taxonomy = load_taxonomy()
+    unknown = [n for n in names if n not in taxonomy.names]
+    if unknown:
+        raise ConfigError(f"model classes {unknown} are not in configs/taxonomy.yaml; train on taxonomy-named data")
+
+
+def _output_layout(onnx_path: Path) -> tuple[str, str]:
+    import onnx
+
+    graph = onnx.load(str(onnx_path), load_external_data=False).graph
+    out = graph.output[0]
+    dims = [d.dim_value or d.dim_param for d in out.type.tensor_type.shape.dim]
+    layout = "end2end" if dims[-1] == 6 else "yolo_raw"
+    return out.name, layout
+
+
+def _calibration_yaml(calib: Path, names: list[str], workdir: Path) -> Path:
+    images = [p for p in sorted(calib.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
+    if not images:
+        raise ConfigError(f"--calib {calib} holds no images")
+    listing = workdir / "calib.txt"
+    listing.write_text("\n".join(str(p.resolve()) for p in images) + "\n")
+    data = workdir / "calib.yaml"
+    data.write_text(yaml.safe_dump({"path": str(workdir), "train": str(listing), "val": str(listing), "names": dict(enumerate(names))}))
+    return data
+
+
+def _export_variant(weights: Path, imgsz: int, workdir: Path, *, quantize: int | None = None, data: Path | None = None) -> Path:
+    from ultralytics import YOLO
+
+    # ultralytics writes beside the weights: give each variant its own copy in the work dir.
+    stem = {None: "fp32", 16: "fp16", 8: "int8"}[quantize]
+    local = workdir / stem / "model.pt"
+    local.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(weights, local)
+    kwargs: dict[str, Any] = dict(format="onnx", imgsz=imgsz, dynamic=True, simplify=True, device="cpu", batch=1)
+    if quantize is not None:
+        kwargs["quantize"] = quantize
+    if data is not None:
+        kwargs["data"] = str(data)
+    return Path(YOLO(str(local)).export(**kwargs))
+
+
+def verify_parity(weights: Path, onnx_path: Path, card: ModelCard, images: list[Path]) -> dict[str, float]:
+    """Compare PyTorch (ultralytics predict) against our engine on the fp32 ONNX model; raise on mismatch."""
+    import cv2
+    from ultralytics import YOLO
+
+    from xscreen.vision.engine import Engine
+
+    # The engine loads an .onnx path from the card beside it, as an operator's unregistered model would.
+    staged = onnx_path.parent / "model.onnx"
+    if onnx_path != staged:
+        shutil.copyfile(onnx_path, staged)
+    card = card.model_copy(update={"files": {"model.onnx": sha256_file(staged)}})
+    (staged.parent / CARD_FILE).write_text(card.model_dump_json(indent=2))
+    engine = Engine.load(staged, models_dir=staged.parent, providers=["CPUExecutionProvider"])
+    torch_model = YOLO(str(weights))
+    worst_box = worst_score = 0.0
+    compared = 0
+    for path in images:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is None:
+            continue
+        ours = engine.predict([cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)])[0]
+        result = torch_model.predict(bgr, imgsz=card.input.imgsz, conf=card.thresholds.conf, iou=card.thresholds.iou, device="cpu", verbose=False)[0]
+        theirs_xyxy = result.boxes.xyxy.cpu().numpy()
+        theirs_scores = result.boxes.conf.cpu().numpy()
+        if len(theirs_xyxy) != len(ours):
+            raise ParityError(f"{path.name}: PyTorch found {len(theirs_xyxy)} boxes, ONNX engine {len(ours)}")
+        for box, score in zip(theirs_xyxy, theirs_scores):
+            if len(ours) == 0:
+                break
+            deltas = np.abs(ours.xyxy - box).max(axis=1)
+            j = int(deltas.argmin())
+            worst_box = max(worst_box, float(deltas[j]))
+            worst_score = max(worst_score, abs(float(ours.scores[j]) - float(score)))
+        compared += 1
+    if compared == 0:
+        raise ParityError("no readable parity images")
+    if worst_box > BOX_TOL_PX or worst_score > SCORE_TOL:
+        raise ParityError(f"ONNX and PyTorch disagree: max box delta {worst_box:.3f} px (tolerance {BOX_TOL_PX}), max score delta {worst_score:.5f} (tolerance {SCORE_TOL})")
+    return {"images": compared, "max_box_delta_px": worst_box, "max_score_delta": worst_score}
+
+
+def run(options: ExportOptions) -> RegistryModel:
+    from xscreen.training.registry import next_version, write_version
+
+    if options.int8 and options.calib is None:
+        raise ConfigError("--int8 needs --calib DIR with representative scans for calibration")
+    if not options.weights.exists():
+        raise ConfigError(f"weights {options.weights} do not exist")
+    prepare_ultralytics()
+    from ultralytics import YOLO
+
+    model = YOLO(str(options.weights))
+    names, trained_imgsz, arch, train_args = _checkpoint_info(model)
+    _check_names(names)
+    imgsz = options.imgsz or trained_imgsz
+    version = options.version or next_version(options.models_dir, options.name)
+
+    with tempfile.TemporaryDirectory(prefix="xscreen-export-") as tmp:
+        workdir = Path(tmp)
+        files = {"model.onnx": _export_variant(options.weights, imgsz, workdir)}
+        if options.half:
+            files["model-fp16.onnx"] = _export_variant(options.weights, imgsz, workdir, quantize=16)
+        if options.int8:
+            calib_yaml = _calibration_yaml(options.calib, names, workdir)  # type: ignore[arg-type]
+            files["model-int8.onnx"] = _export_variant(options.weights, imgsz, workdir, quantize=8, data=calib_yaml)
+        output_name, layout = _output_layout(files["model.onnx"])
+        card = ModelCard(
+            name=options.name,
+            version=version,
+            created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            architecture=arch,
+            classes=names,
+            input=InputSpec(imgsz=imgsz, image_kind=options.image_kind),  # type: ignore[arg-type]
+            output=OutputSpec(name=output_name, layout=layout),  # type: ignore[arg-type]
+            thresholds=Thresholds(conf=options.conf, iou=options.iou),
+            files={},
+            training={"args": _jsonable(train_args), "weights": options.weights.name},
+            metrics=_read_json(options.metrics_file),
+            software=software_versions(),
+        )
+        if options.data_card_file is not None:
+            card.training["data_card"] = _read_json(options.data_card_file)
+        if options.check_parity:
+            if not options.parity_images:
+                raise ConfigError("parity check needs real scans: pass parity images (or disable the check explicitly)")
+            card.training["export_parity"] = verify_parity(options.weights, files["model.onnx"], card, options.parity_images)
+            logger.info("parity: %s", card.training["export_parity"])
+        return write_version(models_dir=options.models_dir, card=card, files=files)
+
+
+def _read_json(path: Path | None) -> dict[str, Any]:
+    return json.loads(path.read_text()) if path is not None and path.exists() else {}
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))

@@ -1,0 +1,62 @@
+"""Write to the model registry: new immutable version folders and the promoted default.
+
+Reading (resolve, verify) lives in `xscreen.vision.registry`; this module only adds versions and moves the
+`DEFAULT` pointer, so a scanner-station host never needs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from xscreen.errors import ConfigError
+from xscreen.vision.registry import (
+    CARD_FILE,
+    DEFAULT_POINTER,
+    ModelCard,
+    RegistryModel,
+    list_models,
+    resolve_model,
+    sha256_file,
+)
+
+
+def next_version(models_dir: Path, name: str) -> int:
+    versions = [v for n, v in list_models(models_dir) if n == name]
+    return max(versions, default=0) + 1
+
+
+def write_version(*, models_dir: Path, card: ModelCard, files: dict[str, Path]) -> RegistryModel:
+    """Copy `files` (registry file name -> source path) into NAME/VERSION with a card carrying their sha256.
+
+    The folder is assembled beside its final place and renamed in one step, so a crash never leaves a
+    half-written version that `resolve_model` would pick up. Existing versions are never overwritten.
+    """
+    final = models_dir / card.name / str(card.version)
+    if final.exists():
+        raise ConfigError(f"{final} already exists; registry versions are immutable, pick another --version")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{card.version}-", dir=final.parent))
+    try:
+        for filename, source in files.items():
+            shutil.copyfile(source, staging / filename)
+        card = card.model_copy(update={"files": {f: sha256_file(staging / f) for f in files}})
+        (staging / CARD_FILE).write_text(json.dumps(card.model_dump(mode="json"), indent=2) + "\n")
+        os.replace(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return resolve_model(f"{card.name}:{card.version}", models_dir=models_dir)
+
+
+def promote(ref: str, *, models_dir: Path) -> RegistryModel:
+    """Make `ref` the model that `default` names (service and batch). Verifies it first."""
+    model = resolve_model(ref, models_dir=models_dir)
+    pointer = models_dir / DEFAULT_POINTER
+    tmp = pointer.with_suffix(".tmp")
+    tmp.write_text(model.ref + "\n")
+    os.replace(tmp, pointer)
+    return model
