@@ -59,9 +59,6 @@ def _register_packages() -> None:
         module.register(app)
 
 
-_register_packages()
-
-
 def run_command(fn: Callable[[], object]) -> object:
     """Run a command body, turning xscreen's typed errors into one sentence and an exit code."""
     try:
@@ -69,3 +66,6 @@ def run_command(fn: Callable[[], object]) -> object:
     except XscreenError as exc:
         err_console.print(f"[bold red]error[/] ({exc.code}): {exc.message}")
         raise typer.Exit(exc.exit_code) from exc
+
+
+_register_packages()  # last: package CLIs import run_command from this module

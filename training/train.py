@@ -1,0 +1,140 @@
+"""Train a detector: a thin, readable layer over ultralytics.
+
+Recipe (`xscreen train --config configs/train/default.yaml [--time HOURS] [--device cpu|0] [--resume]`):
+- the config names a model yaml (trained from scratch: there are no pretrained weights here), the dataset's
+  data.yaml (built by `xscreen data build`), imgsz, epochs or a time budget in hours, batch, seed, and the
+  X-ray augmentation (`xscreen.training.augment`: physics-breaking photometric tricks off, physics gray and
+  scanner-profile variation on);
+- the run directory `runs/train/NAME/` holds the config used (`xscreen-config.yaml`), the taxonomy it was
+  trained against, ultralytics' `results.csv` and `args.yaml`, and `weights/last.pt` + `best.pt`;
+- `--resume` continues `runs/train/NAME/weights/last.pt` (optimizer, epoch and schedule included), so a
+  long CPU run goes in chunks: stop it any time, start it again with `--resume`.
+A run with `time:` set lets ultralytics fit the epoch count to the budget (the LR schedule follows it).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from xscreen.errors import ConfigError
+from xscreen.offline import prepare_ultralytics
+from xscreen.settings import REPO_ROOT
+from xscreen.training.augment import XRAY_HYPERPARAMETERS, XrayAugment, install
+from xscreen.vision.taxonomy import DEFAULT_TAXONOMY_PATH, load_taxonomy
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainOptions:
+    name: str
+    model: str  # ultralytics model yaml, e.g. yolo11n.yaml
+    data: Path  # data.yaml
+    imgsz: int = 512
+    epochs: int = 100
+    time: float | None = None  # hours; overrides epochs
+    batch: int = 16
+    seed: int = 0
+    device: str = "cpu"
+    workers: int = 2
+    patience: int = 100
+    project: Path = REPO_ROOT / "runs" / "train"
+    resume: bool = False
+    close_mosaic: int = 10
+    cache: bool | str = False
+    hyp: dict[str, Any] = field(default_factory=dict)  # overrides of XRAY_HYPERPARAMETERS
+    xray_augment: dict[str, Any] = field(default_factory=dict)  # XrayAugment fields; {} = defaults
+
+    @property
+    def run_dir(self) -> Path:
+        return self.project / self.name
+
+
+def load_options(config: Path, **overrides: Any) -> TrainOptions:
+    """Read a train config YAML; relative paths resolve against the repository root."""
+    try:
+        raw = yaml.safe_load(config.read_text()) or {}
+    except FileNotFoundError as exc:
+        raise ConfigError(f"train config {config} does not exist") from exc
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    known = set(TrainOptions.__dataclass_fields__)
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"{config}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
+    for key in ("data", "project"):
+        if key in raw:
+            path = Path(raw[key])
+            raw[key] = path if path.is_absolute() else REPO_ROOT / path
+    return TrainOptions(**raw)
+
+
+def _trainer_class(augment: XrayAugment | None) -> type:
+    from ultralytics.models.yolo.detect import DetectionTrainer
+
+    class XrayDetectionTrainer(DetectionTrainer):
+        def build_dataset(self, img_path: str, mode: str = "train", batch: int | None = None):  # type: ignore[no-untyped-def]
+            dataset = super().build_dataset(img_path, mode, batch)
+            if mode == "train" and augment is not None:
+                install(dataset, augment)
+            return dataset
+
+    return XrayDetectionTrainer
+
+
+def _check_data(data: Path) -> None:
+    if not data.exists():
+        raise ConfigError(f"dataset {data} does not exist; build it with `xscreen data build`")
+    names = yaml.safe_load(data.read_text()).get("names")
+    names = list(names.values()) if isinstance(names, dict) else list(names or [])
+    if names != load_taxonomy().names:
+        raise ConfigError(f"{data} classes {names} differ from the taxonomy {load_taxonomy().names}; rebuild the dataset")
+
+
+def run(options: TrainOptions) -> Path:
+    """Train (or resume) and return the run directory."""
+    prepare_ultralytics()
+    from ultralytics import YOLO
+
+    last = options.run_dir / "weights" / "last.pt"
+    augment = XrayAugment(**options.xray_augment) if options.xray_augment is not None else None
+    trainer = _trainer_class(augment)
+    if options.resume:
+        if not last.exists():
+            raise ConfigError(f"nothing to resume: {last} does not exist")
+        logger.info("resuming %s", last)
+        YOLO(str(last)).train(resume=True, trainer=trainer, device=options.device, workers=options.workers)
+        return options.run_dir
+
+    _check_data(options.data)
+    if options.run_dir.exists():
+        raise ConfigError(f"{options.run_dir} exists: pass --resume to continue it, or choose another name")
+    hyp = {**XRAY_HYPERPARAMETERS, **options.hyp}
+    args: dict[str, Any] = dict(
+        data=str(options.data), imgsz=options.imgsz, epochs=options.epochs, batch=options.batch, seed=options.seed,
+        device=options.device, workers=options.workers, patience=options.patience, project=str(options.project),
+        name=options.name, exist_ok=False, pretrained=False, close_mosaic=options.close_mosaic, cache=options.cache,
+        plots=True, verbose=False, **hyp,
+    )
+    if options.time is not None:
+        args["time"] = options.time
+    options.run_dir.mkdir(parents=True)
+    args["exist_ok"] = True  # we created it to hold our own records first
+    (options.run_dir / "xscreen-config.yaml").write_text(yaml.safe_dump(_plain(asdict(options)), sort_keys=False))
+    shutil.copyfile(DEFAULT_TAXONOMY_PATH, options.run_dir / "taxonomy.yaml")
+    logger.info("training %s on %s at imgsz %d", options.model, options.data, options.imgsz)
+    YOLO(options.model).train(trainer=trainer, **args)
+    return options.run_dir
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, Path):
+        return str(value)
+    return value
