@@ -1,0 +1,197 @@
+"""`xscreen batch`: re-screen archived scans (`xscreen batch SRC --out DIR`) and compare two runs
+(`xscreen batch diff RUN_A RUN_B`).
+
+`batch` is a command group whose default command is `run`: when the first word after `batch` is not a
+subcommand name, `run` is assumed, so `xscreen batch SRC ...` and `xscreen batch run SRC ...` are the
+same. A source literally named `diff` or `run` needs the explicit form: `xscreen batch run ./diff`.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
+
+import click
+import typer
+from typer.core import TyperGroup
+
+
+class EngineChoice(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+class _RunByDefault(TyperGroup):
+    """A group that treats an unknown first word as the source of its `run` command."""
+
+    default_command = "run"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+batch_app = typer.Typer(
+    cls=_RunByDefault,
+    name="batch",
+    help="Re-screen archived scans with a model (xscreen batch SRC --out DIR), or compare two runs (xscreen batch diff A B).",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(batch_app, name="batch")
+
+
+def _progress_bar() -> Any:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class RateColumn(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:.1f} scans/s" if speed else "-- scans/s", style="progress.data.speed")
+
+    return Progress(
+        TextColumn("screening"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
+
+
+@batch_app.command("run")
+def run_command(
+    src: str = typer.Argument(..., help="Directory tree, glob pattern, list file (.txt/.lst), or fsspec URL (s3://..., file://...)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run directory (results.parquet, manifest, report)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model reference NAME[:VERSION]; default: settings.default_model."),
+    engine: EngineChoice = typer.Option(EngineChoice.local, "--engine", help="local threads, or Ray Data."),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to join (ray://host:10001 or auto); needs --engine ray."),
+    workers: int = typer.Option(0, "--workers", "-w", min=0, help="Decode threads (local) or engine actors (ray); 0: from the CPU count."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Scans per engine call; default: settings.max_batch_size."),
+    save_annotated: bool = typer.Option(False, "--save-annotated", help="Write an annotated PNG of every flagged scan to OUT/annotated/."),
+    resume: bool = typer.Option(False, "--resume", help="Finish the run already in --out (same model and policy), skipping finished scans."),
+    jsonl: bool = typer.Option(False, "--jsonl", help="Also write results.jsonl."),
+    policy: Optional[Path] = typer.Option(None, "--policy", help="Decision policy file; default: settings.policy_file."),
+    json_out: bool = typer.Option(False, "--json", help="Print the run summary as JSON on stdout."),
+) -> None:
+    """Screen every scan in SRC and write one Parquet row per scan, resumably."""
+    from xscreen.cli import run_command as guarded
+    from xscreen.serving.batch.run import BatchOptions, run
+    from xscreen.settings import get_settings
+
+    settings = get_settings()
+    try:
+        options = BatchOptions(
+            src=src,
+            out=out,
+            models_dir=settings.models_dir,
+            policy_file=policy or settings.policy_file,
+            model=model or settings.default_model,
+            engine=engine.value,  # type: ignore[arg-type]
+            address=address,
+            workers=workers,
+            batch_size=batch_size or settings.max_batch_size,
+            save_annotated=save_annotated,
+            resume=resume,
+            jsonl=jsonl,
+            max_pixels=settings.max_image_pixels,
+            providers=settings.providers,
+            intra_op_threads=settings.intra_op_threads,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+    def body() -> Any:
+        with _progress_bar() as bar:
+            task = bar.add_task("screening", total=None)
+            return run(options, progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+    summary = guarded(body)
+    if json_out:
+        typer.echo(json.dumps(summary.to_dict(), indent=2))
+        return
+    from rich.console import Console
+
+    console = Console()
+    decisions = ", ".join(f"{v} {n}" for v, n in summary.by_decision.items()) or "none"
+    console.print(
+        f"[bold]{summary.total}[/] scans ({summary.skipped} from an earlier attempt, {summary.screened} now, "
+        f"{summary.scans_per_s:.1f} scans/s) with {summary.model}, policy {summary.policy_version}: {decisions}; "
+        f"{summary.errors} errors"
+    )
+    console.print(f"results: {summary.out / 'results.parquet'}   report: {summary.out / 'report.md'}")
+
+
+@batch_app.command("diff")
+def diff_command(
+    run_a: Path = typer.Argument(..., help="First run directory (or its results.parquet), e.g. the old model."),
+    run_b: Path = typer.Argument(..., help="Second run directory, e.g. the new model."),
+    limit: int = typer.Option(50, "--limit", min=0, help="Changed scans to list (all go to --out and --json)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write every changed scan to a .csv or .parquet file."),
+    json_out: bool = typer.Option(False, "--json", help="Print the whole diff as JSON on stdout."),
+) -> None:
+    """Which scans change decision between two runs: escalations first, for reopening cases."""
+    from xscreen.cli import run_command as guarded
+    from xscreen.serving.batch.diff import diff_runs
+
+    result = guarded(lambda: diff_runs(run_a, run_b))
+    if out is not None:
+        _write_changes(result, out)
+    if json_out:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    a, b = result.run_a, result.run_b
+    console.print(f"A: {a['run']} ({a['model']}, policy {a['policy_version']})\nB: {b['run']} ({b['model']}, policy {b['policy_version']})")
+    moves = ", ".join(f"{k} {n}" for k, n in result.transitions.items()) or "none"
+    console.print(f"{len(result.changed)} of {result.compared} scans change decision: {moves}")
+    if result.only_in_a or result.only_in_b or result.content_changed:
+        console.print(
+            f"not compared: {len(result.only_in_a)} only in A, {len(result.only_in_b)} only in B, "
+            f"{len(result.content_changed)} whose file changed between the runs"
+        )
+    if result.changed and limit:
+        table = Table("source", "A", "B", "max score A", "max score B", "alarming classes in B")
+        for c in result.changed[:limit]:
+            fmt = lambda s: "" if s is None else f"{s:.3f}"  # noqa: E731
+            table.add_row(c.source, c.decision_a, c.decision_b, fmt(c.max_score_a), fmt(c.max_score_b), ", ".join(c.classes_b))
+        console.print(table)
+        if len(result.changed) > limit:
+            console.print(f"... {len(result.changed) - limit} more (--limit, --out, --json)")
+
+
+def _write_changes(result: Any, out: Path) -> None:
+    import pyarrow as pa
+
+    rows = [{**c, "classes_a": ",".join(c["classes_a"]), "classes_b": ",".join(c["classes_b"])} for c in result.to_dict()["changed"]]
+    table = pa.Table.from_pylist(rows) if rows else pa.table({"source": pa.array([], pa.string())})
+    if out.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, out)
+    elif out.suffix == ".csv":
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(table, out)
+    else:
+        raise typer.BadParameter(f"--out must end in .csv or .parquet, got {out.name}")

@@ -1,0 +1,160 @@
+"""Screen scans into result rows: the steps both batch engines share, so their rows are identical.
+
+`load` (read the bytes, hash them, decode) runs in decode threads or Ray tasks; `screen` (one engine
+call for a batch, the policy for each scan, an annotated PNG when asked) runs where the engine lives.
+A scan that cannot be read or decoded becomes a row with its error; it never stops the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Protocol, Sequence
+
+from xscreen.errors import XscreenError
+from xscreen.serving.batch.sources import read_source
+from xscreen.serving.policy import VERDICTS, Policy
+from xscreen.vision.detections import Detections
+from xscreen.vision.taxonomy import Taxonomy
+
+logger = logging.getLogger(__name__)
+
+UNREADABLE = "unreadable"  # error code of a source whose bytes could not be fetched
+INFERENCE_FAILED = "inference_failed"
+CLEAR = VERDICTS[0]  # the least severe verdict: no annotated image for these
+
+
+class _Engine(Protocol):
+    name: str
+    version: int
+
+    def predict_scans(self, scans: list[Any]) -> list[Detections]: ...
+
+
+@dataclass
+class Loaded:
+    """One source after reading and decoding: a scan, or the error that stopped it."""
+
+    source: str
+    sha256: str | None = None
+    scan: Any = None  # xscreen.vision.io.Scan
+    error_code: str | None = None
+    error: str | None = None
+
+
+def fetch(source: str) -> tuple[Loaded, bytes | None]:
+    """Read and hash one source; an unreadable one comes back with its error and no bytes."""
+    try:
+        data = read_source(source)
+    except (OSError, ValueError) as exc:  # missing, permission, network, bad URL
+        return Loaded(source, error_code=UNREADABLE, error=f"{type(exc).__name__}: {exc}"), None
+    return Loaded(source, sha256=hashlib.sha256(data).hexdigest()), data
+
+
+def decode(loaded: Loaded, data: bytes | None, *, max_pixels: int | None) -> Loaded:
+    """Decode fetched bytes into `loaded.scan`, or record why they are not a scan."""
+    from xscreen.vision.io import read_scan
+
+    if data is None:
+        return loaded
+    try:
+        loaded.scan = read_scan(data, filename=PurePosixPath(loaded.source).name, max_pixels=max_pixels)
+    except XscreenError as exc:
+        loaded.error_code, loaded.error = exc.code, exc.message
+    except Exception as exc:  # noqa: BLE001 - a decoder bug on one archived file must not stop months of re-screening
+        logger.warning("unexpected error decoding %s", loaded.source, exc_info=True)
+        loaded.error_code, loaded.error = "scan_undecodable", f"{type(exc).__name__}: {exc}"
+    return loaded
+
+
+def load(source: str, *, max_pixels: int | None) -> Loaded:
+    """Fetch and decode one source; every failure is caught and kept on the result."""
+    loaded, data = fetch(source)
+    return decode(loaded, data, max_pixels=max_pixels)
+
+
+def _predict(engine: _Engine, scans: list[Any], sources: list[str]) -> list[Detections | Exception]:
+    """One engine call for the batch; if it fails, scan by scan so one bad scan fails alone."""
+    try:
+        return list(engine.predict_scans(scans))
+    except Exception:  # noqa: BLE001
+        if len(scans) == 1:
+            raise
+        logger.warning("batch of %d failed in the engine; retrying scan by scan", len(scans), exc_info=True)
+    out: list[Detections | Exception] = []
+    for scan, source in zip(scans, sources):
+        try:
+            out.append(engine.predict_scans([scan])[0])
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("engine failed on %s: %s", source, exc)
+            out.append(exc)
+    return out
+
+
+def _scan_size(scan: Any) -> tuple[int, int]:
+    return int(scan.width), int(scan.height)
+
+
+def screen(
+    loaded: Sequence[Loaded],
+    *,
+    engine: _Engine,
+    policy: Policy,
+    taxonomy: Taxonomy,
+    annotate_dir: Path | None = None,
+) -> list[dict[str, Any]]:
+    """Rows (rows.ROW_SCHEMA) for a batch of loaded sources, in the same order."""
+    model = f"{engine.name}:{engine.version}"
+    base: dict[str, Any] = {"model": model, "policy_version": str(policy.version)}
+    ok = [item for item in loaded if item.scan is not None]
+    results: dict[int, Detections | Exception] = {}
+    if ok:
+        try:
+            predicted = _predict(engine, [item.scan for item in ok], [item.source for item in ok])
+        except Exception as exc:  # noqa: BLE001 - the single scan of this batch failed
+            predicted = [exc]
+        results = {id(item): det for item, det in zip(ok, predicted)}
+    rows = []
+    for item in loaded:
+        row: dict[str, Any] = {
+            **base,
+            "source": item.source,
+            "sha256": item.sha256,
+            "detections": [],
+            "reasons": [],
+            "error_code": item.error_code,
+            "error": item.error,
+        }
+        det = results.get(id(item))
+        if isinstance(det, Exception):
+            row.update(error_code=INFERENCE_FAILED, error=f"{type(det).__name__}: {det}")
+        if det is not None:
+            row["width"], row["height"] = _scan_size(item.scan)
+        if isinstance(det, Detections):
+            decision = policy.decide(det)
+            row.update(
+                detections=det.to_records(taxonomy),
+                max_score=float(det.scores.max()) if len(det) else None,
+                decision=decision.verdict,
+                reasons=[r.to_dict() for r in decision.reasons],
+                policy_version=decision.policy_version,
+            )
+            if annotate_dir is not None and decision.verdict != CLEAR and item.sha256:
+                row["annotated"] = _save_annotated(item.scan, det, taxonomy, annotate_dir, item.sha256)
+        rows.append(row)
+    return rows
+
+
+def _save_annotated(scan: Any, det: Detections, taxonomy: Taxonomy, annotate_dir: Path, sha256: str) -> str:
+    """Content-addressed PNG (identical scans share one file); returns its path relative to the run dir."""
+    from xscreen.vision.draw import annotate_png
+
+    annotate_dir.mkdir(parents=True, exist_ok=True)
+    path = annotate_dir / f"{sha256}.png"
+    if not path.exists():
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(annotate_png(scan, det, taxonomy))
+        tmp.replace(path)
+    return f"{annotate_dir.name}/{path.name}"
