@@ -1,0 +1,271 @@
+"""`xscreen data build`: assemble an ultralytics training set from a recipe (`configs/data/*.yaml`).
+
+The procedure, top to bottom:
+ 1. import each real source (or read an earlier `xscreen data import` folder);
+ 2. drop scans already contributed by an earlier source (same bytes);
+ 3. split by content hash, honouring source split folders where the recipe maps them, with copies and
+    near-duplicates kept together (`xscreen.datasets.split`);
+ 4. add synthetic scans and threat-image-projection composites (each composite takes its background's split);
+ 5. prepare pixels (colour or gray, long side capped) and write images/, labels/, data.yaml, per-source
+    evaluation lists, a manifest and the dataset card.
+
+Every dataset's data.yaml lists the full taxonomy in id order, so class ids agree across datasets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+
+from xscreen.datasets.importers.imported import ImportedSample, import_dataset, read_imported
+from xscreen.datasets.importers.names import load_name_map
+from xscreen.datasets.recipe import BuildRecipe, ImportSource, SyntheticSource, TipSource, resolve
+from xscreen.datasets.split import SPLITS, assign_splits, check_ratios, hash_fraction, split_for
+from xscreen.errors import ConfigError, DatasetError
+from xscreen.vision.taxonomy import Taxonomy, load_taxonomy
+
+log = logging.getLogger(__name__)
+
+BUILD_FILE = "build.json"
+MANIFEST = "manifest.jsonl"
+
+Box = tuple[int, float, float, float, float]  # class id, x1, y1, x2, y2 in pixels
+
+
+@dataclass
+class BuildSample:
+    source: str
+    id: str  # sha256 of the source image bytes (composites: of their recipe)
+    boxes: list[Box]
+    load: Callable[[], bytes | np.ndarray]  # encoded bytes, or BGR / gray pixels
+    suffix: str = ".jpg"
+    width: int = 0  # of the encoded source image; 0 when `load` gives pixels
+    height: int = 0
+    split: str | None = None
+    fixed_split: str | None = None
+    near: list[str] = field(default_factory=list)
+    origins: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    data_yaml: Path
+    counts: dict[str, dict[str, int]]  # source -> split -> images
+    duplicates_across_sources: int
+
+
+def build_dataset(recipe: BuildRecipe, out: Path, *, workers: int = 2, overwrite: bool = False, progress: bool = False) -> BuildResult:
+    """Assemble the dataset described by `recipe` in `out`; returns where data.yaml is and the counts."""
+    taxonomy = load_taxonomy(resolve(recipe.taxonomy))
+    ratios = check_ratios(recipe.split.ratios)
+    out = Path(out)
+    _prepare_out(out, overwrite=overwrite)
+    work = Path(tempfile.mkdtemp(prefix=".build-", dir=out))
+    try:
+        reports: dict[str, dict] = {}
+        samples: list[BuildSample] = []
+        seen: set[str] = set()
+        duplicates = 0
+        for source in recipe.sources:
+            if isinstance(source, ImportSource):
+                got, reports[source.name] = _import_source(source, work, taxonomy)
+                fresh = [s for s in got if s.id not in seen]
+                duplicates += len(got) - len(fresh)
+                seen.update(s.id for s in fresh)
+                samples.extend(fresh)
+
+        links = [(s.id, n) for s in samples for n in s.near] if recipe.split.group_near_duplicates else []
+        splits = assign_splits({s.id: s.fixed_split for s in samples}, ratios, recipe.split.seed, links)
+        for s in samples:
+            s.split = splits[s.id]
+
+        for source in recipe.sources:
+            if isinstance(source, SyntheticSource):
+                samples.extend(_synthetic_source(source, work, taxonomy, ratios, recipe.split.seed, workers, progress))
+            elif isinstance(source, TipSource):
+                samples.extend(_tip_source(source, samples, taxonomy))
+
+        _write_samples(samples, out, recipe, workers)
+        data_yaml = _write_yaml(samples, out, taxonomy)
+        counts = _counts(samples)
+        _write_records(samples, out, recipe, reports, counts, duplicates, ratios)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    from xscreen.datasets.stats import compute_stats, write_card
+
+    stats = compute_stats(out)
+    write_card(out, stats, recipe=recipe, reports=reports)
+    log.info("built %s: %s", out, {src: sum(c.values()) for src, c in counts.items()})
+    return BuildResult(out, data_yaml, counts, duplicates)
+
+
+def _prepare_out(out: Path, *, overwrite: bool) -> None:
+    if out.exists() and any(p for p in out.iterdir() if not p.name.startswith(".build-")):
+        if not (out / BUILD_FILE).is_file():
+            raise DatasetError(f"{out} exists and is not a built dataset; choose a new or empty folder")
+        if not overwrite:
+            raise DatasetError(f"{out} already holds a built dataset; pass --overwrite to replace it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _import_source(source: ImportSource, work: Path, taxonomy: Taxonomy) -> tuple[list[BuildSample], dict]:
+    if source.imported is not None:
+        root = resolve(source.imported)
+        assert root is not None
+        imported, meta = read_imported(root)
+        if meta.get("taxonomy", {}).get("names") not in (None, taxonomy.names):
+            raise DatasetError(f"{root} was imported against another taxonomy ({meta['taxonomy']['names']}); import it again")
+    else:
+        src, names = resolve(source.src), resolve(source.names)
+        assert src is not None and names is not None and source.format is not None
+        root = work / source.name
+        result = import_dataset(
+            source.format, src, root, name_map=load_name_map(names, taxonomy), taxonomy=taxonomy, ignore_unknown=source.ignore_unknown
+        )
+        imported, meta = result.samples, json.loads((root / "import.json").read_text())
+    if source.max_samples is not None and len(imported) > source.max_samples:
+        imported = sorted(imported, key=lambda s: hash_fraction(s.id, 0))[: source.max_samples]
+    return [_from_imported(source, root, s) for s in imported], meta
+
+
+def _from_imported(source: ImportSource, root: Path, s: ImportedSample) -> BuildSample:
+    path = root / s.file
+    return BuildSample(
+        source=source.name, id=s.id, boxes=list(s.boxes), load=path.read_bytes, suffix=path.suffix,
+        width=s.width, height=s.height,
+        fixed_split=source.subsets.get(s.subset) if s.subset is not None else None,
+        near=list(s.near), origins=list(s.origins),
+    )
+
+
+def _synthetic_source(
+    source: SyntheticSource, work: Path, taxonomy: Taxonomy, ratios: dict[str, float], seed: int, workers: int, progress: bool
+) -> list[BuildSample]:
+    raise ConfigError(f"source {source.name!r}: synthetic sources need xscreen.datasets.synth, not available yet")
+
+
+def _tip_source(source: TipSource, samples: list[BuildSample], taxonomy: Taxonomy) -> list[BuildSample]:
+    raise ConfigError(f"source {source.name!r}: threat image projection needs xscreen.datasets.synth.tip, not available yet")
+
+
+def _prepare(sample: BuildSample, recipe: BuildRecipe) -> tuple[bytes, str, list[Box], int, int]:
+    """Encoded output image, its suffix, boxes in its pixels, its width and height."""
+    raw = sample.load()
+    small = recipe.max_side is None or max(sample.width, sample.height) <= recipe.max_side
+    if isinstance(raw, bytes) and recipe.colour == "colour" and small and sample.width > 0:
+        return raw, sample.suffix, sample.boxes, sample.width, sample.height  # the bytes as they were
+    img = raw if isinstance(raw, np.ndarray) else cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
+    if img is None:
+        raise DatasetError(f"{sample.source}: scan {sample.id[:16]} no longer decodes")
+    if recipe.colour == "gray" and img.ndim == 3:
+        img = _to_gray(img)
+    h, w = img.shape[:2]
+    scale = 1.0
+    if recipe.max_side is not None and max(h, w) > recipe.max_side:
+        scale = recipe.max_side / max(h, w)
+        img = cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, recipe.jpeg_quality])
+    if not ok:
+        raise DatasetError(f"{sample.source}: cannot encode scan {sample.id[:16]}")
+    boxes = [(c, x1 * scale, y1 * scale, x2 * scale, y2 * scale) for c, x1, y1, x2, y2 in sample.boxes]
+    return buf.tobytes(), ".jpg", boxes, img.shape[1], img.shape[0]
+
+
+def _to_gray(bgr: np.ndarray) -> np.ndarray:
+    """Pseudo-colour to gray through the X-ray physics (attenuation), never an RGB average."""
+    try:
+        from xscreen.vision.xray.convert import colour_to_gray
+    except ImportError as exc:
+        raise ConfigError("colour: gray needs xscreen.vision.xray.convert.colour_to_gray, which this install lacks") from exc
+    return colour_to_gray(bgr)
+
+
+def _stem(sample: BuildSample) -> str:
+    return f"{sample.source}_{sample.id[:16]}"
+
+
+def _write_samples(samples: list[BuildSample], out: Path, recipe: BuildRecipe, workers: int) -> None:
+    for split in SPLITS:
+        (out / "images" / split).mkdir(parents=True, exist_ok=True)
+        (out / "labels" / split).mkdir(parents=True, exist_ok=True)
+
+    def write(sample: BuildSample) -> None:
+        data, suffix, boxes, w, h = _prepare(sample, recipe)
+        (out / "images" / str(sample.split) / f"{_stem(sample)}{suffix}").write_bytes(data)
+        lines = [
+            f"{c} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}"
+            for c, x1, y1, x2, y2 in boxes
+        ]
+        (out / "labels" / str(sample.split) / f"{_stem(sample)}.txt").write_text("".join(line + "\n" for line in lines))
+        sample.suffix = suffix
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        list(pool.map(write, samples))
+
+
+def _write_yaml(samples: list[BuildSample], out: Path, taxonomy: Taxonomy) -> Path:
+    """data.yaml (no `path`: ultralytics then resolves splits beside the file, so the folder can move),
+    and per source `data-<source>.yaml` listing only its scans, for per-source evaluation."""
+    names = dict(enumerate(taxonomy.names))
+    present = [s for s in SPLITS if any(x.split == s for x in samples)]
+    main = {"train": "images/train", "val": "images/val", "nc": len(names), "names": names}
+    if "test" in present:
+        main["test"] = "images/test"
+    data_yaml = out / "data.yaml"
+    data_yaml.write_text(yaml.safe_dump(main, sort_keys=False))
+    for source in sorted({s.source for s in samples}):
+        lists = {}
+        for split in SPLITS:
+            files = sorted(f"./images/{split}/{_stem(s)}{s.suffix}" for s in samples if s.source == source and s.split == split)
+            if files:
+                (out / f"{split}-{source}.txt").write_text("\n".join(files) + "\n")
+                lists[split] = f"{split}-{source}.txt"
+        # ultralytics insists on train and val keys; a source with no scans in one points at the full split.
+        per_source = {
+            "train": lists.get("train", "images/train"), "val": lists.get("val", "images/val"),
+            **({"test": lists["test"]} if "test" in lists else {}), "nc": len(names), "names": names,
+        }
+        (out / f"data-{source}.yaml").write_text(yaml.safe_dump(per_source, sort_keys=False))
+    return data_yaml
+
+
+def _counts(samples: list[BuildSample]) -> dict[str, dict[str, int]]:
+    counts: dict[str, Counter[str]] = {}
+    for s in samples:
+        counts.setdefault(s.source, Counter())[str(s.split)] += 1
+    return {src: {split: c[split] for split in SPLITS} for src, c in counts.items()}
+
+
+def _write_records(
+    samples: list[BuildSample], out: Path, recipe: BuildRecipe, reports: dict[str, dict],
+    counts: dict[str, dict[str, int]], duplicates: int, ratios: dict[str, float],
+) -> None:
+    with (out / MANIFEST).open("w") as f:
+        for s in samples:
+            f.write(json.dumps({"file": f"images/{s.split}/{_stem(s)}{s.suffix}", "source": s.source, "split": s.split, "id": s.id, "origins": s.origins}) + "\n")
+    (out / "sources").mkdir(exist_ok=True)
+    for name, report in reports.items():
+        (out / "sources" / f"{name}.import.json").write_text(json.dumps(report, indent=2))
+    record = {
+        "recipe": json.loads(recipe.model_dump_json()),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "split": {"ratios": ratios, "seed": recipe.split.seed, "group_near_duplicates": recipe.split.group_near_duplicates},
+        "counts": counts,
+        "duplicates_across_sources": duplicates,
+    }
+    (out / BUILD_FILE).write_text(json.dumps(record, indent=2, default=str))
