@@ -82,3 +82,24 @@ class InvalidRequest(XscreenError):
 class DatasetError(XscreenError):
     code = "dataset_error"
     exit_code = 4
+
+
+class ScanConflict(XscreenError):
+    """A scan_id re-sent with another image or from another station: an idempotency key reused."""
+
+    code = "scan_conflict"
+    http_status = 409
+
+
+class ServiceUnavailable(XscreenError):
+    """The service is starting, shutting down, or its model or database is unreachable."""
+
+    code = "service_unavailable"
+    http_status = 503
+
+
+class ScanUnprocessable(XscreenError):
+    """The scan decoded, but the engine failed on it (alone: the other scans of its batch were answered)."""
+
+    code = "scan_unprocessable"
+    http_status = 422

@@ -1,0 +1,152 @@
+"""Clearance decisions: `Detections` in, `clear` / `inspect` / `hold` out, with the reasons.
+
+A policy file (`configs/policy/*.yaml`) gives score thresholds per taxonomy category, overridable per
+class. The policy is checked against the taxonomy when it loads: every threat class must be covered (a
+class appended to the taxonomy without a rule would otherwise never alarm) and benign classes may not
+alarm. This module imports no web framework: batch re-screening uses it too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from xscreen.errors import ConfigError
+from xscreen.vision.detections import Detections
+from xscreen.vision.taxonomy import CATEGORIES, Taxonomy, load_taxonomy
+
+Verdict = Literal["clear", "inspect", "hold"]
+VERDICTS: tuple[Verdict, ...] = ("clear", "inspect", "hold")  # in rising severity
+_SEVERITY = {v: i for i, v in enumerate(VERDICTS)}
+
+
+class Rule(BaseModel):
+    """Score thresholds of one category or class; a missing threshold means that verdict is never given."""
+
+    model_config = ConfigDict(extra="forbid")
+    hold: float | None = Field(default=None, ge=0, le=1)
+    inspect: float | None = Field(default=None, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Rule":
+        if self.hold is None and self.inspect is None:
+            raise ValueError("a rule needs a hold or an inspect threshold")
+        if self.hold is not None and self.inspect is not None and self.inspect > self.hold:
+            raise ValueError(f"inspect threshold {self.inspect} is above hold threshold {self.hold}")
+        return self
+
+    def verdict(self, score: float) -> tuple[Verdict, float | None]:
+        """The verdict for one score, and the threshold it passed (None when it cleared)."""
+        if self.hold is not None and score >= self.hold:
+            return "hold", self.hold
+        if self.inspect is not None and score >= self.inspect:
+            return "inspect", self.inspect
+        return "clear", None
+
+
+class PolicyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    version: int = Field(ge=1)
+    categories: dict[str, Rule] = Field(default_factory=dict)
+    classes: dict[str, Rule] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a scan is not clear: one detection and the threshold it passed."""
+
+    detection: int  # index into the scan's detections
+    class_name: str
+    category: str
+    score: float
+    threshold: float
+    verdict: Verdict
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    reasons: list[Reason]
+    policy_version: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"verdict": self.verdict, "reasons": [r.to_dict() for r in self.reasons], "policy_version": self.policy_version}
+
+
+@dataclass(frozen=True)
+class Policy:
+    name: str
+    number: int
+    sha256: str  # of the file's bytes: tells two edits of one version apart in an audit
+    rules: dict[int, Rule]  # class id -> effective rule; classes absent here never alarm
+    taxonomy: Taxonomy
+
+    @property
+    def version(self) -> str:
+        return f"{self.name}:{self.number}"
+
+    def decide(self, detections: Detections) -> Decision:
+        """The most severe verdict over all detections; reasons list every detection that alarmed, worst first."""
+        reasons: list[Reason] = []
+        for index, (_, score, class_id) in enumerate(detections):
+            rule = self.rules.get(class_id)
+            if rule is None:
+                continue
+            verdict, threshold = rule.verdict(score)
+            if verdict == "clear" or threshold is None:
+                continue
+            cls = self.taxonomy.by_id(class_id)
+            reasons.append(Reason(index, cls.name, cls.category, round(score, 5), threshold, verdict))
+        reasons.sort(key=lambda r: (-_SEVERITY[r.verdict], -r.score))
+        verdict: Verdict = reasons[0].verdict if reasons else "clear"
+        return Decision(verdict=verdict, reasons=reasons, policy_version=self.version)
+
+
+def build_policy(data: dict[str, Any], *, taxonomy: Taxonomy, sha256: str = "") -> Policy:
+    """Validate a policy mapping against the taxonomy and resolve one rule per class."""
+    try:
+        spec = PolicyFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid decision policy: {exc}") from exc
+    for category in spec.categories:
+        if category not in CATEGORIES:
+            raise ConfigError(f"policy names unknown category {category!r}; categories: {', '.join(CATEGORIES)}")
+    for name in spec.classes:
+        if name not in taxonomy.names:
+            raise ConfigError(f"policy names unknown class {name!r}; taxonomy classes: {', '.join(taxonomy.names)}")
+    rules: dict[int, Rule] = {}
+    for cls in taxonomy.classes:
+        rule = spec.classes.get(cls.name) or spec.categories.get(cls.category)
+        if cls.alarm == "none":
+            if rule is not None:
+                raise ConfigError(f"class {cls.name!r} is benign in the taxonomy (alarm: none) and may not alarm")
+            continue
+        if rule is None:
+            raise ConfigError(f"policy {spec.name}:{spec.version} has no rule for threat class {cls.name!r} (category {cls.category})")
+        rules[cls.id] = rule
+    return Policy(name=spec.name, number=spec.version, sha256=sha256, rules=rules, taxonomy=taxonomy)
+
+
+def load_policy(path: Path | str, *, taxonomy: Taxonomy | None = None) -> Policy:
+    """Read and validate a policy file (ConfigError on anything wrong, naming the problem)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read decision policy {path}: {exc}") from exc
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"decision policy {path} is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"decision policy {path} must be a mapping")
+    return build_policy(data, taxonomy=taxonomy or load_taxonomy(), sha256=hashlib.sha256(raw).hexdigest())
