@@ -1,0 +1,403 @@
+"""The inference engine: a registry model in an ONNX Runtime session, from pixels to `Detections`.
+
+Everything that runs a model goes through here (service, batch re-screening, evaluation, export parity),
+so a metric measured offline is the metric of what stations run. The card says how: input size and
+preprocessing, output layout, class order, thresholds, image kind and pixel scale.
+
+Providers: `settings.providers` order (TensorRT -> CUDA -> CPU) filtered to what this onnxruntime build
+offers; a provider the build lists but cannot start (no GPU, missing CUDA libraries) is dropped by
+onnxruntime, and `engine.provider` says what actually runs. Variants: fp16 is meant for GPUs, fp32 and
+INT8 for CPUs. On a GPU, inputs and outputs go through IO binding.
+
+Batches: `predict` takes any number of RGB images of any sizes, letterboxes each into one slot of a batch
+buffer and runs `max_batch_size` images per session call (a model exported with a fixed batch of 1 runs
+one at a time). Boxes come back in each image's own pixels, class ids in taxonomy order.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import cv2
+import numpy as np
+
+from xscreen.errors import ConfigError, ModelIntegrityError, ModelNotFound
+from xscreen.vision.detections import Detections
+from xscreen.vision.letterbox import LetterboxMapping, letterbox
+from xscreen.vision.postprocess import RawDetections, decode
+from xscreen.vision.registry import VARIANT_FILES, ModelCard, read_card, resolve_model, sha256_file
+from xscreen.vision.scan import Scan
+from xscreen.vision.taxonomy import Taxonomy, load_taxonomy
+from xscreen.vision.tiling import merge_tiles, tile_windows
+
+logger = logging.getLogger(__name__)
+
+GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
+DEFAULT_PROVIDERS = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+PITCH_TOLERANCE = 0.05  # relative pitch difference below which a scan is not resampled
+
+
+def available_providers(requested: Sequence[str] | None = None) -> list[str]:
+    """`requested` (default: settings' order) filtered to what this onnxruntime build offers; CPU always last."""
+    import onnxruntime as ort
+
+    if requested is None:
+        from xscreen.settings import get_settings
+
+        requested = get_settings().providers
+    offered = set(ort.get_available_providers())
+    unknown = [p for p in requested if p not in offered]
+    if unknown:
+        logger.debug("providers not offered by this onnxruntime build: %s", ", ".join(unknown))
+    chosen = [p for p in requested if p in offered]
+    if "CPUExecutionProvider" not in chosen:
+        chosen.append("CPUExecutionProvider")
+    return chosen
+
+
+def _provider_options(provider: str, *, variant: str, trt_cache_dir: Path | None) -> dict[str, Any]:
+    if provider == "TensorrtExecutionProvider":
+        opts: dict[str, Any] = {"trt_fp16_enable": variant == "fp16"}
+        if trt_cache_dir is not None:
+            trt_cache_dir.mkdir(parents=True, exist_ok=True)
+            opts.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(trt_cache_dir))
+        return opts
+    if provider == "CUDAExecutionProvider":
+        return {"arena_extend_strategy": "kSameAsRequested", "cudnn_conv_algo_search": "HEURISTIC"}
+    return {}
+
+
+def create_session(
+    model_path: Path,
+    *,
+    providers: Sequence[str] | None = None,
+    variant: str = "fp32",
+    intra_op_threads: int = 0,
+    trt_cache_dir: Path | None = None,
+) -> Any:
+    """An `InferenceSession` on the first provider that starts, CPU as the last resort."""
+    import onnxruntime as ort
+
+    chosen = available_providers(providers)
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.intra_op_num_threads = intra_op_threads
+    so.inter_op_num_threads = 1
+    so.enable_cpu_mem_arena = True
+    so.enable_mem_pattern = True
+    so.log_severity_level = 3
+    wants_gpu = any(p in GPU_PROVIDERS for p in chosen)
+    if wants_gpu:
+        # A GPU build without a usable GPU prints a page of library-load errors before falling back to CPU;
+        # we report the outcome ourselves, in one line, below.
+        ort.set_default_logger_severity(4)
+    session = None
+    try:
+        # onnxruntime's own fallback prints to stdout and drops provider options; walk the list ourselves.
+        for start in range(len(chosen)):
+            candidates = chosen[start:]
+            try:
+                session = ort.InferenceSession(
+                    str(model_path),
+                    sess_options=so,
+                    providers=[(p, _provider_options(p, variant=variant, trt_cache_dir=trt_cache_dir)) for p in candidates],
+                    enable_fallback=0,
+                )
+                break
+            except (RuntimeError, ValueError) as exc:
+                if candidates[0] == "CPUExecutionProvider":
+                    raise
+                logger.debug("%s failed to start: %s", candidates[0], exc)
+    finally:
+        if wants_gpu:
+            ort.set_default_logger_severity(2)  # onnxruntime's default
+    assert session is not None  # the CPU attempt either returned a session or raised
+    active = session.get_providers()
+    dropped = [p for p in chosen if p not in active]
+    if dropped:
+        logger.info("execution providers that could not start: %s; running on %s", ", ".join(dropped), active[0])
+    return session
+
+
+def _resolve(ref: str | Path, *, models_dir: Path, variant: str, verify: bool) -> tuple[Path, ModelCard, str]:
+    """(onnx file, card, variant) for a registry ref or an .onnx path with card.json beside it."""
+    path = Path(ref)
+    if path.suffix == ".onnx" or path.is_file():
+        if not path.is_file():
+            raise ModelNotFound(f"model file {path} does not exist")
+        card = read_card(path.parent)
+        by_file = {f: v for v, f in VARIANT_FILES.items()}
+        variant = by_file.get(path.name, variant)
+        expected = card.files.get(path.name)
+        if expected is None:
+            logger.warning("%s is not listed in its card's checksums; loading it unverified", path)
+        elif verify and sha256_file(path) != expected:
+            raise ModelIntegrityError(f"{path} does not match the sha256 in its card")
+        return path, card, variant
+    if variant not in VARIANT_FILES:
+        raise ConfigError(f"variant must be one of {', '.join(VARIANT_FILES)}, got {variant!r}")
+    model = resolve_model(str(ref), models_dir=models_dir, verify=verify)
+    return model.file(variant), model.card, variant  # type: ignore[arg-type]
+
+
+class Engine:
+    """One loaded model. Build it with `Engine.load`; it is safe to call from several threads."""
+
+    def __init__(self, *, session: Any, card: ModelCard, model_path: Path, variant: str, taxonomy: Taxonomy | None = None) -> None:
+        self.session = session
+        self.card = card
+        self.model_path = model_path
+        self.variant = variant
+        self.taxonomy = taxonomy or load_taxonomy()
+        self.provider: str = session.get_providers()[0]
+
+        inp = session.get_inputs()[0]
+        names = [i.name for i in session.get_inputs()]
+        self.input_name = card.input.name if card.input.name in names else inp.name
+        shape = list(inp.shape)
+        if len(shape) != 4:
+            raise ConfigError(f"{model_path.name}: expected an NCHW image input, got shape {shape}")
+        h, w = shape[2], shape[3]
+        self.input_hw: tuple[int, int] = (
+            h if isinstance(h, int) and h > 0 else card.input.imgsz,
+            w if isinstance(w, int) and w > 0 else card.input.imgsz,
+        )
+        fixed_batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
+        self.max_batch_size = fixed_batch or card.max_batch_size
+        self._fixed_batch = fixed_batch
+        self.input_dtype = np.float16 if "float16" in inp.type else np.float32
+        outputs = [o.name for o in session.get_outputs()]
+        self.output_name = card.output.name if card.output.name in outputs else outputs[0]
+
+        # Output class index -> taxonomy id, by name, so Detections never carry a model's private numbering.
+        try:
+            self.class_ids = np.array([self.taxonomy.id_of(n) for n in card.classes], dtype=np.int64)
+        except KeyError as exc:
+            raise ConfigError(f"model {card.name}:{card.version} has a class outside the taxonomy: {exc}") from exc
+        unknown = sorted(set(card.thresholds.per_class) - set(card.classes))
+        if unknown:
+            raise ConfigError(f"model {card.name}:{card.version}: per-class thresholds for classes it lacks: {unknown}")
+        self.class_conf = np.array([card.thresholds.per_class.get(n, card.thresholds.conf) for n in card.classes], np.float32)
+        self.use_io_binding = self.provider in GPU_PROVIDERS
+
+    # ---- construction ------------------------------------------------------------------------------------
+
+    @classmethod
+    def load(
+        cls,
+        ref: str | Path,
+        *,
+        models_dir: Path,
+        providers: list[str] | None = None,
+        variant: str = "fp32",
+        intra_op_threads: int = 0,
+        verify: bool = True,
+        warmup: bool = True,
+        trt_cache_dir: Path | None = None,
+    ) -> "Engine":
+        """Load a registry model (`default`, `NAME`, `NAME:V`) or an .onnx file with its card.json beside it."""
+        path, card, variant = _resolve(ref, models_dir=models_dir, variant=variant, verify=verify)
+        started = time.perf_counter()
+        session = create_session(path, providers=providers, variant=variant, intra_op_threads=intra_op_threads, trt_cache_dir=trt_cache_dir)
+        engine = cls(session=session, card=card, model_path=path, variant=variant)
+        if variant == "fp16" and engine.provider not in GPU_PROVIDERS:
+            logger.warning("fp16 variant running on %s: fp16 is for GPUs; on a CPU fp32 or int8 is faster", engine.provider)
+        if warmup:
+            engine.warmup()
+        logger.info(
+            "loaded %s:%s (%s) on %s in %.2fs, input %dx%d, batch <= %d",
+            card.name, card.version, variant, engine.provider, time.perf_counter() - started, *engine.input_hw, engine.max_batch_size,
+        )
+        return engine
+
+    def warmup(self) -> None:
+        """One inference on a blank input, so the first real scan does not pay for allocation and kernel choice."""
+        h, w = self.input_hw
+        self._run(np.full((1, 3, h, w), 114 / 255, dtype=self.input_dtype))
+
+    # ---- what it is --------------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    @property
+    def version(self) -> int:
+        return self.card.version
+
+    @property
+    def ref(self) -> str:
+        return f"{self.card.name}:{self.card.version}"
+
+    @property
+    def imgsz(self) -> int:
+        return max(self.input_hw)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "variant": self.variant,
+            "provider": self.provider,
+            "input": {"height": self.input_hw[0], "width": self.input_hw[1], "image_kind": self.card.input.image_kind},
+            "max_batch_size": self.max_batch_size,
+            "classes": [self.taxonomy.by_id(int(i)).name for i in self.class_ids],
+            "thresholds": self.card.thresholds.model_dump(),
+        }
+
+    # ---- inference ---------------------------------------------------------------------------------------
+
+    def predict(self, images: Sequence[np.ndarray]) -> list[Detections]:
+        """RGB uint8 (H, W, 3) images of any sizes -> one `Detections` per image, boxes in its own pixels."""
+        return self._predict(images, scaleup=True)
+
+    def predict_scans(self, scans: Sequence[Scan], *, pixel_pitch_mm: float | None = None) -> list[Detections]:
+        """Scans of any kind, converted to the image kind the card asks for, then predicted.
+
+        When the station's pixel pitch is known (`pixel_pitch_mm`, else the file's own) and the card gives the
+        pitch the model expects at its input, the scan is resampled to that scale: a small scan is padded, not
+        blown up, and a scan larger than the input is tiled, so objects reach the model at the size it learned.
+        """
+        images = [self.model_image(scan) for scan in scans]
+        results: list[Detections | None] = [None] * len(scans)
+        plain = []
+        for i, (scan, image) in enumerate(zip(scans, images)):
+            factor = self._pitch_factor(pixel_pitch_mm if pixel_pitch_mm is not None else scan.pixel_pitch_mm)
+            if factor is None:
+                plain.append(i)
+            else:
+                results[i] = self._predict_at_scale(image, factor)
+        for i, det in zip(plain, self.predict([images[i] for i in plain])):
+            results[i] = det
+        return results  # type: ignore[return-value]
+
+    def predict_tiled(self, image: np.ndarray, *, tile: int | None = None, overlap: float = 0.2) -> Detections:
+        """Cut a large RGB image into overlapping `tile`-pixel windows, predict each, merge in original pixels.
+
+        `tile` defaults to the image's short side: a long conveyor strip becomes parcel-sized squares, each
+        letterboxed like the scans the model was trained on.
+        """
+        self._check_image(image, 0)
+        height, width = image.shape[:2]
+        windows = tile_windows((height, width), tile=tile or min(height, width), overlap=overlap)
+        parts = self.predict([w.crop(image) for w in windows])
+        shifted = [
+            Detections(det.xyxy + np.array([w.x0, w.y0, w.x0, w.y0], np.float32), det.scores, det.class_ids)
+            for det, w in zip(parts, windows)
+        ]
+        return merge_tiles(shifted, windows, image_shape=(height, width), iou=self.card.thresholds.iou)
+
+    # ---- conversions -------------------------------------------------------------------------------------
+
+    def model_image(self, scan: Scan) -> np.ndarray:
+        """The scan as the (H, W, 3) uint8 RGB the model expects (`card.input.image_kind`).
+
+        colour model: colour as is; gray through `gray_to_colour`; raw dual-energy through the renderer.
+        gray model: colour through `colour_to_gray` (attenuation, not an RGB mean); raw through `render_gray`.
+        Gray is fed as three equal channels, as ultralytics trains on gray images.
+        """
+        if self.card.input.image_kind == "colour":
+            if scan.kind == "colour":
+                return scan.pixels
+            if scan.kind == "dual_energy":
+                return scan.display_rgb()
+            from xscreen.vision.xray.convert import gray_to_colour
+
+            return gray_to_colour(scan.display_gray())
+        gray = scan.display_gray()
+        return np.repeat(gray[..., None], 3, axis=2)
+
+    def _pitch_factor(self, pitch_mm: float | None) -> float | None:
+        """Resampling factor from station pixels to the model's input scale, or None when not applicable."""
+        model_pitch = self.card.input.pixel_pitch_mm
+        if pitch_mm is None or model_pitch is None:
+            return None
+        if pitch_mm <= 0:
+            raise ValueError(f"pixel pitch must be positive, got {pitch_mm}")
+        return pitch_mm / model_pitch
+
+    def _predict_at_scale(self, image: np.ndarray, factor: float) -> Detections:
+        height, width = image.shape[:2]
+        if abs(factor - 1.0) > PITCH_TOLERANCE:
+            new_w, new_h = max(1, round(width * factor)), max(1, round(height * factor))
+            interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
+            scaled = cv2.resize(image, (new_w, new_h), interpolation=interp)
+        else:
+            scaled, new_h, new_w = image, height, width
+        in_h, in_w = self.input_hw
+        if new_h <= in_h and new_w <= in_w:
+            det = self._predict([scaled], scaleup=False)[0]
+        else:
+            det = self.predict_tiled(scaled, tile=min(in_h, in_w), overlap=0.2)
+        if scaled is image:
+            return det
+        boxes = det.xyxy / np.array([new_w / width, new_h / height, new_w / width, new_h / height], np.float32)
+        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
+        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+        return Detections(boxes, det.scores, det.class_ids)
+
+    # ---- the batch loop ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _check_image(image: np.ndarray, index: int) -> None:
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            got = f"{image.shape} {image.dtype}" if isinstance(image, np.ndarray) else type(image).__name__
+            raise ValueError(f"image {index}: expected RGB uint8 (H, W, 3), got {got}")
+
+    def _predict(self, images: Sequence[np.ndarray], *, scaleup: bool) -> list[Detections]:
+        for i, image in enumerate(images):
+            self._check_image(image, i)
+        results: list[Detections] = []
+        for start in range(0, len(images), self.max_batch_size):
+            chunk = images[start : start + self.max_batch_size]
+            blob, mappings = self.preprocess(chunk, scaleup=scaleup)
+            raw = self._decode(self._run(blob))
+            results.extend(self._to_detections(r, m) for r, m in zip(raw, mappings))
+        return results
+
+    def preprocess(self, images: Sequence[np.ndarray], *, scaleup: bool = True) -> tuple[np.ndarray, list[LetterboxMapping]]:
+        """Letterbox each image into one slot of an (N, H, W, 3) buffer, then NCHW float scaled as in training."""
+        spec = self.card.input
+        h, w = self.input_hw
+        n = len(images) if self._fixed_batch is None else self._fixed_batch
+        buffer = np.empty((n, h, w, 3), np.uint8)
+        mappings = []
+        for i, image in enumerate(images):
+            _, mapping = letterbox(image, (h, w), pad_value=spec.pad_value, interpolation=spec.interpolation, scaleup=scaleup, out=buffer[i])
+            mappings.append(mapping)
+        if len(images) < n:
+            buffer[len(images) :] = spec.pad_value
+        if spec.channel_order == "BGR":
+            buffer = buffer[..., ::-1]
+        blob = np.empty((n, 3, h, w), np.float32)
+        # Divide (not multiply by 1/255) to match ultralytics' `.float().div_(255)` to the last bit.
+        np.divide(buffer.transpose(0, 3, 1, 2), np.float32(1.0 / spec.scale), out=blob)
+        return (blob if self.input_dtype == np.float32 else blob.astype(self.input_dtype)), mappings
+
+    def _run(self, blob: np.ndarray) -> np.ndarray:
+        if not self.use_io_binding:
+            return self.session.run([self.output_name], {self.input_name: blob})[0]
+        binding = self.session.io_binding()
+        binding.bind_cpu_input(self.input_name, blob)
+        binding.bind_output(self.output_name, "cuda")
+        self.session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()[0]
+
+    def _decode(self, output: np.ndarray) -> list[RawDetections]:
+        conf = float(self.class_conf.min())
+        raw = decode(output, layout=self.card.output.layout, conf=conf, iou=self.card.thresholds.iou)
+        if not self.card.thresholds.per_class:
+            return raw
+        return [r.keep(r.scores > self.class_conf[r.classes]) for r in raw]
+
+    def _to_detections(self, raw: RawDetections, mapping: LetterboxMapping) -> Detections:
+        if len(raw) == 0:
+            return Detections.empty()
+        nc = len(self.class_ids)
+        if raw.classes.max() >= nc:
+            raise ConfigError(f"model output class {int(raw.classes.max())} beyond the card's {nc} classes")
+        return Detections(mapping.to_original(raw.xyxy), raw.scores, self.class_ids[raw.classes])

@@ -1,0 +1,268 @@
+"""Decode what a scanner station sends into a `Scan`.
+
+Formats are recognised by their leading bytes, never by the file name (stations mislabel):
+- JPEG, PNG, BMP, WebP: 8-bit colour or gray display images; 16-bit PNG is a raw single-energy scan.
+  Decoded by OpenCV, as ultralytics decodes training images, so pixels match what the model trained on.
+- TIFF: 8-bit colour / gray, 16-bit or float single-energy raw, or two channels / two pages = dual-energy raw
+  (low energy first).
+- NPZ: arrays `low` and `high` (dual-energy raw), or one array laid out as a TIFF would be; an optional
+  scalar `pixel_pitch_mm`.
+- DICOM (uncompressed pixel data): monochrome = single-energy raw, RGB = colour, two frames = dual-energy.
+
+EXIF / TIFF orientation is applied. The pixel count is checked from the header before any pixel is decoded,
+so a decompression bomb costs a header read. Errors are typed: `ScanDecodeError` (known format, bad bytes),
+`UnsupportedMedia` (unknown format), `ScanTooLarge` (over the pixel limit).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import zipfile
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from xscreen.errors import ScanDecodeError, ScanTooLarge, UnsupportedMedia
+from xscreen.vision.scan import Scan
+
+logger = logging.getLogger(__name__)
+
+_EXIF_ORIENTATION = 0x0112
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The container format from the leading bytes, or None when unknown."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "png"
+    if data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "tiff"
+    if data[:4] == b"PK\x03\x04":
+        return "npz"
+    if len(data) >= 132 and data[128:132] == b"DICM":
+        return "dicom"
+    if data[:2] == b"BM":
+        return "bmp"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def read_scan(data: bytes, *, filename: str | None = None, max_pixels: int | None = None) -> Scan:
+    """Decode image bytes into a `Scan`; `max_pixels` defaults to `settings.max_image_pixels`."""
+    name = filename or "<bytes>"
+    if not data:
+        raise ScanDecodeError(f"{name}: empty file")
+    if max_pixels is None:
+        from xscreen.settings import get_settings
+
+        max_pixels = get_settings().max_image_pixels
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise UnsupportedMedia(
+            f"{name}: not a supported scan format (JPEG, PNG, BMP, WebP, TIFF, NPZ, DICOM); starts with {data[:8]!r}"
+        )
+    decoder = _DECODERS[fmt]
+    try:
+        pixels, kind, pitch = decoder(data, name, max_pixels)
+    except (ScanTooLarge, ScanDecodeError, UnsupportedMedia):
+        raise
+    except Exception as exc:  # any library's complaint about malformed bytes is a decode error for the caller
+        raise ScanDecodeError(f"{name}: cannot decode {fmt}: {exc}") from exc
+    return Scan(pixels=pixels, kind=kind, source=filename, format=fmt, pixel_pitch_mm=pitch)
+
+
+# ---- shared helpers -------------------------------------------------------------------------------------
+
+
+def _check_pixels(name: str, height: int, width: int, max_pixels: int) -> None:
+    if height <= 0 or width <= 0:
+        raise ScanDecodeError(f"{name}: image has no pixels ({width} x {height})")
+    if height * width > max_pixels:
+        raise ScanTooLarge(f"{name}: {width} x {height} = {height * width:,} pixels exceeds the limit of {max_pixels:,}")
+
+
+def apply_orientation(pixels: np.ndarray, orientation: int | None) -> np.ndarray:
+    """Turn stored pixels upright per the EXIF/TIFF orientation tag (1..8), as PIL's `exif_transpose` does."""
+    ops: dict[int, Callable[[np.ndarray], np.ndarray]] = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, k=-1),
+        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+        8: lambda a: np.rot90(a, k=1),
+    }
+    op = ops.get(int(orientation or 1))
+    return pixels if op is None else np.ascontiguousarray(op(pixels))
+
+
+def _same_channels(rgb: np.ndarray, tolerance: int = 2) -> bool:
+    """A colour file whose channels agree is a gray scan saved as RGB (checked on a subsample, it is cheap)."""
+    step = max(1, int(np.sqrt(rgb.shape[0] * rgb.shape[1] / 250_000)))
+    sub = rgb[::step, ::step].astype(np.int16)
+    return bool(np.abs(sub[..., 0] - sub[..., 1]).max() <= tolerance and np.abs(sub[..., 1] - sub[..., 2]).max() <= tolerance)
+
+
+def _from_array(array: np.ndarray, name: str) -> tuple[np.ndarray, str]:
+    """Interpret a decoded array by layout: gray (H, W), colour (H, W, 3|4), dual-energy (H, W, 2) or (2, H, W)."""
+    a = np.asarray(array)
+    if a.ndim == 3 and a.shape[0] == 1:
+        a = a[0]
+    if a.ndim == 3 and a.shape[-1] == 1:
+        a = a[..., 0]
+    if a.ndim == 3 and a.shape[0] in (2, 3, 4) and a.shape[-1] not in (2, 3, 4):
+        a = np.moveaxis(a, 0, -1)  # planar (C, H, W)
+    if a.ndim == 2:
+        if a.dtype == np.uint8:
+            return np.ascontiguousarray(a), "gray"
+        if a.dtype == np.uint16:
+            return np.ascontiguousarray(a), "gray"
+        if a.dtype.kind in "fiu":
+            return np.ascontiguousarray(a, dtype=np.float32), "gray"
+    if a.ndim == 3 and a.shape[-1] == 2 and a.dtype.kind in "fiu":
+        dtype = np.uint16 if a.dtype == np.uint16 else np.float32
+        return np.ascontiguousarray(a, dtype=dtype), "dual_energy"
+    if a.ndim == 3 and a.shape[-1] in (3, 4) and a.dtype.kind in "fiu":
+        rgb = a[..., :3]
+        if rgb.dtype == np.uint16:
+            rgb = (rgb >> 8).astype(np.uint8)
+        elif rgb.dtype != np.uint8:
+            raise ScanDecodeError(f"{name}: colour images must be 8 or 16 bits per channel, got {a.dtype}")
+        rgb = np.ascontiguousarray(rgb)
+        return (np.ascontiguousarray(rgb[..., 0]), "gray") if _same_channels(rgb) else (rgb, "colour")
+    raise ScanDecodeError(f"{name}: cannot tell what kind of scan an array of shape {a.shape} {a.dtype} is")
+
+
+# ---- decoders: (data, name, max_pixels) -> (pixels, kind, pixel_pitch_mm) --------------------------------
+
+
+def _decode_raster(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, str, float | None]:
+    """JPEG / PNG / BMP / WebP: header through PIL (size, mode, orientation), pixels through OpenCV."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as im:
+        width, height = im.size
+        mode = im.mode
+        orientation = im.getexif().get(_EXIF_ORIENTATION)
+    _check_pixels(name, height, width, max_pixels)
+    if data[:3] == b"\xff\xd8\xff" and b"\xff\xd9" not in data[-4096:]:
+        # libjpeg fills a truncated scan with gray and carries on: screening half a parcel is worse than refusing.
+        raise ScanDecodeError(f"{name}: truncated JPEG (no end-of-image marker)")
+    buf = np.frombuffer(data, np.uint8)
+    if mode.startswith("I;16") or mode in ("I", "F"):  # 16-bit single-energy raw
+        pixels = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+        if pixels is not None and pixels.ndim == 3:
+            pixels = pixels[..., 0]
+        kind = "gray"
+    elif mode in ("L", "LA", "1"):
+        pixels = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE | cv2.IMREAD_IGNORE_ORIENTATION)
+        kind = "gray"
+    else:
+        bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+        pixels = None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        kind = "colour"
+    if pixels is None:
+        raise ScanDecodeError(f"{name}: corrupt or truncated image data")
+    if pixels.shape[:2] != (height, width):
+        raise ScanDecodeError(f"{name}: decoded {pixels.shape[1]} x {pixels.shape[0]}, header says {width} x {height}")
+    pixels = apply_orientation(pixels, orientation)
+    if kind == "colour" and _same_channels(pixels):
+        pixels, kind = np.ascontiguousarray(pixels[..., 0]), "gray"
+    return pixels, kind, None
+
+
+def _decode_tiff(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, str, float | None]:
+    import tifffile
+
+    with tifffile.TiffFile(io.BytesIO(data)) as tif:
+        if not tif.series:
+            raise ScanDecodeError(f"{name}: TIFF holds no image")
+        series = tif.series[0]
+        page = tif.pages[0]
+        shape = series.shape
+        axes = series.axes
+        spatial = [n for n, ax in zip(shape, axes) if ax in "YX"]
+        if len(spatial) != 2:
+            raise ScanDecodeError(f"{name}: TIFF series with axes {axes!r} has no 2-D image")
+        _check_pixels(name, spatial[0], spatial[1], max_pixels)
+        array = series.asarray()
+        orientation = page.tags.get("Orientation")
+        photometric = page.photometric
+    if int(photometric) == 0 and array.dtype.kind in "u":  # MINISWHITE: 0 means white
+        array = np.iinfo(array.dtype).max - array
+    pixels, kind = _from_array(array, name)
+    pixels = apply_orientation(pixels, orientation.value if orientation is not None else None)
+    return pixels, kind, None
+
+
+def _decode_npz(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, str, float | None]:
+    """NPZ, read member by member: each .npy header is checked before its data is inflated."""
+    arrays: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        members = [m for m in zf.namelist() if m.endswith(".npy")]
+        if not members:
+            raise ScanDecodeError(f"{name}: zip archive holds no .npy arrays")
+        for member in members:
+            with zf.open(member) as fh:
+                version = np.lib.format.read_magic(fh)
+                shape, _, dtype = np.lib.format._read_array_header(fh, version)  # header only: no data yet
+                if dtype.hasobject:
+                    raise ScanDecodeError(f"{name}: {member} holds Python objects; only numeric arrays are read")
+                if int(np.prod(shape, dtype=np.int64)) > 2 * max_pixels:  # two channels at most per pixel
+                    raise ScanTooLarge(f"{name}: array {member} of shape {shape} exceeds the limit of {max_pixels:,} pixels")
+            with zf.open(member) as fh:
+                arrays[member[:-4]] = np.lib.format.read_array(fh, allow_pickle=False)
+    pitch = float(arrays.pop("pixel_pitch_mm")) if "pixel_pitch_mm" in arrays else None
+    if "low" in arrays and "high" in arrays:
+        low, high = arrays["low"], arrays["high"]
+        if low.shape != high.shape or low.ndim != 2:
+            raise ScanDecodeError(f"{name}: low and high must be 2-D arrays of one shape, got {low.shape} and {high.shape}")
+        _check_pixels(name, low.shape[0], low.shape[1], max_pixels)
+        pixels, kind = _from_array(np.stack([low, high], axis=-1), name)
+        return pixels, kind, pitch
+    named = [k for k in ("pixels", "image", "arr_0") if k in arrays]
+    if not named and len(arrays) != 1:
+        raise ScanDecodeError(f"{name}: NPZ must hold `low` and `high`, or one image array; found {sorted(arrays)}")
+    array = arrays[named[0] if named else next(iter(arrays))]
+    hw = array.shape[:2] if array.ndim == 2 or array.shape[-1] in (2, 3, 4) else array.shape[-2:]
+    _check_pixels(name, int(hw[0]), int(hw[1]) if len(hw) > 1 else 0, max_pixels)
+    pixels, kind = _from_array(array, name)
+    return pixels, kind, pitch
+
+
+def _decode_dicom(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, str, float | None]:
+    import pydicom
+
+    ds = pydicom.dcmread(io.BytesIO(data))
+    rows, cols = int(ds.get("Rows", 0)), int(ds.get("Columns", 0))
+    _check_pixels(name, rows, cols, max_pixels)
+    frames = int(ds.get("NumberOfFrames", 1) or 1)
+    if frames > 2:
+        raise ScanDecodeError(f"{name}: DICOM with {frames} frames; expected one (single-energy) or two (dual-energy)")
+    array = ds.pixel_array
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
+    if photometric == "MONOCHROME1" and array.dtype.kind == "u":
+        array = np.iinfo(array.dtype).max - array
+    if frames == 2:
+        array = np.moveaxis(array, 0, -1)
+    if array.dtype.kind == "i":
+        array = array.astype(np.float32)
+    pixels, kind = _from_array(array, name)
+    spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
+    pitch = float(np.mean([float(v) for v in spacing])) if spacing else None
+    return pixels, kind, pitch
+
+
+_DECODERS: dict[str, Callable[[bytes, str, int], tuple[np.ndarray, str, float | None]]] = {
+    "jpeg": _decode_raster,
+    "png": _decode_raster,
+    "bmp": _decode_raster,
+    "webp": _decode_raster,
+    "tiff": _decode_tiff,
+    "npz": _decode_npz,
+    "dicom": _decode_dicom,
+}
