@@ -65,3 +65,28 @@ def result_row(source: str, decision: str | None, *, score: float | None = None,
 @pytest.fixture
 def make_row():
     return result_row
+
+
+@pytest.fixture(scope="session")
+def lowconf_models_dir(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`tiny:1` with its operating threshold at 0.001, so the barely trained model reports boxes on every scan.
+
+    The card is not among the checksummed files, so this is the same ONNX model with a different card.
+    """
+    import json
+
+    models_dir = tmp_path_factory.mktemp("lowconf") / "models"
+    shutil.copytree(tiny_models_dir, models_dir)
+    card_path = models_dir / "tiny" / "1" / "card.json"
+    card = json.loads(card_path.read_text())
+    card["thresholds"]["conf"] = 0.001
+    card_path.write_text(json.dumps(card))
+    return models_dir
+
+
+@pytest.fixture
+def flag_all_policy(tmp_path: Path) -> Path:
+    """A policy that sends any threat detection at all to inspection."""
+    path = tmp_path / "flag-all.yaml"
+    path.write_text("name: flag-all\nversion: 1\ncategories:\n  firearms: {inspect: 0.0001}\n  drugs: {inspect: 0.0001}\n  weapons: {inspect: 0.0001}\n")
+    return path
