@@ -88,6 +88,7 @@ def run_command(
     save_annotated: bool = typer.Option(False, "--save-annotated", help="Write an annotated PNG of every flagged scan to OUT/annotated/."),
     resume: bool = typer.Option(False, "--resume", help="Finish the run already in --out (same model and policy), skipping finished scans."),
     jsonl: bool = typer.Option(False, "--jsonl", help="Also write results.jsonl."),
+    commit_every: int = typer.Option(256, "--commit-every", min=1, help="Rows per committed part: the most a kill costs in re-screening."),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Decision policy file; default: settings.policy_file."),
     json_out: bool = typer.Option(False, "--json", help="Print the run summary as JSON on stdout."),
 ) -> None:
@@ -111,6 +112,7 @@ def run_command(
             save_annotated=save_annotated,
             resume=resume,
             jsonl=jsonl,
+            commit_every=commit_every,
             max_pixels=settings.max_image_pixels,
             providers=settings.providers,
             intra_op_threads=settings.intra_op_threads,
