@@ -144,10 +144,13 @@ def _decode_raster(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray,
     """JPEG / PNG / BMP / WebP: header through PIL (size, mode, orientation), pixels through OpenCV."""
     from PIL import Image
 
-    with Image.open(io.BytesIO(data)) as im:
-        width, height = im.size
-        mode = im.mode
-        orientation = im.getexif().get(_EXIF_ORIENTATION)
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            width, height = im.size
+            mode = im.mode
+            orientation = im.getexif().get(_EXIF_ORIENTATION)
+    except Image.DecompressionBombError as exc:  # PIL's own guard fires first above ~179 Mpx
+        raise ScanTooLarge(f"{name}: {exc}") from exc
     _check_pixels(name, height, width, max_pixels)
     if data[:3] == b"\xff\xd8\xff" and b"\xff\xd9" not in data[-4096:]:
         # libjpeg fills a truncated scan with gray and carries on: screening half a parcel is worse than refusing.
@@ -209,7 +212,8 @@ def _decode_npz(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, st
         for member in members:
             with zf.open(member) as fh:
                 version = np.lib.format.read_magic(fh)
-                shape, _, dtype = np.lib.format._read_array_header(fh, version)  # header only: no data yet
+                read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                shape, _, dtype = read_header(fh)  # header only: no data inflated yet
                 if dtype.hasobject:
                     raise ScanDecodeError(f"{name}: {member} holds Python objects; only numeric arrays are read")
                 if int(np.prod(shape, dtype=np.int64)) > 2 * max_pixels:  # two channels at most per pixel
