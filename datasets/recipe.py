@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from xscreen.errors import ConfigError
 from xscreen.settings import REPO_ROOT
@@ -80,7 +80,17 @@ class TipSource(_Strict):
     citation: str = ""
 
 
-Source = Annotated[ImportSource | SyntheticSource | TipSource, Field(discriminator="kind")]
+def _kind(value: object) -> str | None:
+    """`kind` may be left out for real sets, the common case."""
+    if isinstance(value, dict):
+        return value.get("kind", "import")
+    return getattr(value, "kind", None)
+
+
+Source = Annotated[
+    Annotated[ImportSource, Tag("import")] | Annotated[SyntheticSource, Tag("synthetic")] | Annotated[TipSource, Tag("tip")],
+    Discriminator(_kind),
+]
 
 
 class BuildRecipe(_Strict):

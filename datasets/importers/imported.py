@@ -75,9 +75,11 @@ class ImportedSample:
 
 @dataclass
 class ImportResult:
-    out: Path
+    out: Path | None
     samples: list[ImportedSample]
     report: HygieneReport
+    meta: dict
+    source_files: dict[str, Path]  # sample id -> the first source file holding its bytes
 
     def class_counts(self, taxonomy: Taxonomy) -> dict[str, int]:
         counts = Counter(taxonomy.names[b[0]] for s in self.samples for b in s.boxes)
@@ -91,7 +93,7 @@ def _subset_rank(subset: str | None) -> tuple[int, str]:
 def import_dataset(
     fmt: str,
     src: Path,
-    out: Path,
+    out: Path | None,
     *,
     name_map: NameMap,
     taxonomy: Taxonomy,
@@ -100,7 +102,10 @@ def import_dataset(
     min_box_px: float = DEFAULT_MIN_BOX_PX,
     workers: int = 2,
 ) -> ImportResult:
-    """Read `src` in format `fmt`, map names, apply hygiene, write the imported set to `out`."""
+    """Read `src` in format `fmt`, map names, apply hygiene, write the imported set to `out`.
+
+    With `out=None` nothing is written: the builder reads the scans from `source_files` instead.
+    """
     if fmt not in READERS:
         raise DatasetError(f"unknown format {fmt!r}; known: {', '.join(READERS)}")
     src = Path(src)
@@ -157,12 +162,23 @@ def import_dataset(
         samples[j].near.append(samples[i].id)
         report.near_duplicates.append((samples[i].origins[0], samples[j].origins[0], bits))
 
-    _write(out, samples, payload, report, fmt=fmt, src=src, name_map=name_map, taxonomy=taxonomy)
+    meta = {
+        "format": fmt,
+        "source": str(src.resolve()),
+        "name_map": str(name_map.path) if name_map.path else None,
+        "mapping": name_map.mapping,
+        "taxonomy": {"version": taxonomy.version, "names": taxonomy.names},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "samples": len(samples),
+        "hygiene": report.to_dict(),
+    }
+    if out is not None:
+        _write(out, samples, payload, meta)
     log.info(
         "imported %d scans from %d files (%d identical groups merged, %d near-duplicate pairs, %d unreadable) into %s",
-        len(samples), len(listed), len(report.identical_groups), len(report.near_duplicates), len(report.unreadable), out,
+        len(samples), len(listed), len(report.identical_groups), len(report.near_duplicates), len(report.unreadable), out or "memory",
     )
-    return ImportResult(out, samples, report)
+    return ImportResult(out, samples, report, meta, {s.id: groups[s.id][0].image for s in samples})
 
 
 def _merge_boxes(
@@ -186,10 +202,7 @@ def _merge_boxes(
     return kept
 
 
-def _write(
-    out: Path, samples: list[ImportedSample], payload: dict[str, bytes], report: HygieneReport, *,
-    fmt: str, src: Path, name_map: NameMap, taxonomy: Taxonomy,
-) -> None:
+def _write(out: Path, samples: list[ImportedSample], payload: dict[str, bytes], meta: dict) -> None:
     if out.exists() and any(out.iterdir()):
         if not (out / MANIFEST).is_file():
             raise DatasetError(f"{out} exists and is not an imported set; choose an empty or new folder")
@@ -198,16 +211,6 @@ def _write(
     for s in samples:
         (out / s.file).write_bytes(payload[s.id])
     (out / MANIFEST).write_text("".join(s.to_json() + "\n" for s in samples))
-    meta = {
-        "format": fmt,
-        "source": str(src.resolve()),
-        "name_map": str(name_map.path) if name_map.path else None,
-        "mapping": name_map.mapping,
-        "taxonomy": {"version": taxonomy.version, "names": taxonomy.names},
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "samples": len(samples),
-        "hygiene": report.to_dict(),
-    }
     (out / REPORT).write_text(json.dumps(meta, indent=2))
 
 
