@@ -1,0 +1,57 @@
+"""`xscreen batch SRC` and `xscreen batch run SRC` are one command; `batch diff` is another."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from xscreen.cli import app
+
+
+@pytest.fixture
+def cli_env(tiny_models_dir: Path, policy_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from xscreen.settings import get_settings
+
+    monkeypatch.setenv("XSCREEN_MODELS_DIR", str(tiny_models_dir))
+    monkeypatch.setenv("XSCREEN_POLICY_FILE", str(policy_file))
+    monkeypatch.setenv("XSCREEN_PROVIDERS", json.dumps(["CPUExecutionProvider"]))
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("words", [[], ["run"]], ids=["batch-SRC", "batch-run-SRC"])
+def test_batch_src_runs(cli_env: None, scan_tree: Path, tmp_path: Path, words: list[str]) -> None:
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["batch", *words, str(scan_tree), "--out", str(out), "--jsonl", "--json", "--model", "tiny:1"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["total"], summary["errors"], summary["model"]) == (13, 3, "tiny:1")
+    assert (out / "results.parquet").exists() and (out / "results.jsonl").exists() and (out / "report.md").exists()
+
+
+def test_human_summary(cli_env: None, scan_tree: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["batch", str(scan_tree / "2024-01"), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "6 scans" in result.stdout and "tiny:1" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "exit_code", "message"),
+    [
+        (["--address", "auto"], 2, "--engine ray"),
+        (["--engine", "spark"], 2, "spark"),
+        (["--model", "absent:1"], 3, "model_not_found"),
+        (["--workers", "-1"], 2, "workers"),
+    ],
+)
+def test_bad_arguments(cli_env: None, scan_tree: Path, tmp_path: Path, args: list[str], exit_code: int, message: str) -> None:
+    result = CliRunner().invoke(app, ["batch", str(scan_tree), "--out", str(tmp_path / "run"), *args])
+    assert result.exit_code == exit_code, result.output
+    assert message in result.output
+
+
+def test_missing_source(cli_env: None, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["batch", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1 and "invalid_request" in result.output
