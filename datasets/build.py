@@ -139,7 +139,8 @@ def _import_source(source: ImportSource, taxonomy: Taxonomy) -> tuple[list[Build
         )
         imported, meta, files = result.samples, result.meta, result.source_files
     if source.max_samples is not None and len(imported) > source.max_samples:
-        imported = sorted(imported, key=lambda s: hash_fraction(s.id, 0))[: source.max_samples]
+        # Salted, so the subset is independent of the split (which hashes the bare id).
+        imported = sorted(imported, key=lambda s: hash_fraction(f"subsample:{s.id}", 0))[: source.max_samples]
     return [_from_imported(source, files[s.id], s) for s in imported], meta
 
 
@@ -205,7 +206,7 @@ def _to_gray(bgr: np.ndarray) -> np.ndarray:
         from xscreen.vision.xray.convert import colour_to_gray
     except ImportError as exc:
         raise ConfigError("colour: gray needs xscreen.vision.xray.convert.colour_to_gray, which this install lacks") from exc
-    return colour_to_gray(bgr)
+    return colour_to_gray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
 
 def _stem(sample: BuildSample) -> str:

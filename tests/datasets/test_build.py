@@ -161,3 +161,18 @@ def test_bad_recipes_refused(tmp_path, recipe, message):
 def test_shipped_recipes_load():
     for path in (CONFIGS_DIR / "data").glob("*.yaml"):
         load_recipe(path)
+
+
+def test_gray_build_goes_through_the_physics_conversion(tmp_path):
+    convert = pytest.importorskip("xscreen.vision.xray.convert")
+    imported = _tiny_imported(tmp_path)
+    recipe = BuildRecipe.model_validate({"name": "g", "colour": "gray", "max_side": None, "sources": [{"name": "t", "imported": str(imported)}]})
+    build_dataset(recipe, tmp_path / "ds")
+    outputs = sorted((tmp_path / "ds" / "images").rglob("*.jpg"))
+    assert len(outputs) == 4
+    for path in outputs:
+        gray = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        assert gray.ndim == 2 and gray.shape == (100, 200)
+        source = cv2.imread(str(next((imported / "images").glob(f"{path.stem.split('_')[1]}*"))))
+        expected = convert.colour_to_gray(cv2.cvtColor(source, cv2.COLOR_BGR2RGB))
+        assert np.abs(gray.astype(int) - expected.astype(int)).mean() < 2  # JPEG noise only
