@@ -1,0 +1,370 @@
+"""Evaluate a model on one or more datasets: the loop; the arithmetic is in `xscreen.training.metrics`.
+
+`xscreen evaluate --model REF --data A.yaml [--data B.yaml ...] --out DIR [--gray]`
+- REF: a registry model (`NAME`, `NAME:VERSION`, `default`) or an `.onnx` file (run through xscreen's own
+  engine, so the numbers are those of what stations run), or a `.pt` checkpoint (ultralytics predict).
+- Classes are matched by NAME between model and dataset. Dataset classes the model lacks and model classes
+  the dataset lacks (or holds no instance of) are listed and left out of the averages.
+- `DIR/<dataset>/metrics.json`: per class precision, recall, AP50, AP50-95, instances; per threat category
+  the image-level detection and false-alarm rates at the model's operating thresholds, and the thresholds
+  that reach 90% / 95% detection with the false-alarm rate there. PNG plots beside it.
+- `--gray` adds a physics-gray rendering of each dataset (single-energy view by attenuation), sent through
+  the same conversion a station's gray scan gets. `DIR/summary.{json,md}`: one row per dataset (and view).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+import yaml
+
+from xscreen.errors import ConfigError
+from xscreen.training.metrics import ImageResult, box_iou, class_metrics, screening_metrics
+from xscreen.vision.detections import Detections
+from xscreen.vision.taxonomy import THREAT_CATEGORIES, Taxonomy, load_taxonomy
+
+logger = logging.getLogger(__name__)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
+SCORE_FLOOR = 0.001  # keep low-scoring boxes: AP integrates over every threshold
+
+
+@dataclass
+class EvaluateOptions:
+    model: str
+    data: list[Path]
+    out: Path
+    models_dir: Path
+    imgsz: int | None = None
+    split: str = "val"
+    gray: bool = False
+    batch: int = 8
+
+
+class Predictor(Protocol):
+    name: str
+    class_names: list[str]
+
+    def operating_threshold(self, class_name: str) -> float: ...
+
+    def predict(self, images: list[np.ndarray], *, gray: bool) -> list[Detections]: ...
+
+
+@dataclass
+class EnginePredictor:
+    """A registry model or an .onnx file, run through `xscreen.vision.engine` as stations run it."""
+
+    engine: Any
+    name: str
+    class_names: list[str]
+
+    def operating_threshold(self, class_name: str) -> float:
+        t = self.engine.card.thresholds
+        return float(t.per_class.get(class_name, t.conf))
+
+    def predict(self, images: list[np.ndarray], *, gray: bool) -> list[Detections]:
+        from xscreen.vision.scan import Scan
+
+        if gray:
+            from xscreen.vision.xray.convert import colour_to_gray
+
+            scans = [Scan(colour_to_gray(img), "gray") for img in images]
+        else:
+            scans = [Scan(img, "colour") for img in images]
+        return self.engine.predict_scans(scans, conf=SCORE_FLOOR)
+
+
+@dataclass
+class CheckpointPredictor:
+    """A `.pt` checkpoint through ultralytics predict; class ids mapped to the taxonomy by name."""
+
+    model: Any
+    name: str
+    class_names: list[str]
+    imgsz: int
+    taxonomy: Taxonomy
+    conf: float = 0.25
+
+    def operating_threshold(self, class_name: str) -> float:
+        return self.conf
+
+    def predict(self, images: list[np.ndarray], *, gray: bool) -> list[Detections]:
+        if gray:
+            from xscreen.vision.xray.convert import colour_to_gray
+
+            images = [np.repeat(colour_to_gray(img)[..., None], 3, axis=2) for img in images]
+        to_taxonomy = np.array([self.taxonomy.id_of(n) for n in self.class_names], np.int64)
+        results = self.model.predict([img[..., ::-1] for img in images], imgsz=self.imgsz, conf=SCORE_FLOOR, device="cpu", verbose=False)
+        out = []
+        for r in results:
+            d = Detections.from_ultralytics(r)
+            out.append(Detections(d.xyxy, d.scores, to_taxonomy[d.class_ids]))
+        return out
+
+
+def load_predictor(ref: str, *, models_dir: Path, imgsz: int | None) -> Predictor:
+    taxonomy = load_taxonomy()
+    if ref.endswith(".pt"):
+        from xscreen.offline import prepare_ultralytics
+
+        prepare_ultralytics()
+        from ultralytics import YOLO
+
+        model = YOLO(ref)
+        names = [model.names[i] for i in range(len(model.names))]
+        train_imgsz = int((getattr(model, "ckpt", {}) or {}).get("train_args", {}).get("imgsz", 640))
+        return CheckpointPredictor(model, Path(ref).name, names, imgsz or train_imgsz, taxonomy)
+    from xscreen.vision.engine import Engine
+
+    engine = Engine.load(ref, models_dir=models_dir)
+    if imgsz is not None and imgsz != engine.card.input.imgsz:
+        raise ConfigError(f"{ref} runs at imgsz {engine.card.input.imgsz} (its card); --imgsz applies to .pt checkpoints only")
+    return EnginePredictor(engine, f"{engine.card.name}:{engine.card.version}", list(engine.card.classes))
+
+
+@dataclass
+class Sample:
+    image: Path
+    boxes: np.ndarray  # (n, 4) xyxy pixels
+    class_names: list[str]
+
+
+def load_samples(data_yaml: Path, split: str) -> tuple[str, list[str], list[Sample]]:
+    """Images and YOLO labels of one split of an ultralytics dataset."""
+    if not data_yaml.exists():
+        raise ConfigError(f"dataset {data_yaml} does not exist")
+    cfg = yaml.safe_load(data_yaml.read_text())
+    names = cfg["names"]
+    names = [names[i] for i in range(len(names))] if isinstance(names, dict) else list(names)
+    root = Path(cfg.get("path") or data_yaml.parent)
+    root = root if root.is_absolute() else data_yaml.parent / root
+    if split not in cfg:
+        raise ConfigError(f"{data_yaml} has no {split!r} split")
+    entries = cfg[split] if isinstance(cfg[split], list) else [cfg[split]]
+    images: list[Path] = []
+    for entry in entries:
+        p = Path(entry) if Path(entry).is_absolute() else root / entry
+        if p.is_dir():
+            images += sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES)
+        elif p.suffix == ".txt":
+            images += [Path(line.strip()) if Path(line.strip()).is_absolute() else root / line.strip() for line in p.read_text().splitlines() if line.strip()]
+    samples = []
+    for image in images:
+        label = Path("/labels/".join(str(image).rsplit("/images/", 1))).with_suffix(".txt")  # ultralytics' rule
+        rows = np.loadtxt(label, ndmin=2) if label.exists() and label.stat().st_size else np.zeros((0, 5))
+        h, w = _image_size(image)
+        cx, cy, bw, bh = rows[:, 1] * w, rows[:, 2] * h, rows[:, 3] * w, rows[:, 4] * h
+        boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1) if len(rows) else np.zeros((0, 4))
+        samples.append(Sample(image, boxes.astype(np.float32), [names[int(c)] for c in rows[:, 0]]))
+    name = cfg.get("name") or data_yaml.parent.name
+    return str(name), names, samples
+
+
+def _image_size(path: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.height, im.width
+
+
+@dataclass
+class DatasetReport:
+    dataset: str
+    view: str
+    metrics: dict[str, Any]
+    out_dir: Path
+
+
+def evaluate_dataset(predictor: Predictor, dataset: str, names: list[str], samples: list[Sample], *, gray: bool, out_dir: Path, batch: int = 8) -> DatasetReport:
+    taxonomy = load_taxonomy()
+    model_classes = set(predictor.class_names)
+    instances = {n: 0 for n in names}
+    for s in samples:
+        for n in s.class_names:
+            instances[n] += 1
+    evaluated = [n for n in predictor.class_names if instances.get(n, 0) > 0]
+    missing_in_model = sorted(n for n in names if instances[n] > 0 and n not in model_classes)
+    missing_in_data = sorted(n for n in predictor.class_names if instances.get(n, 0) == 0)
+
+    results: list[ImageResult] = []
+    for start in range(0, len(samples), batch):
+        chunk = samples[start:start + batch]
+        images = []
+        for s in chunk:
+            bgr = cv2.imread(str(s.image), cv2.IMREAD_COLOR)
+            if bgr is None:
+                raise ConfigError(f"cannot read {s.image}")
+            images.append(np.ascontiguousarray(bgr[..., ::-1]))
+        for s, det in zip(chunk, predictor.predict(images, gray=gray)):
+            keep = np.array([taxonomy.by_id(int(c)).name in model_classes for c in det.class_ids], bool) if len(det) else np.zeros(0, bool)
+            det = det[keep] if len(det) else det
+            gt_keep = [i for i, n in enumerate(s.class_names) if n in model_classes]
+            results.append(ImageResult(
+                s.boxes[gt_keep].reshape(-1, 4), np.array([taxonomy.id_of(s.class_names[i]) for i in gt_keep], np.int64),
+                det.xyxy, det.scores, det.class_ids,
+            ))
+
+    per_class = {}
+    curves = {}
+    for n in evaluated:
+        m = class_metrics(results, taxonomy.id_of(n), predictor.operating_threshold(n))
+        per_class[n] = {"precision": m.precision, "recall": m.recall, "AP50": m.ap50, "AP50-95": m.ap50_95, "instances": m.instances}
+        curves[n] = m.pr_curve
+
+    per_category = {}
+    sweeps = {}
+    for category in THREAT_CATEGORIES:
+        cat_classes = {c.id for c in taxonomy.in_category(category) if c.name in model_classes}
+        if not cat_classes:
+            continue
+        holds = np.array([bool(set(r.gt_classes.tolist()) & cat_classes) for r in results])
+        scores, flags = [], []
+        for r in results:
+            sel = np.isin(r.pred_classes, list(cat_classes))
+            scores.append(float(r.pred_scores[sel].max()) if sel.any() else 0.0)
+            flags.append(any(float(s) >= predictor.operating_threshold(taxonomy.by_id(int(c)).name) for s, c in zip(r.pred_scores[sel], r.pred_classes[sel])))
+        if not holds.any():
+            continue
+        sm = screening_metrics(holds, np.array(scores), np.array(flags))
+        per_category[category] = {
+            "scans_with_threat": sm.scans_with_threat, "scans_without_threat": sm.scans_without_threat,
+            "detection_rate": sm.detection_rate, "false_alarm_rate": sm.false_alarm_rate,
+            "threshold_for_90": sm.threshold_for_90, "false_alarm_at_90": sm.false_alarm_at_90,
+            "threshold_for_95": sm.threshold_for_95, "false_alarm_at_95": sm.false_alarm_at_95,
+        }
+        sweeps[category] = sm.curve
+
+    aps50 = [v["AP50"] for v in per_class.values()]
+    aps = [v["AP50-95"] for v in per_class.values()]
+    metrics = {
+        "model": predictor.name, "dataset": dataset, "view": "gray" if gray else "as-is", "images": len(samples),
+        "mAP50": float(np.mean(aps50)) if aps50 else None, "mAP50-95": float(np.mean(aps)) if aps else None,
+        "classes": per_class, "categories": per_category,
+        "dataset_classes_missing_from_model": missing_in_model, "model_classes_missing_from_dataset": missing_in_data,
+        "operating_thresholds": {n: predictor.operating_threshold(n) for n in predictor.class_names},
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    _plot(out_dir, curves, sweeps, results, evaluated, taxonomy, predictor)
+    return DatasetReport(dataset, metrics["view"], metrics, out_dir)
+
+
+def _plot(out_dir: Path, curves: dict, sweeps: dict, results: list[ImageResult], classes: list[str], taxonomy: Taxonomy, predictor: Predictor) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for n, (r, p) in curves.items():
+        ax.plot(r, p, label=n)
+    ax.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title="precision-recall at IoU 0.5")
+    ax.legend(fontsize=8)
+    fig.savefig(out_dir / "pr_curves.png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for category, (thresholds, drs, fars) in sweeps.items():
+        ax.plot(fars, drs, label=category)
+    ax.set(xlabel="false-alarm rate (scans without the threat, flagged)", ylabel="detection rate", xlim=(0, 1), ylim=(0, 1.02), title="image-level detection vs false alarm")
+    ax.legend(fontsize=8)
+    fig.savefig(out_dir / "detection_vs_false_alarm.png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+    ids = [taxonomy.id_of(n) for n in classes]
+    matrix = _confusion(results, ids, predictor, taxonomy)
+    labels = classes + ["background"]
+    fig, ax = plt.subplots(figsize=(1 + 0.7 * len(labels), 1 + 0.6 * len(labels)))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set(xlabel="true", ylabel="predicted", title="confusion at operating thresholds, IoU 0.5")
+    for (i, j), v in np.ndenumerate(matrix):
+        if v:
+            ax.text(j, i, int(v), ha="center", va="center", fontsize=7)
+    fig.savefig(out_dir / "confusion_matrix.png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _confusion(results: list[ImageResult], ids: list[int], predictor: Predictor, taxonomy: Taxonomy) -> np.ndarray:
+    """Rows predicted, columns true; the last row/column is background (missed / spurious)."""
+    index = {c: i for i, c in enumerate(ids)}
+    bg = len(ids)
+    m = np.zeros((bg + 1, bg + 1), np.int64)
+    for r in results:
+        keep = np.array([s >= predictor.operating_threshold(taxonomy.by_id(int(c)).name) and int(c) in index for s, c in zip(r.pred_scores, r.pred_classes)], bool)
+        boxes, classes = r.pred_boxes[keep] if len(keep) else r.pred_boxes, r.pred_classes[keep] if len(keep) else r.pred_classes
+        gt_used = np.zeros(len(r.gt_classes), bool)
+        iou = box_iou(boxes, r.gt_boxes)
+        for i in np.argsort(-iou.max(axis=1) if iou.size else np.zeros(len(boxes))):
+            j = int(iou[i].argmax()) if iou.shape[1] else -1
+            if j >= 0 and iou[i, j] >= 0.5 and not gt_used[j]:
+                gt_used[j] = True
+                m[index[int(classes[i])], index.get(int(r.gt_classes[j]), bg)] += 1
+            else:
+                m[index[int(classes[i])], bg] += 1
+        for j in np.nonzero(~gt_used)[0]:
+            m[bg, index.get(int(r.gt_classes[j]), bg)] += 1
+    return m
+
+
+@dataclass
+class Summary:
+    reports: list[DatasetReport] = field(default_factory=list)
+
+    def rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for r in self.reports:
+            m = r.metrics
+            row = {"dataset": r.dataset, "view": r.view, "images": m["images"], "mAP50": m["mAP50"], "mAP50-95": m["mAP50-95"]}
+            row.update({f"AP50 {n}": v["AP50"] for n, v in m["classes"].items()})
+            for cat, v in m["categories"].items():
+                row[f"{cat} DR"] = v["detection_rate"]
+                row[f"{cat} FAR"] = v["false_alarm_rate"]
+            rows.append(row)
+        return rows
+
+    def table(self) -> Any:
+        from rich.table import Table
+
+        rows = self.rows()
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+        table = Table(title=f"evaluation of {self.reports[0].metrics['model'] if self.reports else '?'}")
+        for c in columns:
+            table.add_column(c)
+        for r in rows:
+            table.add_row(*[_fmt(r.get(c)) for c in columns])
+        return table
+
+    def markdown(self) -> str:
+        rows = self.rows()
+        columns = list(dict.fromkeys(k for r in rows for k in r))
+        lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(_fmt(r.get(c)) for c in columns) + " |" for r in rows]
+        return "\n".join(lines) + "\n"
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def run(options: EvaluateOptions) -> Summary:
+    predictor = load_predictor(options.model, models_dir=options.models_dir, imgsz=options.imgsz)
+    summary = Summary()
+    for data in options.data:
+        dataset, names, samples = load_samples(data, options.split)
+        for gray in ([False, True] if options.gray else [False]):
+            sub = options.out / (dataset + ("-gray" if gray else "")) if len(options.data) > 1 or options.gray else options.out
+            logger.info("evaluating %s on %s (%d images%s)", predictor.name, dataset, len(samples), ", gray" if gray else "")
+            summary.reports.append(evaluate_dataset(predictor, dataset, names, samples, gray=gray, out_dir=sub, batch=options.batch))
+    options.out.mkdir(parents=True, exist_ok=True)
+    (options.out / "summary.json").write_text(json.dumps(summary.rows(), indent=2) + "\n")
+    (options.out / "summary.md").write_text(summary.markdown())
+    return summary
