@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 import yaml
 
+from xscreen.datasets.hygiene import content_hash
 from xscreen.datasets.importers.imported import ImportedSample, import_dataset, read_imported
 from xscreen.datasets.importers.names import load_name_map
 from xscreen.datasets.recipe import BuildRecipe, ImportSource, SyntheticSource, TipSource, resolve
@@ -156,7 +157,70 @@ def _from_imported(source: ImportSource, path: Path, s: ImportedSample) -> Build
 def _synthetic_source(
     source: SyntheticSource, work: Path, taxonomy: Taxonomy, ratios: dict[str, float], seed: int, workers: int, progress: bool
 ) -> list[BuildSample]:
-    raise ConfigError(f"source {source.name!r}: synthetic sources need xscreen.datasets.synth, not available yet")
+    """Generate the scans, then split them by content hash like every other scan (the generator's own
+    train/val draw is not used, so a recipe's ratios, test split included, apply to synthetic scans too)."""
+    if source.generated is not None:
+        root = resolve(source.generated)
+        assert root is not None
+        data_yaml = root / "data.yaml"
+        if not data_yaml.is_file():
+            raise DatasetError(f"source {source.name!r}: {root} has no data.yaml; is it an `xscreen synth` output?")
+    else:
+        try:
+            from xscreen.datasets.synth import generate_dataset
+        except ImportError as exc:
+            raise ConfigError(f"source {source.name!r}: synthetic sources need xscreen.datasets.synth, which this install lacks") from exc
+        root = work / source.name
+        data_yaml = generate_dataset(root, count=source.count, seed=source.seed, config=resolve(source.config), workers=workers, progress=progress)
+    ids = _taxonomy_ids(_yaml_names(data_yaml), taxonomy, source.name)
+    images = sorted((p for p in (root / "images").rglob("*") if p.is_file()), key=lambda p: p.name)[: source.count]
+    out: list[BuildSample] = []
+    for image in images:
+        data = image.read_bytes()
+        digest = content_hash(data)
+        h, w = _image_size(data)
+        label = root / "labels" / image.parent.name / f"{image.stem}.txt"
+        boxes = _yolo_to_boxes(label.read_text() if label.is_file() else "", ids, w, h)
+        sample = BuildSample(
+            source=source.name, id=digest, boxes=boxes, load=image.read_bytes, suffix=image.suffix.lower(),
+            width=w, height=h, split=split_for(digest, ratios, seed), origins=[str(image.relative_to(root))],
+        )
+        out.append(sample)
+    return out
+
+
+def _yaml_names(data_yaml: Path) -> list[str]:
+    raw = (yaml.safe_load(data_yaml.read_text()) or {}).get("names") or []
+    return [str(raw[k]) for k in sorted(raw)] if isinstance(raw, dict) else [str(n) for n in raw]
+
+
+def _taxonomy_ids(names: list[str], taxonomy: Taxonomy, source: str) -> list[int]:
+    """Class ids of a generated set in our taxonomy, matched by name (the generator writes taxonomy names)."""
+    unknown = [n for n in names if n not in taxonomy.names]
+    if unknown:
+        raise DatasetError(f"source {source!r}: class names {unknown} are not in the taxonomy")
+    return [taxonomy.id_of(n) for n in names]
+
+
+def _yolo_to_boxes(text: str, ids: list[int], width: int, height: int) -> list[Box]:
+    boxes: list[Box] = []
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) < 5:
+            continue
+        cx, cy, bw, bh = (float(v) for v in f[1:5])
+        boxes.append((ids[int(f[0])], (cx - bw / 2) * width, (cy - bh / 2) * height, (cx + bw / 2) * width, (cy + bh / 2) * height))
+    return boxes
+
+
+def _image_size(data: bytes) -> tuple[int, int]:
+    """(height, width) from the header alone."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        return img.height, img.width
 
 
 def _tip_source(source: TipSource, samples: list[BuildSample], taxonomy: Taxonomy) -> list[BuildSample]:

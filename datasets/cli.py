@@ -78,7 +78,7 @@ def register(app: typer.Typer) -> None:
             from xscreen.datasets.build import build_dataset
             from xscreen.datasets.recipe import load_recipe
 
-            result = build_dataset(load_recipe(config), out, workers=workers, overwrite=overwrite)
+            result = build_dataset(load_recipe(config), out, workers=workers, overwrite=overwrite, progress=not as_json)
             if as_json:
                 typer.echo(json.dumps({"data_yaml": str(result.data_yaml), "counts": result.counts, "duplicates_across_sources": result.duplicates_across_sources}, indent=2))
                 return
