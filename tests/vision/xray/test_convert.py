@@ -1,0 +1,99 @@
+"""Conversions: gray from colour by attenuation, gray to colour, pitch rescaling, profile augmentation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xscreen.errors import ConfigError
+from xscreen.vision.xray.convert import colour_to_gray, gray_to_colour, rescale_pitch
+from xscreen.vision.xray.materials import get_material
+from xscreen.vision.xray.physics import transmission_model
+from xscreen.vision.xray.profiles import apply_profile, list_profiles, load_profile
+from xscreen.vision.xray.render import render_gray, render_pseudocolour, reference_curves
+
+
+@pytest.fixture(scope="module")
+def profile():
+    return load_profile("dual-160kv")
+
+
+def _scene(profile) -> dict[str, np.ndarray]:
+    """A known dual-energy scene: organic, aluminium and steel strips of rising thickness, overlapping."""
+    model = transmission_model(profile.beam_spec)
+    a = np.zeros((96, 160), np.float32)
+    b = np.zeros_like(a)
+    for row, (material, max_cm) in enumerate((("water", 20.0), ("aluminium", 4.0), ("steel", 0.6))):
+        ca, cb = model.basis_coefficients(material)
+        rt = get_material(material).density * np.linspace(0, max_cm, 160, dtype=np.float32)
+        a[row * 32 : row * 32 + 40] += ca * rt
+        b[row * 32 : row * 32 + 40] += cb * rt
+    return model.transmission(a, b)
+
+
+def test_gray_from_colour_matches_single_energy_render(profile):
+    t = _scene(profile)
+    rgb = render_pseudocolour(t["low"], t["high"], profile)
+    want = render_gray(t["high"], profile).astype(int)
+    got = colour_to_gray(rgb, profile).astype(int)
+    err = np.abs(got - want)
+    assert err.mean() < 4.0 and np.percentile(err, 95) < 12, (err.mean(), np.percentile(err, 95))
+    naive = rgb.mean(axis=2)  # an RGB average is what we must beat
+    assert err.mean() < 0.5 * np.abs(naive - want).mean()
+
+
+def test_gray_to_colour_is_white_for_air_and_darkens(profile):
+    gray = np.array([[255, 200, 120, 40, 5]], np.uint8)
+    rgb = gray_to_colour(gray, profile)
+    assert rgb.shape == (1, 5, 3) and (rgb[0, 0] == 255).all()
+    lum = rgb[0].astype(int).sum(axis=1)
+    assert all(a > b for a, b in zip(lum, lum[1:]))
+    assert rgb[0, 1, 0] > rgb[0, 1, 2]  # light attenuation shown as organic (orange)
+
+
+@pytest.mark.parametrize(("src", "dst", "shape"), [(1.0, 0.5, (200, 300)), (0.5, 1.0, (50, 75)), (0.8, 0.8, (100, 150))])
+def test_rescale_pitch(src, dst, shape):
+    assert rescale_pitch(np.zeros((100, 150, 3), np.uint8), src, dst).shape[:2] == shape
+
+
+@pytest.mark.parametrize(("src", "dst"), [(0.0, 1.0), (1.0, -1.0)])
+def test_rescale_pitch_refuses_bad_pitch(src, dst):
+    with pytest.raises(ValueError):
+        rescale_pitch(np.zeros((4, 4), np.uint8), src, dst)
+
+
+@pytest.mark.parametrize("bad", [np.zeros((4, 4), np.uint8), np.zeros((4, 4, 3), np.float32), np.zeros((4, 4, 4), np.uint8)])
+def test_colour_to_gray_refuses_non_rgb(bad, profile):
+    with pytest.raises(ValueError):
+        colour_to_gray(bad, profile)
+
+
+def test_profiles_load_and_order_their_reference_curves():
+    names = list_profiles()
+    assert {"dual-160kv", "dual-140kv-cool", "dual-120kv-lowres", "single-160kv-gray"} <= set(names)
+    for name in names:
+        p = load_profile(name)
+        if p.beam.dual_energy:
+            curves = reference_curves(p)
+            assert np.all(curves.ratio["water"] < curves.ratio["aluminium"])
+            assert np.all(curves.ratio["aluminium"] < curves.ratio["steel"])
+
+
+@pytest.mark.parametrize("name", ["no-such-scanner", "../taxonomy"])
+def test_unknown_profile(name):
+    with pytest.raises(ConfigError):
+        load_profile(name)
+
+
+def test_apply_profile_kinds_and_determinism(profile):
+    t = _scene(profile)
+    rgb = render_pseudocolour(t["low"], t["high"], profile)
+    gray_p = load_profile("single-160kv-gray")
+    out = apply_profile(rgb, gray_p, np.random.default_rng(1), source_pitch_mm=0.8)
+    assert out.ndim == 2 and out.dtype == np.uint8
+    assert out.shape[1] == pytest.approx(rgb.shape[1] * 0.8 / gray_p.detector.pixel_pitch_mm, rel=0.25)
+    cool = load_profile("dual-140kv-cool")
+    a = apply_profile(rgb, cool, np.random.default_rng(2))
+    b = apply_profile(rgb, cool, np.random.default_rng(2))
+    assert a.shape == rgb.shape and np.array_equal(a, b)
+    assert not np.array_equal(a, rgb)

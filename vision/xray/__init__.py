@@ -1,0 +1,1 @@
+"""X-ray physics and rendering (see xscreen.vision.xray.render, .convert, .profiles)."""

@@ -1,0 +1,104 @@
+"""Conversions between image kinds, grounded in the rendering's physics.
+
+Public API (the inference engine and training augmentation use these):
+    colour_to_gray(rgb, profile=None) -> (H, W) uint8
+        A pseudo-colour scan -> the single-energy gray view of the same scan. Not an RGB average: each
+        colour is traced back through the profile's display mapping (material class z, attenuation a_H)
+        to a_H, the high-energy attenuation, and shown as `render_gray` shows a_H. The inverse is a
+        64^3 table built once per profile by nearest neighbour in RGB over the forward (z, a_H) -> RGB
+        map, so it also accepts scans from other scanners' palettes (their colours land on the closest
+        colour of ours) and JPEG noise.
+    gray_to_colour(gray, profile=None) -> (H, W, 3) uint8
+        A gray (single-energy) scan shown to a colour model. Gray has no material information; the
+        choice: a_H is recovered exactly from the gray level, and the material class is assumed from
+        a_H alone (light attenuation organic, medium mixed, strong metal: in parcels, strong attenuation
+        is nearly always metal). The result uses the same palette as real dual-energy renders, so a
+        colour model sees gray scans as plausible colour scans whose hue is uninformative.
+    rescale_pitch(image, src_pitch_mm, dst_pitch_mm) -> image resampled to another pixel pitch.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from xscreen.vision.xray.profiles import ScannerProfile, load_profile
+from xscreen.vision.xray.render import A_MAX, COLOUR_LUT_SHAPE, colour_lut, gray_from_attenuation, palette_colour
+
+_Q = 4  # colour quantisation step of the inverse table (64 levels per channel)
+GRAY_Z_RAMP = ((0.7, 1.6), (2.4, 3.6))  # a_H where the assumed class moves organic->mixed, mixed->metal
+
+
+def _resolve(profile: ScannerProfile | None) -> ScannerProfile:
+    return profile if profile is not None else load_profile(None)
+
+
+@lru_cache(maxsize=8)
+def _attenuation_of_colour(profile: ScannerProfile) -> np.ndarray:
+    """(64, 64, 64) float32: a_H for each quantised RGB colour, by nearest neighbour over the display map."""
+    from scipy.spatial import cKDTree
+
+    lut = colour_lut(profile)[::4, ::2]  # (64, 256, 3): dense enough, 8x fewer points to search
+    a = np.linspace(0.0, A_MAX, COLOUR_LUT_SHAPE[1], dtype=np.float32)[::2]
+    a_grid = np.broadcast_to(a[None, :], lut.shape[:2])
+    tree = cKDTree(lut.reshape(-1, 3))
+    levels = np.arange(0, 256, _Q, dtype=np.float32) + (_Q - 1) / 2.0
+    r, g, b = np.meshgrid(levels, levels, levels, indexing="ij")
+    _, idx = tree.query(np.column_stack([r.ravel(), g.ravel(), b.ravel()]), k=4, workers=1)
+    # Average the 4 nearest: the map folds (hue x darkness), so neighbours at similar a_H agree.
+    return a_grid.ravel()[idx].mean(axis=1).reshape(64, 64, 64).astype(np.float32)
+
+
+def attenuation_from_colour(rgb: np.ndarray, profile: ScannerProfile | None = None) -> np.ndarray:
+    """(H, W, 3) uint8 RGB -> (H, W) float32 a_H estimate."""
+    profile = _resolve(profile)
+    arr = np.asarray(rgb)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
+        raise ValueError(f"expected (H, W, 3) uint8 RGB, got {arr.shape} {arr.dtype}")
+    q = (arr >> 2).astype(np.intp)
+    return _attenuation_of_colour(profile)[q[..., 0], q[..., 1], q[..., 2]]
+
+
+def colour_to_gray(rgb: np.ndarray, profile: ScannerProfile | None = None) -> np.ndarray:
+    """Pseudo-colour scan (H, W, 3 uint8 RGB) -> single-energy gray (H, W uint8) by attenuation."""
+    profile = _resolve(profile)
+    return gray_from_attenuation(attenuation_from_colour(rgb, profile), profile)
+
+
+def assumed_class(a_high: np.ndarray) -> np.ndarray:
+    """Material class assumed for gray pixels: a ramp in a_H (see module docstring)."""
+    (o0, o1), (m0, m1) = GRAY_Z_RAMP
+    return np.clip((a_high - o0) / (o1 - o0), 0, 1) + np.clip((a_high - m0) / (m1 - m0), 0, 1)
+
+
+@lru_cache(maxsize=8)
+def _gray_palette(profile: ScannerProfile) -> np.ndarray:
+    g = np.arange(256, dtype=np.float64)
+    a = -np.log(np.clip(g / 255.0, 1.0 / 512, 1.0)) / profile.display.gray_gamma
+    a[255] = 0.0
+    return np.clip(palette_colour(assumed_class(a), a, profile) + 0.5, 0, 255).astype(np.uint8)  # (256, 3)
+
+
+def gray_to_colour(gray: np.ndarray, profile: ScannerProfile | None = None) -> np.ndarray:
+    """Gray scan (H, W uint8, or H, W, 3 with equal channels) -> (H, W, 3) uint8 pseudo-colour."""
+    profile = _resolve(profile)
+    arr = np.asarray(gray)
+    if arr.ndim == 3:
+        arr = arr[..., 0]
+    if arr.dtype != np.uint8:
+        raise ValueError(f"expected uint8 gray, got {arr.dtype}")
+    return _gray_palette(profile)[arr]
+
+
+def rescale_pitch(image: np.ndarray, src_pitch_mm: float, dst_pitch_mm: float) -> np.ndarray:
+    """Resample a scan taken at `src_pitch_mm` per pixel to `dst_pitch_mm` (area averaging when shrinking)."""
+    if src_pitch_mm <= 0 or dst_pitch_mm <= 0:
+        raise ValueError("pixel pitches must be positive")
+    factor = src_pitch_mm / dst_pitch_mm
+    h, w = image.shape[:2]
+    size = (max(int(round(w * factor)), 1), max(int(round(h * factor)), 1))
+    if size == (w, h):
+        return image
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)

@@ -1,0 +1,190 @@
+"""Scanner profiles: one YAML per scanner kind in `configs/scanners/`, read into a `ScannerProfile`.
+
+A profile is everything that makes one scanner's image differ from another's: tube and detector (the
+physics of the channels), pixel pitch, blur, noise, gain errors, edge enhancement, the display palette
+(the organic / mixed / metal colour curves), gamma and JPEG quality. The synthetic renderer draws a profile
+per scan, so one scene can be seen as several scanners; `apply_profile` pushes a real scan towards a
+profile (pitch, blur, sharpening, noise, palette shift, gray conversion) for training-time augmentation.
+
+Public API:
+    load_profile(name_or_path) -> ScannerProfile
+    list_profiles() -> list[str]
+    apply_profile(image, profile, rng) -> np.ndarray   (uint8 RGB or gray scan in, same kind as the profile out)
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from xscreen.errors import ConfigError
+from xscreen.settings import CONFIGS_DIR
+from xscreen.vision.xray.spectra import BeamSpec
+
+SCANNERS_DIR = CONFIGS_DIR / "scanners"
+DEFAULT_PROFILE = "dual-160kv"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BeamConfig(_Model):
+    kvp: float = Field(160.0, ge=40, le=450)
+    anode_angle_deg: float = 12.0
+    filtration_mm: tuple[tuple[str, float], ...] = (("Al", 2.0), ("Cu", 0.2))  # YAML: {Al: 2.0, Cu: 0.2}
+    dual_energy: bool = True
+    low_scintillator_mm: float = Field(0.3, gt=0)
+    mid_filter_mm: float = Field(0.5, ge=0)
+    high_scintillator_mm: float = Field(2.0, gt=0)
+
+    @field_validator("filtration_mm", mode="before")
+    @classmethod
+    def _pairs(cls, value: object) -> object:
+        return tuple(sorted(value.items())) if isinstance(value, dict) else value
+
+    def spec(self) -> BeamSpec:
+        return BeamSpec(
+            kvp=self.kvp,
+            anode_angle_deg=self.anode_angle_deg,
+            filtration_mm=tuple(self.filtration_mm),
+            dual_energy=self.dual_energy,
+            low_scintillator_mm=self.low_scintillator_mm,
+            mid_filter_mm=self.mid_filter_mm,
+            high_scintillator_mm=self.high_scintillator_mm,
+        )
+
+
+class Palette(_Model):
+    """Display colours. Hue comes from the material class z (0 organic, 1 mixed/light metal, 2 metal),
+    found from the low/high attenuation ratio against reference curves of water, aluminium and iron;
+    saturation and darkness grow with the high-energy attenuation a_H = -ln T_H."""
+
+    organic: tuple[int, int, int] = (236, 140, 52)
+    mixed: tuple[int, int, int] = (92, 176, 70)
+    metal: tuple[int, int, int] = (40, 100, 196)
+    saturation_scale: float = Field(0.35, gt=0, description="a_H at which 63 % of the hue is reached")
+    dark_start: float = Field(0.9, ge=0, description="a_H where darkening begins")
+    dark_rate: float = Field(0.55, gt=0, description="darkening per unit a_H beyond dark_start")
+    gamma: float = Field(1.0, gt=0)
+    air_threshold: float = Field(0.03, ge=0, description="a_H shown as pure white (air and belt noise)")
+
+
+class Detector(_Model):
+    pixel_pitch_mm: float = Field(0.8, gt=0)
+    blur_sigma_mm: float = Field(0.5, ge=0, description="focal spot + scintillator spread, Gaussian sigma")
+    photons: float = Field(6000.0, gt=0, description="detected quanta per pixel in air, high channel")
+    low_photon_fraction: float = Field(0.5, gt=0, description="low channel quanta relative to high")
+    gain_sigma: float = Field(0.004, ge=0, description="residual per-detector gain error after flat field")
+    line_sigma: float = Field(0.002, ge=0, description="per-line tube output flicker")
+    dead_pixel_rate: float = Field(0.0005, ge=0, le=0.05)
+    offset: float = Field(0.0, ge=0, le=0.05, description="residual dark offset, fraction of full scale")
+
+
+class Display(_Model):
+    edge_enhance: float = Field(0.0, ge=0, le=3, description="unsharp-mask amount applied to the display")
+    gray_gamma: float = Field(0.55, gt=0, description="gray = 255 * T_H ** gray_gamma")
+    jpeg_quality: int = Field(92, ge=30, le=100)
+
+
+class Augment(_Model):
+    """Ranges sampled by apply_profile (real scans) and the renderer (synthetic)."""
+
+    pitch_scale: tuple[float, float] = (0.85, 1.2)
+    hue_shift_deg: float = Field(6.0, ge=0)
+    saturation_scale: tuple[float, float] = (0.85, 1.15)
+    extra_blur_sigma_px: tuple[float, float] = (0.0, 0.6)
+    noise_sigma: tuple[float, float] = (0.0, 3.0)
+
+
+class ScannerProfile(_Model):
+    name: str
+    description: str = ""
+    kind: Literal["colour", "gray"] = "colour"
+    beam: BeamConfig = BeamConfig()
+    detector: Detector = Detector()
+    palette: Palette = Palette()
+    display: Display = Display()
+    augment: Augment = Augment()
+
+    @property
+    def beam_spec(self) -> BeamSpec:
+        return self.beam.spec()
+
+
+def list_profiles() -> list[str]:
+    return sorted(p.stem for p in SCANNERS_DIR.glob("*.yaml"))
+
+
+def load_profile(name_or_path: str | Path | None = None) -> ScannerProfile:
+    """A profile by name (`configs/scanners/NAME.yaml`) or by path; None gives the default profile."""
+    key = str(name_or_path) if name_or_path is not None else DEFAULT_PROFILE
+    path = Path(key)
+    if not (path.suffix in (".yaml", ".yml") and path.exists()):
+        path = SCANNERS_DIR / f"{key}.yaml"
+    if not path.exists():
+        raise ConfigError(f"unknown scanner profile {key!r}; known: {', '.join(list_profiles())}")
+    return _load(str(path.resolve()), path.stat().st_mtime)
+
+
+@lru_cache(maxsize=32)
+def _load(path: str, _mtime: float) -> ScannerProfile:
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        data.setdefault("name", Path(path).stem)
+        return ScannerProfile.model_validate(data)
+    except (ValidationError, yaml.YAMLError) as exc:
+        raise ConfigError(f"scanner profile {path}: {exc}") from exc
+
+
+def apply_profile(image: np.ndarray, profile: ScannerProfile, rng: np.random.Generator, *, source_pitch_mm: float | None = None) -> np.ndarray:
+    """Make a uint8 scan (H, W, 3 pseudo-colour or H, W gray) look as if `profile`'s scanner took it.
+
+    Steps, each grounded in what differs between scanners: rescale from `source_pitch_mm` to the
+    profile's pitch (times a sampled factor), gray conversion by attenuation for single-energy profiles
+    (`convert.colour_to_gray`, not an RGB average), a hue shift and saturation change within the profile's
+    range (palette differences), extra blur, the profile's edge enhancement, and additive noise.
+    Boxes scale with the image by `image.shape` ratio: callers rescale their labels by the output size.
+    """
+    from xscreen.vision.xray.convert import colour_to_gray, gray_to_colour, rescale_pitch
+
+    out = np.asarray(image)
+    aug = profile.augment
+    if source_pitch_mm is not None:
+        target = profile.detector.pixel_pitch_mm * float(rng.uniform(*aug.pitch_scale))
+        out = rescale_pitch(out, source_pitch_mm, target)
+    if profile.kind == "gray":
+        out = colour_to_gray(out) if out.ndim == 3 else out
+    else:
+        if out.ndim == 2:
+            out = gray_to_colour(out)
+        out = _palette_shift(out, float(rng.uniform(-aug.hue_shift_deg, aug.hue_shift_deg)), float(rng.uniform(*aug.saturation_scale)))
+    sigma = float(rng.uniform(*aug.extra_blur_sigma_px))
+    if sigma > 0.05:
+        out = cv2.GaussianBlur(out, (0, 0), sigma)
+    if profile.display.edge_enhance > 0:
+        out = unsharp(out, profile.display.edge_enhance)
+    noise = float(rng.uniform(*aug.noise_sigma))
+    if noise > 0:
+        out = np.clip(out.astype(np.float32) + rng.standard_normal(out.shape, dtype=np.float32) * noise, 0, 255).astype(np.uint8)
+    return out
+
+
+def unsharp(image: np.ndarray, amount: float, sigma: float = 1.5) -> np.ndarray:
+    """Edge enhancement as scanner displays do it: image + amount * (image - blurred)."""
+    blurred = cv2.GaussianBlur(image, (0, 0), sigma)
+    return cv2.addWeighted(image, 1.0 + amount, blurred, -amount, 0)
+
+
+def _palette_shift(rgb: np.ndarray, hue_deg: float, sat_scale: float) -> np.ndarray:
+    """Shift hue and scale saturation; white background stays white (its saturation is zero)."""
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV_FULL).astype(np.int16)
+    hsv[..., 0] = (hsv[..., 0] + int(round(hue_deg * 256 / 360))) % 256
+    hsv[..., 1] = np.clip(hsv[..., 1] * sat_scale, 0, 255)
+    return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB_FULL)
