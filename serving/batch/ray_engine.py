@@ -83,6 +83,7 @@ def run_ray(
     options: "BatchOptions",
     batch_size: int,
     workers: int,
+    intra_op_threads: int,
     annotate_dir: Path | None,
     advance: Advance | None = None,
 ) -> None:
@@ -109,7 +110,7 @@ def run_ray(
                 "models_dir": str(options.models_dir),
                 "providers": _providers(options, gpus),
                 "variant": options.variant,
-                "intra_op_threads": options.intra_op_threads,
+                "intra_op_threads": intra_op_threads,
                 "policy": load_policy(options.policy_file),
                 "max_pixels": options.max_pixels,
                 "annotate_dir": str(annotate_dir) if annotate_dir else None,
@@ -118,6 +119,7 @@ def run_ray(
             batch_format="pyarrow",
             compute=ActorPoolStrategy(size=workers),
             num_gpus=1 if gpus else 0,
+            num_cpus=intra_op_threads,
         )
         committer = RowCommitter(manifest, every=options.commit_every, seconds=options.commit_seconds)
         for table in ds.iter_batches(batch_size=None, batch_format="pyarrow"):

@@ -149,12 +149,12 @@ def screen(
 
 def _save_annotated(scan: Any, det: Detections, taxonomy: Taxonomy, annotate_dir: Path, sha256: str) -> str:
     """Content-addressed PNG (identical scans share one file); returns its path relative to the run dir."""
-    from xscreen.vision.draw import annotate_png
+    from xscreen.vision.draw import annotated_png
 
     annotate_dir.mkdir(parents=True, exist_ok=True)
     path = annotate_dir / f"{sha256}.png"
     if not path.exists():
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(annotate_png(scan, det, taxonomy))
+        tmp.write_bytes(annotated_png(scan.display_rgb(), det, taxonomy=taxonomy))
         tmp.replace(path)
     return f"{annotate_dir.name}/{path.name}"

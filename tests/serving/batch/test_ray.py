@@ -21,7 +21,7 @@ def ray_local():
 
 def test_ray_rows_equal_local_rows(ray_local, scan_tree: Path, lowconf_models_dir: Path, flag_all_policy: Path, tmp_path: Path) -> None:
     common = dict(src=str(scan_tree), models_dir=lowconf_models_dir, policy_file=flag_all_policy,
-                  providers=["CPUExecutionProvider"], batch_size=4, commit_every=4)
+                  providers=["CPUExecutionProvider"], batch_size=4, commit_every=4, save_annotated=True)
     local = run(BatchOptions(out=tmp_path / "local", engine="local", workers=2, **common))
     on_ray = run(BatchOptions(out=tmp_path / "ray", engine="ray", workers=1, **common))
     assert (on_ray.total, on_ray.screened, on_ray.errors) == (local.total, local.screened, local.errors) == (13, 13, 3)

@@ -1,0 +1,147 @@
+"""Batch re-screening throughput: the local engine and Ray local mode against the raw engine.
+
+    nice -n 10 python bench/batch.py --files 200 --out docs/bench/batch.md
+    nice -n 10 python bench/batch.py --models-dir models --model default --files 500 --ray
+
+All modes run the same model on the same files (real SIXray and OPIXray scans from /work/shared/data):
+- `raw, pixels in memory`: `engine.predict_scans` on scans decoded beforehand; the inference ceiling.
+- `raw, read+decode+infer loop`: one thread reading, decoding and inferring in turn, as a plain script would.
+- `local engine`: `xscreen batch` (decode threads, policy, Parquet parts, manifest), screening time only.
+- `ray local mode`: the same run on Ray Data in this machine, Ray already started.
+Without --models-dir a throw-away YOLO11n is trained for one epoch at --imgsz and exported: inference cost
+does not depend on what the weights learned. Goal: local engine >= 90% of the raw engine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from xscreen.settings import REPO_ROOT
+
+SHARED = REPO_ROOT.parent / "shared" / "data"
+CPU = ["CPUExecutionProvider"]
+
+
+def bench_model(root: Path, imgsz: int) -> tuple[Path, str]:
+    from tests.factories import build_tiny_model
+
+    return build_tiny_model(root, epochs=1, imgsz=imgsz), "tiny:1"
+
+
+def pick_files(n: int, which: str) -> list[Path]:
+    folder = {"opixray": SHARED / "opixray-roboflow-subset" / "images", "sixray": SHARED / "sixray-subset" / "train"}[which]
+    return sorted(folder.glob("*.jpg"))[:n]
+
+
+def raw_rates(files: list[Path], *, models_dir: Path, model: str, batch_size: int, intra_op_threads: int) -> dict[str, float]:
+    from xscreen.vision.engine import Engine
+    from xscreen.vision.io import read_scan
+
+    engine = Engine.load(model, models_dir=models_dir, providers=CPU, intra_op_threads=intra_op_threads)
+    started = time.perf_counter()
+    for i in range(0, len(files), batch_size):
+        engine.predict_scans([read_scan(f.read_bytes()) for f in files[i : i + batch_size]])
+    loop = len(files) / (time.perf_counter() - started)
+    scans = [read_scan(f.read_bytes()) for f in files]
+    started = time.perf_counter()
+    for i in range(0, len(scans), batch_size):
+        engine.predict_scans(scans[i : i + batch_size])
+    memory = len(scans) / (time.perf_counter() - started)
+    threads = f"{intra_op_threads} ORT threads" if intra_op_threads else "ORT default threads"
+    return {f"raw, pixels in memory, {threads}": memory, f"raw, read+decode+infer loop, {threads}": loop}
+
+
+def pipeline_rate(files: list[Path], *, engine: str, models_dir: Path, model: str, batch_size: int, workers: int, tmp: Path) -> float:
+    from xscreen.serving.batch.run import BatchOptions, run
+    from xscreen.settings import CONFIGS_DIR
+
+    listing = tmp / f"files-{engine}-{len(files)}.txt"
+    listing.write_text("".join(f"{f}\n" for f in files))
+    out = tmp / f"run-{engine}-{time.monotonic_ns()}"
+    summary = run(BatchOptions(src=str(listing), out=out, models_dir=models_dir, model=model, engine=engine,  # type: ignore[arg-type]
+                               policy_file=CONFIGS_DIR / "policy" / "default.yaml", providers=CPU, batch_size=batch_size,
+                               workers=workers, report=False))
+    return summary.scans_per_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models-dir", type=Path)
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--imgsz", type=int, default=320, help="input size of the throw-away model (without --models-dir)")
+    parser.add_argument("--files", type=int, default=200, help="scans per set")
+    parser.add_argument("--sets", nargs="+", default=["opixray", "sixray"], choices=["opixray", "sixray"])
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=0, help="decode threads of the local engine (0: CPU count - 1)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions; medians reported")
+    parser.add_argument("--ray", action="store_true", help="also measure Ray local mode")
+    parser.add_argument("--out", type=Path, help="write a Markdown table here")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="xscreen-bench-batch-"))
+    models_dir, model = (args.models_dir, args.model) if args.models_dir else bench_model(tmp / "model", args.imgsz)
+    from xscreen.vision.registry import resolve_model
+
+    card = resolve_model(model, models_dir=models_dir).card
+    if args.ray:
+        import ray
+
+        started = time.perf_counter()
+        ray.init(include_dashboard=False, logging_level="WARNING", log_to_driver=False)
+        ray_start = time.perf_counter() - started
+    from xscreen.serving.batch.run import default_intra_op_threads, default_workers
+
+    workers = args.workers or default_workers("local")
+    results: list[tuple[str, str, float]] = []
+    for which in args.sets:
+        files = pick_files(args.files, which)
+        samples: dict[str, list[float]] = {}
+        # Rounds interleave the modes, so a change in the machine's load hits every mode alike; medians reported.
+        for _ in range(args.rounds):
+            for threads in sorted({0, default_intra_op_threads("local", workers)}):
+                for mode, rate in raw_rates(files, models_dir=models_dir, model=model, batch_size=args.batch_size,
+                                            intra_op_threads=threads).items():
+                    samples.setdefault(mode, []).append(rate)
+            samples.setdefault("local engine", []).append(
+                pipeline_rate(files, engine="local", models_dir=models_dir, model=model, batch_size=args.batch_size,
+                              workers=workers, tmp=tmp))
+            if args.ray:
+                samples.setdefault("ray local mode, 1 actor", []).append(
+                    pipeline_rate(files, engine="ray", models_dir=models_dir, model=model, batch_size=args.batch_size,
+                                  workers=1, tmp=tmp))
+        for mode, rates in samples.items():
+            results.append((which, mode, statistics.median(rates)))
+            print(f"{which:8s} {mode:50s} {statistics.median(rates):8.1f} scans/s  {[round(r, 1) for r in rates]}", flush=True)
+    lines = [
+        f"Model {card.name}:{card.version} ({card.architecture}, input {card.input.imgsz}), batch {args.batch_size}, "
+        f"{args.files} scans per set, median of {args.rounds} interleaved rounds, onnxruntime CPU; {platform.machine()}, {os.cpu_count()} cores, no GPU, load average "
+        f"{os.getloadavg()[0]:.1f} at the end.",
+        "",
+        f"Local engine: {workers} decode thread(s), {default_intra_op_threads('local', workers)} ORT thread(s). Ratios are "
+        "against the best raw configuration of each kind.",
+        "",
+        "| set | mode | scans/s | vs best raw in memory | vs best raw loop |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for which in args.sets:
+        rows = {m: r for w, m, r in results if w == which}
+        memory = max(r for m, r in rows.items() if m.startswith("raw, pixels"))
+        loop = max(r for m, r in rows.items() if m.startswith("raw, read"))
+        for mode, rate in rows.items():
+            lines.append(f"| {which} | {mode} | {rate:.1f} | {rate / memory:.0%} | {rate / loop:.0%} |")
+    if args.ray:
+        lines += ["", f"Ray start-up (ray.init, not in the rates): {ray_start:.1f} s."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
