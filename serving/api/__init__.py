@@ -1,0 +1,1 @@
+"""The scanner-station HTTP API (FastAPI): `create_app(settings)` in `app.py`."""

@@ -1,0 +1,78 @@
+"""`create_app(settings)`: the screening service. The lifespan opens the database (migrating it), reads
+the policy, loads and warms up the model and starts the micro-batcher; on shutdown (after the server has
+finished in-flight requests) it drains the batcher and closes the database. Nothing happens at import,
+so a test can build one app per configuration."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from fastapi import APIRouter, FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from xscreen.serving.api.errors import BodySizeLimit, install_error_handlers
+from xscreen.serving.api.routes import health, models, reviews, scans
+from xscreen.serving.api.schemas import ErrorBody
+from xscreen.serving.api.service import open_service, warm_up
+from xscreen.serving.metrics import RequestMetricsMiddleware, ServiceMetrics
+from xscreen.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+# Multipart framing and metadata fields ride on top of the image itself.
+BODY_SLACK_BYTES = 256 * 1024
+
+ERROR_RESPONSES = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in {
+        401: "Missing or unknown API key",
+        403: "Revoked API key",
+        422: "Invalid request, or an empty or undecodable image",
+        429: "Engine queue full; retry after Retry-After seconds",
+        503: "Starting, stopping, or database unreachable",
+    }.items()
+}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    metrics = ServiceMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = await run_in_threadpool(open_service, settings, metrics)
+        try:
+            await run_in_threadpool(warm_up, service)
+            await service.batcher.start()
+            app.state.service = service
+            yield
+        finally:
+            app.state.service = None
+            await service.batcher.stop()  # finishes queued scans; the server already waited for their requests
+            service.db.dispose()
+            logger.info("service stopped")
+
+    app = FastAPI(
+        title="xscreen screening service",
+        version="1",
+        summary="X-ray scans in; detections, a clearance decision (clear / inspect / hold) and an audit record out.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.service = None
+    install_error_handlers(app)
+
+    v1 = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
+    v1.include_router(scans.router)
+    v1.include_router(reviews.router)
+    v1.include_router(models.router)
+    app.include_router(v1)
+    app.include_router(health.router)
+
+    # Outermost last: metrics see every answer, including a 413 from the size limit.
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + BODY_SLACK_BYTES)
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,155 @@
+"""Wire types of the station API, kept apart from the tables (`serving.store.records`): the station
+contract must not move when a column does."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Verdict = Literal["clear", "inspect", "hold"]
+Outcome = Literal["threat_confirmed", "false_alarm"]
+FIELD_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+class ScanMetadata(BaseModel):
+    """Form fields (or query parameters with a raw body) sent with a scan."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    scan_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=FIELD_PATTERN,
+                                description="Idempotency key: re-sending it returns the stored result. Generated when absent.")
+    station_id: str | None = Field(default=None, max_length=128, description="Must match the API key's station when given.")
+    item_ref: str | None = Field(default=None, max_length=256, description="Parcel or mail item id.")
+    declared_contents: str | None = Field(default=None, max_length=4000)
+    origin: str | None = Field(default=None, max_length=128)
+    view: str | None = Field(default=None, max_length=64, description="Scanner view, e.g. top or side.")
+
+
+class DetectionOut(BaseModel):
+    class_id: int
+    class_name: str
+    category: str
+    score: float
+    box: list[float] = Field(description="x0, y0, x1, y1 in original-image pixels")
+
+
+class ReasonOut(BaseModel):
+    detection: int = Field(description="Index into detections.")
+    class_name: str
+    category: str
+    score: float
+    threshold: float
+    verdict: Verdict
+
+
+class DecisionOut(BaseModel):
+    verdict: Verdict
+    reasons: list[ReasonOut]
+    policy_version: str
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: int
+
+
+class ImageOut(BaseModel):
+    sha256: str
+    media_type: str
+    bytes: int
+    width: int
+    height: int
+    kind: str
+
+
+class BoxIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    class_name: str
+    box: list[float] = Field(min_length=4, max_length=4, description="x0, y0, x1, y1 in original-image pixels")
+
+    @field_validator("box")
+    @classmethod
+    def _ordered(cls, box: list[float]) -> list[float]:
+        x0, y0, x1, y1 = box
+        if not (x1 > x0 and y1 > y0):
+            raise ValueError(f"box must have x1 > x0 and y1 > y0, got {box}")
+        return box
+
+
+class ReviewIn(BaseModel):
+    """An officer's verdict: a threat confirmed (its classes, optionally corrected boxes) or a false alarm."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    outcome: Outcome
+    classes: list[str] = Field(default_factory=list, description="Confirmed classes (taxonomy names).")
+    boxes: list[BoxIn] | None = Field(default=None, max_length=1000, description="Corrected boxes; replaces the model's boxes in exports.")
+    officer: str | None = Field(default=None, max_length=128)
+    note: str | None = Field(default=None, max_length=4000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ReviewIn":
+        if self.outcome == "false_alarm" and (self.classes or self.boxes):
+            raise ValueError("a false alarm has no confirmed classes or boxes")
+        if self.outcome == "threat_confirmed" and not self.classes and not self.boxes:
+            raise ValueError("a confirmed threat needs its classes (or corrected boxes)")
+        return self
+
+
+class ReviewOut(BaseModel):
+    id: int
+    scan_id: str
+    station: str
+    officer: str | None
+    outcome: Outcome
+    classes: list[str]
+    boxes: list[BoxIn] | None
+    note: str | None
+    created_at: datetime
+
+
+class ScanOut(BaseModel):
+    scan_id: str
+    station: str
+    item_ref: str | None
+    declared_contents: str | None
+    origin: str | None
+    view: str | None
+    received_at: datetime
+    image: ImageOut
+    detections: list[DetectionOut]
+    decision: DecisionOut
+    model: ModelRef
+    timings_ms: dict[str, float] = Field(
+        description="Milliseconds when first screened: decode, queue (wait for a batch), inference (the whole batch), "
+        "screen (receipt to decision); the first answer adds store and total."
+    )
+    reviews: list[ReviewOut] = Field(default_factory=list)
+
+
+class ScanPage(BaseModel):
+    items: list[ScanOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class ModelOut(BaseModel):
+    name: str
+    version: int
+    ref: str
+    classes: list[str]
+    imgsz: int
+    variants: list[str]
+    default: bool
+    serving: bool = Field(description="The model this instance screens with.")
+    metrics: dict

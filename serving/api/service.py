@@ -1,0 +1,122 @@
+"""Everything one running service instance holds, built by the app's lifespan and reached through deps."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine as DBEngine
+from sqlalchemy.orm import Session, sessionmaker
+
+from xscreen.serving.batcher import MicroBatcher
+from xscreen.serving.metrics import ServiceMetrics
+from xscreen.serving.policy import Policy, load_policy
+from xscreen.serving.store.db import open_database, ping
+from xscreen.serving.store.images import ImageStore
+from xscreen.settings import Settings
+from xscreen.vision.detections import Detections
+from xscreen.vision.scan import Scan
+from xscreen.vision.taxonomy import Taxonomy, load_taxonomy
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Inference:
+    """One scan's engine result and the batch it rode in (for the response's timings)."""
+
+    detections: Detections
+    batch_size: int
+    batch_started: float  # time.perf_counter()
+    batch_seconds: float
+    error: Exception | None = None  # the engine failed on this scan alone
+
+
+@dataclass
+class Service:
+    settings: Settings
+    taxonomy: Taxonomy
+    policy: Policy
+    engine: Any  # xscreen.vision.engine.Engine
+    batcher: MicroBatcher[Scan, Inference]
+    db: DBEngine
+    sessions: sessionmaker[Session]
+    images: ImageStore
+    metrics: ServiceMetrics
+    warmed_up: bool = False
+
+    def ready(self) -> tuple[bool, dict[str, bool]]:
+        checks = {"model": self.warmed_up, "batcher": self.batcher.running, "database": ping(self.db)}
+        return all(checks.values()), checks
+
+
+def run_engine(engine: Any, scans: list[Scan]) -> list[Inference]:
+    """The batcher's `run_batch`: one engine call for the whole batch, timed."""
+    started = time.perf_counter()
+    try:
+        detections = engine.predict_scans(scans)
+    except Exception as exc:  # noqa: BLE001 - turned into a per-scan error below
+        if len(scans) == 1:
+            logger.exception("engine failed on scan %s", scans[0].source)
+            return [Inference(Detections.empty(), 1, started, time.perf_counter() - started, error=exc)]
+        # One station's pathological scan must not fail its batch-mates: retry each alone.
+        logger.exception("engine failed on a batch of %d; running its scans one by one", len(scans))
+        return [_run_one(engine, scan) for scan in scans]
+    seconds = time.perf_counter() - started
+    return [Inference(d, len(scans), started, seconds) for d in detections]
+
+
+def _run_one(engine: Any, scan: Scan) -> Inference:
+    started = time.perf_counter()
+    try:
+        (detections,) = engine.predict_scans([scan])
+        return Inference(detections, 1, started, time.perf_counter() - started)
+    except Exception as exc:  # noqa: BLE001 - reported to this scan's caller only
+        return Inference(Detections.empty(), 1, started, time.perf_counter() - started, error=exc)
+
+
+def open_service(settings: Settings, metrics: ServiceMetrics) -> Service:
+    """Open database and image store, read policy, load and check the model (blocking: call off the loop)."""
+    from xscreen.vision.engine import Engine
+
+    taxonomy = load_taxonomy()
+    policy = load_policy(settings.policy_file, taxonomy=taxonomy)
+    db, sessions = open_database(settings.effective_database_url)
+    try:
+        images = ImageStore(settings.effective_scan_store_url)
+        # The engine maps the card's classes onto taxonomy ids by name and refuses unknown ones.
+        engine = Engine.load(
+            settings.default_model,
+            models_dir=settings.models_dir,
+            providers=settings.providers,
+            intra_op_threads=settings.intra_op_threads,
+            warmup=False,  # warm_up() below runs the whole scan path instead
+        )
+    except BaseException:
+        db.dispose()
+        raise
+    batcher: MicroBatcher[Scan, Inference] = MicroBatcher(
+        lambda scans: run_engine(engine, scans),
+        max_batch_size=min(settings.max_batch_size, engine.max_batch_size),
+        max_queue_delay_ms=settings.max_queue_delay_ms,
+        max_queue_size=settings.max_queue_size,
+        on_batch=metrics.observe_batch,
+        name="engine",
+    )
+    metrics.set_model(name=engine.name, version=engine.version, policy_version=policy.version)
+    metrics.track_queue(lambda: batcher.queue_depth)
+    logger.info(
+        "serving model %s:%s with policy %s; database %s; images %s",
+        engine.name, engine.version, policy.version, db.url.render_as_string(hide_password=True), images.url,
+    )
+    return Service(settings, taxonomy, policy, engine, batcher, db, sessions, images, metrics)
+
+
+def warm_up(service: Service) -> None:
+    """One inference before reporting ready (Triton's warm-up): the first real scan pays no start-up cost."""
+    size = service.engine.card.input.imgsz
+    service.engine.predict_scans([Scan(np.full((size, size, 3), 114, np.uint8), "colour", source="warm-up")])
+    service.warmed_up = True

@@ -1,0 +1,184 @@
+"""Serving commands: `serve`, `keys create|list|revoke`, `reviews export`. Heavy imports (fastapi,
+uvicorn, sqlalchemy) happen inside the commands, so `xscreen --help` stays fast."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+keys_app = typer.Typer(help="Station API keys (only hashes are stored; a key is shown once).", no_args_is_help=True)
+reviews_app = typer.Typer(help="Officers' reviews of screened scans.", no_args_is_help=True)
+
+
+def _database():
+    from xscreen.serving.store.db import open_database
+    from xscreen.settings import get_settings
+
+    return open_database(get_settings().effective_database_url)
+
+
+def serve(
+    host: Optional[str] = typer.Option(None, help="Bind address (default: settings.host, 127.0.0.1)."),
+    port: Optional[int] = typer.Option(None, help="Port (default: settings.port, 8000)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="Model reference (default: settings.default_model)."),
+    graceful_timeout: float = typer.Option(30.0, help="Seconds to finish in-flight scans on shutdown."),
+) -> None:
+    """Run the screening service (HTTP API under /v1, OpenAPI at /docs)."""
+    from xscreen.cli import run_command
+
+    def body() -> None:
+        import uvicorn
+
+        from xscreen.serving.api.app import create_app
+        from xscreen.settings import get_settings
+
+        settings = get_settings()
+        overrides = {k: v for k, v in {"host": host, "port": port, "default_model": model}.items() if v is not None}
+        if overrides:
+            settings = settings.model_copy(update=overrides)
+        app = create_app(settings)
+        console.print(
+            f"xscreen serving [bold]{settings.default_model}[/] on http://{settings.host}:{settings.port} "
+            f"(data in {settings.data_dir}; create a station key with `xscreen keys create --station NAME`)",
+            highlight=False,
+        )
+        uvicorn.run(app, host=settings.host, port=settings.port, timeout_graceful_shutdown=graceful_timeout, log_level="info")
+
+    run_command(body)
+
+
+@keys_app.command("create")
+def keys_create(
+    station: str = typer.Option(..., "--station", "-s", help="The station this key authenticates."),
+    as_json: bool = typer.Option(False, "--json", help="Machine output on stdout."),
+) -> None:
+    """Create a key for a station and print it once."""
+    from xscreen.cli import run_command
+
+    def body() -> None:
+        from xscreen.serving.auth import create_key
+
+        engine, sessions = _database()
+        try:
+            with sessions() as session:
+                key, record = create_key(session=session, station=station)
+        finally:
+            engine.dispose()
+        if as_json:
+            typer.echo(json.dumps({"key": key, "key_id": record.key_id, "station": record.station}))
+            return
+        console.print(f"API key for station [bold]{record.station}[/] (id {record.key_id}); shown once, store it now:", highlight=False)
+        typer.echo(key)
+
+    run_command(body)
+
+
+@keys_app.command("list")
+def keys_list(
+    station: Optional[str] = typer.Option(None, "--station", "-s", help="Only this station's keys."),
+    as_json: bool = typer.Option(False, "--json", help="Machine output on stdout."),
+) -> None:
+    """List keys (ids, stations, dates; never the keys themselves)."""
+    from xscreen.cli import run_command
+
+    def body() -> None:
+        from xscreen.serving.auth import list_keys
+
+        engine, sessions = _database()
+        try:
+            with sessions() as session:
+                rows = [
+                    {"key_id": r.key_id, "station": r.station, "created_at": r.created_at.isoformat(),
+                     "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None}
+                    for r in list_keys(session=session, station=station)
+                ]
+        finally:
+            engine.dispose()
+        if as_json:
+            typer.echo(json.dumps(rows))
+            return
+        table = Table("key id", "station", "created", "revoked")
+        for r in rows:
+            table.add_row(r["key_id"], r["station"], r["created_at"], r["revoked_at"] or "")
+        console.print(table)
+
+    run_command(body)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Optional[str] = typer.Argument(None, help="The key id shown by `keys list`."),
+    station: Optional[str] = typer.Option(None, "--station", "-s", help="Revoke every active key of this station instead."),
+) -> None:
+    """Revoke one key, or all keys of a station; the service refuses them (403) from the next request."""
+    from xscreen.cli import run_command
+
+    def body() -> None:
+        from xscreen.errors import InvalidRequest
+        from xscreen.serving.auth import revoke_keys
+
+        engine, sessions = _database()
+        try:
+            with sessions() as session:
+                revoked = revoke_keys(session=session, key_id=key_id, station=station)
+        finally:
+            engine.dispose()
+        if not revoked:
+            raise InvalidRequest(f"no active key matches {'key id ' + key_id if key_id else 'station ' + str(station)}")
+        for r in revoked:
+            console.print(f"revoked {r.key_id} (station {r.station})", highlight=False)
+
+    run_command(body)
+
+
+@reviews_app.command("export")
+def reviews_export(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the YOLO dataset (images/, labels/, data.yaml, reviews.jsonl)."),
+    since: Optional[datetime] = typer.Option(None, help="Only reviews made at or after this time (UTC when no zone)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine output on stdout."),
+) -> None:
+    """Export reviewed scans as a labeled dataset for retraining."""
+    from xscreen.cli import run_command
+
+    def body() -> None:
+        from xscreen.serving.export import export_reviews
+        from xscreen.serving.store.images import ImageStore
+        from xscreen.settings import get_settings
+        from xscreen.vision.taxonomy import load_taxonomy
+
+        settings = get_settings()
+        engine, sessions = _database()
+        try:
+            summary = export_reviews(
+                sessions=sessions, images=ImageStore(settings.effective_scan_store_url), taxonomy=load_taxonomy(), out_dir=out,
+                since=since.replace(tzinfo=timezone.utc) if since is not None and since.tzinfo is None else since,
+                max_pixels=settings.max_image_pixels,
+            )
+        finally:
+            engine.dispose()
+        result = {"out": str(summary.out_dir), "exported": summary.exported, "confirmed": summary.confirmed,
+                  "false_alarms": summary.false_alarms, "skipped": summary.skipped}
+        if as_json:
+            typer.echo(json.dumps(result))
+            return
+        console.print(
+            f"exported {summary.exported} reviewed scans ({summary.confirmed} confirmed threats, {summary.false_alarms} false alarms) "
+            f"to {summary.out_dir}; skipped {len(summary.skipped)} (see reviews.jsonl)",
+            highlight=False,
+        )
+
+    run_command(body)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(reviews_app, name="reviews")

@@ -1,0 +1,1 @@
+"""The audit store: scan records and reviews (SQLAlchemy), station keys, and scan images (fsspec)."""

@@ -1,0 +1,129 @@
+"""SQLAlchemy tables of the audit store. The wire types live apart (`serving.api.schemas`), so the
+station contract does not move when a column does. Class ids are stored in taxonomy order (ids are
+append-only, see configs/taxonomy.yaml); names and categories are looked up at the edges."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out on every backend (SQLite keeps no zone; PostgreSQL does)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the audit store; use timezone-aware UTC")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class ScanRecord(Base):
+    """One screened scan: what the station sent, what the model saw, what the policy decided."""
+
+    __tablename__ = "scans"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)  # the station's scan_id (idempotency key)
+    station: Mapped[str] = mapped_column(String(128), index=True)
+    item_ref: Mapped[str | None] = mapped_column(String(256), index=True)
+    declared_contents: Mapped[str | None] = mapped_column(Text)
+    origin: Mapped[str | None] = mapped_column(String(128))
+    view: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    image_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    media_type: Mapped[str] = mapped_column(String(128))
+    image_bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    image_kind: Mapped[str] = mapped_column(String(32))
+    model_name: Mapped[str] = mapped_column(String(128))
+    model_version: Mapped[int] = mapped_column(Integer)
+    policy_version: Mapped[str] = mapped_column(String(128))
+    verdict: Mapped[str] = mapped_column(String(16), index=True)
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    timings: Mapped[dict[str, float]] = mapped_column(JSON)
+
+    detections: Mapped[list["DetectionRecord"]] = relationship(
+        back_populates="scan", order_by="DetectionRecord.index", cascade="all, delete-orphan", lazy="selectin"
+    )
+    reviews: Mapped[list["ReviewRecord"]] = relationship(
+        back_populates="scan", order_by="ReviewRecord.id", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class DetectionRecord(Base):
+    """One box of a scan, a row of its own so scans can be filtered by class."""
+
+    __tablename__ = "detections"
+
+    scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True)
+    index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    class_id: Mapped[int] = mapped_column(Integer, index=True)
+    score: Mapped[float] = mapped_column(Float)
+    x0: Mapped[float] = mapped_column(Float)
+    y0: Mapped[float] = mapped_column(Float)
+    x1: Mapped[float] = mapped_column(Float)
+    y1: Mapped[float] = mapped_column(Float)
+
+    scan: Mapped[ScanRecord] = relationship(back_populates="detections")
+
+
+class ReviewRecord(Base):
+    """An officer's verdict on a scan; every review is kept, the latest one counts for export."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
+    station: Mapped[str] = mapped_column(String(128))  # whose key submitted it
+    officer: Mapped[str | None] = mapped_column(String(128))
+    outcome: Mapped[str] = mapped_column(String(32))  # threat_confirmed | false_alarm
+    class_ids: Mapped[list[int]] = mapped_column(JSON)
+    boxes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # corrected boxes: [{class_id, box}]
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+    scan: Mapped[ScanRecord] = relationship(back_populates="reviews")
+
+
+class ApiKeyRecord(Base):
+    """A station's API key: only its sha256 is stored; `key_id` is the public part, for listing and revoking."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key_id: Mapped[str] = mapped_column(String(32), unique=True)
+    station: Mapped[str] = mapped_column(String(128), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -1,0 +1,131 @@
+"""Scan and review storage (our crud.py): plain functions with keyword-only arguments.
+
+Idempotency lives here: a scan's `id` is the station's scan_id; saving one that exists returns the
+stored record (same station, same image) or raises `ScanConflict` (the key reused for something else).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from xscreen.errors import ScanConflict, ScanNotFound
+from xscreen.serving.store.records import DetectionRecord, ReviewRecord, ScanRecord, utcnow
+from xscreen.vision.detections import Detections
+
+
+def detection_rows(detections: Detections) -> list[DetectionRecord]:
+    return [
+        DetectionRecord(index=i, class_id=class_id, score=score, x0=float(box[0]), y0=float(box[1]), x1=float(box[2]), y1=float(box[3]))
+        for i, (box, score, class_id) in enumerate(detections)
+    ]
+
+
+def record_detections(record: ScanRecord) -> Detections:
+    rows = record.detections
+    if not rows:
+        return Detections.empty()
+    return Detections([[d.x0, d.y0, d.x1, d.y1] for d in rows], [d.score for d in rows], [d.class_id for d in rows])
+
+
+def find_scan(*, session: Session, scan_id: str) -> ScanRecord | None:
+    return session.get(ScanRecord, scan_id)
+
+
+def get_scan(*, session: Session, scan_id: str) -> ScanRecord:
+    record = find_scan(session=session, scan_id=scan_id)
+    if record is None:
+        raise ScanNotFound(f"no scan with id {scan_id!r}")
+    return record
+
+
+def check_replay(existing: ScanRecord, *, station: str, image_sha256: str) -> ScanRecord:
+    """A re-sent scan_id is a replay only from the same station with the same image."""
+    if existing.station != station:
+        raise ScanConflict(f"scan_id {existing.id!r} already belongs to another station's scan; use a new scan_id")
+    if existing.image_sha256 != image_sha256:
+        raise ScanConflict(f"scan_id {existing.id!r} was already used for a different image; use a new scan_id")
+    return existing
+
+
+def save_scan(*, session: Session, record: ScanRecord) -> tuple[ScanRecord, bool]:
+    """Insert and commit `record`; returns (stored record, created). A concurrent twin that won the insert
+    is returned instead (created False), so a scan_id is stored exactly once."""
+    session.add(record)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        existing = find_scan(session=session, scan_id=record.id)
+        if existing is None:
+            raise
+        return check_replay(existing, station=record.station, image_sha256=record.image_sha256), False
+    return record, True
+
+
+@dataclass(frozen=True)
+class ScanFilter:
+    verdict: str | None = None
+    class_id: int | None = None
+    station: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def list_scans(*, session: Session, where: ScanFilter, limit: int, offset: int) -> tuple[list[ScanRecord], int]:
+    """One page of scans, newest first, and the total matching."""
+    query = select(ScanRecord)
+    if where.verdict is not None:
+        query = query.where(ScanRecord.verdict == where.verdict)
+    if where.station is not None:
+        query = query.where(ScanRecord.station == where.station)
+    if where.since is not None:
+        query = query.where(ScanRecord.received_at >= where.since)
+    if where.until is not None:
+        query = query.where(ScanRecord.received_at < where.until)
+    if where.class_id is not None:
+        has_class = select(DetectionRecord.scan_id).where(DetectionRecord.class_id == where.class_id)
+        query = query.where(ScanRecord.id.in_(has_class))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = session.scalars(query.order_by(ScanRecord.received_at.desc(), ScanRecord.id.desc()).limit(limit).offset(offset)).all()
+    return list(page), total
+
+
+def add_review(
+    *,
+    session: Session,
+    scan_id: str,
+    station: str,
+    outcome: str,
+    class_ids: list[int],
+    boxes: list[dict[str, Any]] | None,
+    officer: str | None,
+    note: str | None,
+) -> ReviewRecord:
+    get_scan(session=session, scan_id=scan_id)
+    review = ReviewRecord(
+        scan_id=scan_id, station=station, outcome=outcome, class_ids=class_ids, boxes=boxes, officer=officer, note=note, created_at=utcnow()
+    )
+    session.add(review)
+    session.commit()
+    return review
+
+
+def reviewed_scans(*, session: Session, since: datetime | None = None) -> list[tuple[ScanRecord, ReviewRecord]]:
+    """Every reviewed scan with its latest review (the one that counts), oldest scan first."""
+    latest = select(ReviewRecord.scan_id, func.max(ReviewRecord.id).label("review_id")).group_by(ReviewRecord.scan_id)
+    if since is not None:
+        latest = latest.where(ReviewRecord.created_at >= since)
+    latest_sq = latest.subquery()
+    rows = session.execute(
+        select(ScanRecord, ReviewRecord)
+        .join(latest_sq, latest_sq.c.scan_id == ScanRecord.id)
+        .join(ReviewRecord, ReviewRecord.id == latest_sq.c.review_id)
+        .order_by(ScanRecord.received_at, ScanRecord.id)
+    ).all()
+    return [(scan, review) for scan, review in rows]
