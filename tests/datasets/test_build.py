@@ -163,6 +163,24 @@ def test_shipped_recipes_load():
         load_recipe(path)
 
 
+def test_gray_build_hands_rgb_to_the_physics_conversion(tmp_path, monkeypatch):
+    convert = pytest.importorskip("xscreen.vision.xray.convert")
+    seen = []
+
+    def fake(rgb, profile=None):
+        seen.append(rgb[rgb.shape[0] // 2, rgb.shape[1] * 30 // 200].tolist())  # in scan 0's box: BGR (20, 80, 200) on disk
+        return rgb[..., 0]
+
+    monkeypatch.setattr(convert, "colour_to_gray", fake)
+    imported = _tiny_imported(tmp_path)
+    recipe = BuildRecipe.model_validate({"name": "g", "colour": "gray", "max_side": 100, "sources": [{"name": "t", "imported": str(imported)}]})
+    build_dataset(recipe, tmp_path / "ds")
+    assert len(seen) == 4 and [200, 80, 20] in seen
+    for path in (tmp_path / "ds" / "images").rglob("*.jpg"):
+        assert cv2.imread(str(path), cv2.IMREAD_UNCHANGED).shape == (50, 100)
+
+
+@pytest.mark.slow  # the conversion builds its colour -> attenuation table once per process (~10 s)
 def test_gray_build_goes_through_the_physics_conversion(tmp_path):
     convert = pytest.importorskip("xscreen.vision.xray.convert")
     imported = _tiny_imported(tmp_path)
