@@ -7,8 +7,8 @@ Which ultralytics augmentations stay on and which are off (see docs/training.md 
   blue metal; shifting it turns drugs into metal), mixup (pixel averaging is not how X-ray overlaps combine:
   transmissions multiply; threat image projection does that correctly), copy-paste (needs masks),
   perspective and shear (line scanners do not produce them).
-- ADDED here: colour -> single-energy gray by attenuation (not an RGB average) and scanner-profile
-  variation (palette, blur, sharpening, noise) drawn from `configs/scanners/`.
+- ADDED here: the single-energy view (colour -> gray by attenuation, not an RGB average, then shown as a
+  colour model sees any gray scan, `gray_to_colour`) and scanner-profile variation (palette, blur, sharpening, noise) drawn from `configs/scanners/`.
 """
 
 from __future__ import annotations
@@ -88,10 +88,11 @@ class XrayAugment:
             rgb = apply_profile(rgb, profile, self._rng)
             changed = True
         if self.p_gray > 0 and self._rng.random() < self.p_gray:
-            from xscreen.vision.xray.convert import colour_to_gray
+            # Exactly what a colour model is shown of a single-energy scan at inference
+            # (`Engine.model_image`): the physics gray view, re-coloured by `gray_to_colour`.
+            from xscreen.vision.xray.convert import colour_to_gray, gray_to_colour
 
-            gray = colour_to_gray(rgb)
-            rgb = np.repeat(gray[..., None], 3, axis=2)
+            rgb = gray_to_colour(colour_to_gray(rgb))
             changed = True
         if changed:
             labels["img"] = np.ascontiguousarray(rgb[..., ::-1])

@@ -63,6 +63,15 @@ class EnginePredictor:
     name: str
     class_names: list[str]
 
+    def __post_init__(self) -> None:
+        # Same session, thresholds lowered to the score floor: AP needs every box, the card's operating
+        # thresholds still decide precision, recall and flagging.
+        from xscreen.vision.engine import Engine
+        from xscreen.vision.registry import Thresholds
+
+        card = self.engine.card.model_copy(update={"thresholds": Thresholds(conf=SCORE_FLOOR, iou=self.engine.card.thresholds.iou)})
+        self.scoring_engine = Engine(session=self.engine.session, card=card, model_path=self.engine.model_path, variant=self.engine.variant)
+
     def operating_threshold(self, class_name: str) -> float:
         t = self.engine.card.thresholds
         return float(t.per_class.get(class_name, t.conf))
@@ -76,7 +85,7 @@ class EnginePredictor:
             scans = [Scan(colour_to_gray(img), "gray") for img in images]
         else:
             scans = [Scan(img, "colour") for img in images]
-        return self.engine.predict_scans(scans, conf=SCORE_FLOOR)
+        return self.scoring_engine.predict_scans(scans)
 
 
 @dataclass
@@ -94,10 +103,10 @@ class CheckpointPredictor:
         return self.conf
 
     def predict(self, images: list[np.ndarray], *, gray: bool) -> list[Detections]:
-        if gray:
-            from xscreen.vision.xray.convert import colour_to_gray
+        if gray:  # what the engine shows a colour model of a gray scan (Engine.model_image)
+            from xscreen.vision.xray.convert import colour_to_gray, gray_to_colour
 
-            images = [np.repeat(colour_to_gray(img)[..., None], 3, axis=2) for img in images]
+            images = [gray_to_colour(colour_to_gray(img)) for img in images]
         to_taxonomy = np.array([self.taxonomy.id_of(n) for n in self.class_names], np.int64)
         results = self.model.predict([img[..., ::-1] for img in images], imgsz=self.imgsz, conf=SCORE_FLOOR, device="cpu", verbose=False)
         out = []
