@@ -86,6 +86,10 @@ class XrayAugment:
 
             profile = self._profiles()[int(self._rng.integers(len(self._profiles())))]
             rgb = apply_profile(rgb, profile, self._rng)
+            if rgb.ndim == 2:  # a single-energy profile gives gray: show it as the engine shows gray scans
+                from xscreen.vision.xray.convert import gray_to_colour
+
+                rgb = gray_to_colour(rgb)
             changed = True
         if self.p_gray > 0 and self._rng.random() < self.p_gray:
             # Exactly what a colour model is shown of a single-energy scan at inference

@@ -1,0 +1,43 @@
+"""X-ray training augmentation keeps the image a 3-channel uint8 of the same size (boxes stay valid)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from xscreen.training.augment import XRAY_HYPERPARAMETERS, XrayAugment
+from xscreen.vision.xray.profiles import list_profiles
+
+
+@pytest.fixture(scope="module")
+def real_bgr(shared_data: Path) -> np.ndarray:
+    path = sorted((shared_data / "sixray-subset" / "val").glob("*.jpg"))[0]
+    return cv2.imread(str(path), cv2.IMREAD_COLOR)
+
+
+@pytest.mark.parametrize("profile", list_profiles())
+def test_every_profile_keeps_three_channels(real_bgr: np.ndarray, profile: str) -> None:
+    # Regression: single-energy profiles returned a 2-D gray image, which crashed ultralytics' collate.
+    aug = XrayAugment(p_gray=0.0, p_profile=1.0, profiles=[profile])
+    out = aug({"img": real_bgr.copy()})["img"]
+    assert out.shape == real_bgr.shape and out.dtype == np.uint8
+
+
+def test_gray_view_is_the_engines_gray_path(real_bgr: np.ndarray) -> None:
+    from xscreen.vision.xray.convert import colour_to_gray, gray_to_colour
+
+    out = XrayAugment(p_gray=1.0, p_profile=0.0)({"img": real_bgr.copy()})["img"]
+    expected = gray_to_colour(colour_to_gray(np.ascontiguousarray(real_bgr[..., ::-1])))[..., ::-1]
+    assert np.array_equal(out, expected)
+
+
+def test_off_means_untouched(real_bgr: np.ndarray) -> None:
+    out = XrayAugment(p_gray=0.0, p_profile=0.0)({"img": real_bgr.copy()})["img"]
+    assert np.array_equal(out, real_bgr)
+
+
+def test_physics_breaking_photometrics_are_off() -> None:
+    assert XRAY_HYPERPARAMETERS["hsv_h"] == 0 and XRAY_HYPERPARAMETERS["hsv_s"] == 0 and XRAY_HYPERPARAMETERS["mixup"] == 0
