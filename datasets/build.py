@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 import yaml
 
-from xscreen.datasets.hygiene import content_hash
+from xscreen.datasets.hygiene import DEFAULT_NEAR_DUPLICATE_BITS, content_hash, near_duplicate_pairs
 from xscreen.datasets.importers.imported import ImportedSample, import_dataset, read_imported
 from xscreen.datasets.importers.names import load_name_map
 from xscreen.datasets.recipe import BuildRecipe, ImportSource, SyntheticSource, TipSource, resolve
@@ -57,6 +57,7 @@ class BuildSample:
     split: str | None = None
     fixed_split: str | None = None
     near: list[str] = field(default_factory=list)
+    phash: int | None = None
     origins: list[str] = field(default_factory=list)
 
 
@@ -88,7 +89,8 @@ def build_dataset(recipe: BuildRecipe, out: Path, *, workers: int = 2, overwrite
                 seen.update(s.id for s in fresh)
                 samples.extend(fresh)
 
-        links = [(s.id, n) for s in samples for n in s.near] if recipe.split.group_near_duplicates else []
+        cross = _cross_source_near_duplicates(samples)
+        links = [(s.id, n) for s in samples for n in s.near] + [(a.id, b.id) for a, b in cross] if recipe.split.group_near_duplicates else []
         splits = assign_splits({s.id: s.fixed_split for s in samples}, ratios, recipe.split.seed, links)
         for s in samples:
             s.split = splits[s.id]
@@ -102,7 +104,7 @@ def build_dataset(recipe: BuildRecipe, out: Path, *, workers: int = 2, overwrite
         _write_samples(samples, out, recipe, workers)
         data_yaml = _write_yaml(samples, out, taxonomy)
         counts = _counts(samples)
-        _write_records(samples, out, recipe, reports, counts, duplicates, ratios)
+        _write_records(samples, out, recipe, reports, counts, duplicates, ratios, cross)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -112,6 +114,13 @@ def build_dataset(recipe: BuildRecipe, out: Path, *, workers: int = 2, overwrite
     write_card(out, stats, recipe=recipe, reports=reports)
     log.info("built %s: %s", out, {src: sum(c.values()) for src, c in counts.items()})
     return BuildResult(out, data_yaml, counts, duplicates)
+
+
+def _cross_source_near_duplicates(samples: list[BuildSample]) -> list[tuple[BuildSample, BuildSample]]:
+    """Near-duplicate pairs between different sources (e.g. one set imported twice, once re-encoded)."""
+    hashed = [s for s in samples if s.phash is not None]
+    pairs = near_duplicate_pairs([s.phash for s in hashed], DEFAULT_NEAR_DUPLICATE_BITS)  # type: ignore[misc]
+    return [(hashed[i], hashed[j]) for i, j, _ in pairs if hashed[i].source != hashed[j].source]
 
 
 def _prepare_out(out: Path, *, overwrite: bool) -> None:
@@ -150,7 +159,7 @@ def _from_imported(source: ImportSource, path: Path, s: ImportedSample) -> Build
         source=source.name, id=s.id, boxes=list(s.boxes), load=path.read_bytes, suffix=path.suffix.lower(),
         width=s.width, height=s.height,
         fixed_split=source.subsets.get(s.subset) if s.subset is not None else None,
-        near=list(s.near), origins=list(s.origins),
+        near=list(s.near), phash=s.phash, origins=list(s.origins),
     )
 
 
@@ -331,7 +340,7 @@ def _counts(samples: list[BuildSample]) -> dict[str, dict[str, int]]:
 
 def _write_records(
     samples: list[BuildSample], out: Path, recipe: BuildRecipe, reports: dict[str, dict],
-    counts: dict[str, dict[str, int]], duplicates: int, ratios: dict[str, float],
+    counts: dict[str, dict[str, int]], duplicates: int, ratios: dict[str, float], cross: list[tuple[BuildSample, BuildSample]],
 ) -> None:
     with (out / MANIFEST).open("w") as f:
         for s in samples:
@@ -345,5 +354,6 @@ def _write_records(
         "split": {"ratios": ratios, "seed": recipe.split.seed, "group_near_duplicates": recipe.split.group_near_duplicates},
         "counts": counts,
         "duplicates_across_sources": duplicates,
+        "near_duplicates_across_sources": [[a.source, a.origins[0], b.source, b.origins[0]] for a, b in cross],
     }
     (out / BUILD_FILE).write_text(json.dumps(record, indent=2, default=str))

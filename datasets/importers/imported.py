@@ -5,7 +5,8 @@ An imported set is a folder:
     images/<sha256[:16]><ext>   each distinct scan once, bytes unchanged
     samples.jsonl               one line per scan: id (sha256), file, width, height, subset,
                                 origins (every source file that held these bytes), boxes [cls, x1, y1, x2, y2]
-                                in pixels with taxonomy ids, near (ids of perceptual near-duplicates)
+                                in pixels with taxonomy ids, near (ids of perceptual near-duplicates),
+                                phash (64-bit perceptual hash, hex)
     import.json                 provenance (format, source, name map, taxonomy) and the hygiene report
 
 Copies of one scan become one sample carrying all their boxes. When copies sat in different source
@@ -62,6 +63,7 @@ class ImportedSample:
     origins: list[str]
     boxes: list[Box] = field(default_factory=list)
     near: list[str] = field(default_factory=list)
+    phash: int | None = None  # 64-bit perceptual hash, for near-duplicate checks across sources
 
     def to_json(self) -> str:
         return json.dumps(
@@ -69,6 +71,7 @@ class ImportedSample:
                 "id": self.id, "file": self.file, "width": self.width, "height": self.height,
                 "subset": self.subset, "origins": self.origins,
                 "boxes": [[b[0], *(round(v, 2) for v in b[1:])] for b in self.boxes], "near": self.near,
+                "phash": None if self.phash is None else f"{self.phash:016x}",
             }
         )
 
@@ -153,7 +156,7 @@ def import_dataset(
         boxes = _merge_boxes(copies, width, height, name_map, taxonomy, unknown, min_box_px, report)
         subset = min((c.subset for c in copies), key=_subset_rank)
         suffix = copies[0].image.suffix.lower()
-        samples.append(ImportedSample(digest, f"images/{digest[:16]}{suffix}", width, height, subset, names, boxes))
+        samples.append(ImportedSample(digest, f"images/{digest[:16]}{suffix}", width, height, subset, names, boxes, phash=phash))
         hashes.append(phash)
     report.unique_images = len(samples)
     report.boxes_kept = sum(len(s.boxes) for s in samples)
@@ -223,6 +226,7 @@ def read_imported(root: Path) -> tuple[list[ImportedSample], dict]:
     for line in manifest.read_text().splitlines():
         d = json.loads(line)
         boxes = [(int(b[0]), *map(float, b[1:])) for b in d["boxes"]]
-        samples.append(ImportedSample(d["id"], d["file"], d["width"], d["height"], d["subset"], d["origins"], boxes, d.get("near", [])))  # type: ignore[misc]
+        phash = int(d["phash"], 16) if d.get("phash") else None
+        samples.append(ImportedSample(d["id"], d["file"], d["width"], d["height"], d["subset"], d["origins"], boxes, d.get("near", []), phash))  # type: ignore[misc]
     meta = json.loads((Path(root) / REPORT).read_text()) if (Path(root) / REPORT).is_file() else {}
     return samples, meta

@@ -194,3 +194,25 @@ def test_gray_build_goes_through_the_physics_conversion(tmp_path):
         source = cv2.imread(str(next((imported / "images").glob(f"{path.stem.split('_')[1]}*"))))
         expected = convert.colour_to_gray(cv2.cvtColor(source, cv2.COLOR_BGR2RGB))
         assert np.abs(gray.astype(int) - expected.astype(int)).mean() < 2  # JPEG noise only
+
+
+def test_reencoded_copy_in_another_source_shares_the_split(tmp_path):
+    from xscreen.datasets.importers.imported import import_dataset
+    from xscreen.datasets.importers.names import NameMap
+
+    first = _tiny_imported(tmp_path)
+    src = tmp_path / "reencoded"
+    (src / "images").mkdir(parents=True)
+    for i, image in enumerate(sorted((first / "images").iterdir())):
+        cv2.imwrite(str(src / "images" / f"r{i}.jpg"), cv2.imread(str(image)), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    import_dataset("yolo", src, tmp_path / "second", name_map=NameMap({}), taxonomy=load_taxonomy())
+    recipe = BuildRecipe.model_validate(
+        {"name": "x", "max_side": None, "split": {"ratios": {"train": 0.5, "val": 0.5}},
+         "sources": [{"name": "a", "imported": str(first)}, {"name": "b", "imported": str(tmp_path / "second")}]}
+    )
+    build_dataset(recipe, tmp_path / "ds")
+    record = json.loads((tmp_path / "ds" / "build.json").read_text())
+    pairs = record["near_duplicates_across_sources"]
+    assert len(pairs) >= 4
+    split = {(r["source"], r["origins"][0]): r["split"] for r in _manifest(tmp_path / "ds")}
+    assert all(split[(sa, oa)] == split[(sb, ob)] for sa, oa, sb, ob in pairs)
