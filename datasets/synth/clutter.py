@@ -315,6 +315,13 @@ def umbrella(rng: np.random.Generator) -> SceneObject:
     return _c("umbrella", shapes)
 
 
+# How often each kind turns up, relative: parcels and bags are mostly soft goods, paper and packing.
+CLUTTER_WEIGHTS: dict[str, float] = {
+    "clothes": 4.0, "book": 1.5, "shoe": 0.8, "bottle": 1.0, "jar": 0.5, "can": 0.6, "food_pack": 1.0, "phone": 0.5,
+    "charger": 0.7, "cable": 1.2, "laptop": 0.3, "power_bank": 0.4, "pcb": 0.5, "toy": 0.8, "coins": 0.5, "jewellery": 0.4,
+    "keys": 0.5, "packing": 1.5, "batteries": 0.4, "belt": 0.5, "umbrella": 0.3,
+}
+
 CLUTTER: dict[str, ClutterBuilder] = {
     "clothes": clothes, "book": book, "shoe": shoe, "bottle": bottle, "jar": jar, "can": can, "food_pack": food_pack,
     "phone": phone, "charger": charger, "cable": cable, "laptop": laptop, "power_bank": power_bank, "pcb": pcb_board,

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from xscreen.datasets.synth.clutter import CLUTTER, CONTAINERS
+from xscreen.datasets.synth.clutter import CLUTTER, CLUTTER_WEIGHTS, CONTAINERS
 from xscreen.datasets.synth.concealment import conceal
 from xscreen.datasets.synth.config import SynthConfig
 from xscreen.datasets.synth.labels import Footprint, measure_footprint
@@ -89,9 +89,9 @@ def sample_scene(rng: np.random.Generator, config: SynthConfig, taxonomy: Taxono
     ix, iy, _ = container.extent
     area_cm2 = 4 * ix * iy / 100.0
     n_clutter = 0 if flat and rng.random() < 0.6 else int(min(rng.poisson(config.clutter_per_100cm2 * area_cm2 / 100.0), config.max_clutter))
-    clutter_names = ["coins", "jewellery", "keys", "pcb", "packing"] if flat else list(CLUTTER)
+    weights = {k: v for k, v in CLUTTER_WEIGHTS.items() if not flat or k in ("coins", "jewellery", "keys", "pcb", "packing")}
     for _ in range(n_clutter):
-        obj = CLUTTER[str(rng.choice(clutter_names))](rng)
+        obj = CLUTTER[_pick(rng, weights)](rng)
         _place(obj, container, rng, flat=flat)
         objects.append(obj)
 

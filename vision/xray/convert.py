@@ -36,29 +36,43 @@ def _resolve(profile: ScannerProfile | None) -> ScannerProfile:
 
 
 @lru_cache(maxsize=8)
-def _attenuation_of_colour(profile: ScannerProfile) -> np.ndarray:
-    """(64, 64, 64) float32: a_H for each quantised RGB colour, by nearest neighbour over the display map."""
+def _inverse_table(profile: ScannerProfile) -> np.ndarray:
+    """(64, 64, 64, 2) float32: (a_H, R) for each quantised RGB colour, by nearest neighbours over the display map."""
     from scipy.spatial import cKDTree
+
+    from xscreen.vision.xray.render import R_RANGE
 
     lut = colour_lut(profile)[::4, ::2]  # (64, 256, 3): dense enough, 8x fewer points to search
     a = np.linspace(0.0, A_MAX, COLOUR_LUT_SHAPE[1], dtype=np.float32)[::2]
-    a_grid = np.broadcast_to(a[None, :], lut.shape[:2])
+    r = np.linspace(*R_RANGE, COLOUR_LUT_SHAPE[0], dtype=np.float32)[::4]
+    a_grid, r_grid = np.meshgrid(a, r)
     tree = cKDTree(lut.reshape(-1, 3))
     levels = np.arange(0, 256, _Q, dtype=np.float32) + (_Q - 1) / 2.0
-    r, g, b = np.meshgrid(levels, levels, levels, indexing="ij")
-    _, idx = tree.query(np.column_stack([r.ravel(), g.ravel(), b.ravel()]), k=4, workers=1)
+    qr, qg, qb = np.meshgrid(levels, levels, levels, indexing="ij")
+    _, idx = tree.query(np.column_stack([qr.ravel(), qg.ravel(), qb.ravel()]), k=4, workers=1)
     # Average the 4 nearest: the map folds (hue x darkness), so neighbours at similar a_H agree.
-    return a_grid.ravel()[idx].mean(axis=1).reshape(64, 64, 64).astype(np.float32)
+    out = np.stack([a_grid.ravel()[idx].mean(axis=1), r_grid.ravel()[idx].mean(axis=1)], axis=-1)
+    return out.reshape(64, 64, 64, 2).astype(np.float32)
 
 
 def attenuation_from_colour(rgb: np.ndarray, profile: ScannerProfile | None = None) -> np.ndarray:
     """(H, W, 3) uint8 RGB -> (H, W) float32 a_H estimate."""
+    return _lookup(rgb, profile)[..., 0]
+
+
+def attenuations_from_colour(rgb: np.ndarray, profile: ScannerProfile | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W, 3) uint8 RGB -> (a_L, a_H) float32 estimates: the display map inverted (used by TIP)."""
+    t = _lookup(rgb, profile)
+    return t[..., 0] * t[..., 1], t[..., 0]
+
+
+def _lookup(rgb: np.ndarray, profile: ScannerProfile | None) -> np.ndarray:
     profile = _resolve(profile)
     arr = np.asarray(rgb)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
         raise ValueError(f"expected (H, W, 3) uint8 RGB, got {arr.shape} {arr.dtype}")
     q = (arr >> 2).astype(np.intp)
-    return _attenuation_of_colour(profile)[q[..., 0], q[..., 1], q[..., 2]]
+    return _inverse_table(profile)[q[..., 0], q[..., 1], q[..., 2]]
 
 
 def colour_to_gray(rgb: np.ndarray, profile: ScannerProfile | None = None) -> np.ndarray:
