@@ -53,8 +53,7 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` with Alembic (the migrations ship inside the package)."""
+def _alembic(engine: Engine, action: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
 
@@ -62,7 +61,17 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        getattr(command, action)(config, revision)
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the schema to `revision` with Alembic (the migrations ship inside the package)."""
+    _alembic(engine, "upgrade", revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the schema back to `revision` (`base`: no tables), for rollbacks and migration tests."""
+    _alembic(engine, "downgrade", revision)
 
 
 def open_database(url: str, *, run_migrations: bool = True) -> tuple[Engine, sessionmaker[Session]]:

@@ -64,3 +64,27 @@ def test_shutdown_finishes_in_flight_scans(make_settings) -> None:
     sender.join()
     assert results["r"].status_code == 201
     assert stored_count(settings)[0] == 1
+
+
+@pytest.mark.postgres
+def test_parallel_scans_on_postgres(make_settings) -> None:
+    from tests.serving.postgres import postgres_schema_url, postgres_url_or_skip
+
+    for url in postgres_schema_url(postgres_url_or_skip()):
+        settings = make_settings(database_url=url, max_batch_size=4, max_queue_delay_ms=10)
+        key = create_station_key(settings)
+        scans = [(f"pg-{i}", png_bytes(seed=i)) for i in range(12)]
+
+        async def run(base: str) -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, timeout=120) as client:
+                return await asyncio.gather(
+                    *(client.post("/v1/scans", files={"file": ("s.png", d, "image/png")}, data={"scan_id": sid}) for sid, d in scans + scans[:4])
+                )
+
+        with live_server(settings) as srv:
+            responses = asyncio.run(run(srv.url))
+            with httpx.Client(base_url=srv.url, headers={"X-API-Key": key}) as client:
+                assert client.get("/v1/scans").json()["total"] == 12
+                assert client.get("/readyz").status_code == 200
+        assert sorted(r.status_code for r in responses) == [200] * 4 + [201] * 12
+        assert stored_count(settings)[0] == 12

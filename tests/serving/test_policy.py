@@ -1,0 +1,116 @@
+"""Decision policy: thresholds per category and class, checked against the taxonomy at load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from xscreen.errors import ConfigError
+from xscreen.serving.policy import build_policy, load_policy
+from xscreen.settings import CONFIGS_DIR
+from xscreen.vision.detections import Detections
+from xscreen.vision.taxonomy import load_taxonomy
+
+TAXONOMY = load_taxonomy()
+DEFAULT = CONFIGS_DIR / "policy" / "default.yaml"
+
+
+def dets(*rows: tuple[str, float]) -> Detections:
+    if not rows:
+        return Detections.empty()
+    return Detections([[0, 0, 10, 10]] * len(rows), [s for _, s in rows], [TAXONOMY.id_of(n) for n, _ in rows])
+
+
+def test_default_policy_loads_and_covers_every_threat_class() -> None:
+    policy = load_policy(DEFAULT)
+    assert policy.version == "default:1" and len(policy.sha256) == 64
+    threat_ids = {c.id for c in TAXONOMY.classes if c.alarm != "none"}
+    assert set(policy.rules) == threat_ids
+    for cls in TAXONOMY.classes:
+        if cls.category in ("firearms", "drugs"):
+            assert policy.rules[cls.id].hold is not None, cls.name
+        if cls.category == "weapons":
+            assert policy.rules[cls.id].hold is None and policy.rules[cls.id].inspect is not None
+
+
+@pytest.mark.parametrize(
+    ("detections", "verdict"),
+    [
+        ((), "clear"),
+        ((("scissors", 0.99), ("tool", 0.99)), "clear"),  # benign classes never alarm
+        ((("firearm", 0.10),), "clear"),  # below the inspect band
+        ((("firearm", 0.25),), "inspect"),  # lower band
+        ((("firearm", 0.41),), "hold"),
+        ((("firearm_part", 0.90),), "hold"),
+        ((("drug_bulk", 0.45),), "hold"),
+        ((("drug_tablets", 0.30),), "inspect"),
+        ((("knife", 0.99),), "inspect"),  # knives never hold on their own
+        ((("knife", 0.10),), "clear"),
+        ((("ammunition", 0.45),), "inspect"),  # the class rule (hold 0.50) overrides firearms' 0.40
+        ((("ammunition", 0.55),), "hold"),
+        ((("knife", 0.9), ("drug_bulk", 0.5), ("tool", 0.9)), "hold"),  # the worst detection decides
+    ],
+)
+def test_default_policy_verdicts(detections: tuple[tuple[str, float], ...], verdict: str) -> None:
+    assert load_policy(DEFAULT).decide(dets(*detections)).verdict == verdict
+
+
+def test_reasons_name_detection_class_score_and_threshold_worst_first() -> None:
+    decision = load_policy(DEFAULT).decide(dets(("knife", 0.5), ("tool", 0.9), ("firearm", 0.6), ("firearm", 0.3)))
+    assert decision.policy_version == "default:1"
+    assert [(r.detection, r.class_name, r.category, r.verdict, r.threshold) for r in decision.reasons] == [
+        (2, "firearm", "firearms", "hold", 0.40),
+        (0, "knife", "weapons", "inspect", 0.25),  # then by score within a verdict
+        (3, "firearm", "firearms", "inspect", 0.20),
+    ]
+    assert decision.reasons[0].score == pytest.approx(0.6)
+    assert decision.to_dict()["reasons"][0]["class_name"] == "firearm"
+
+
+def test_threshold_is_inclusive() -> None:
+    assert load_policy(DEFAULT).decide(dets(("firearm", 0.40))).verdict == "hold"
+
+
+GOOD = {"name": "p", "version": 2, "categories": {"firearms": {"hold": 0.5}, "drugs": {"hold": 0.5}, "weapons": {"inspect": 0.3}}}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"categories": {"firearms": {"hold": 0.5}, "weapons": {"inspect": 0.3}}}, "no rule for threat class 'drug_bulk'"),
+        ({"classes": {"scissors": {"inspect": 0.5}}}, "benign"),
+        ({"categories": {**GOOD["categories"], "benign": {"inspect": 0.5}}}, "benign"),
+        ({"classes": {"bazooka": {"hold": 0.5}}}, "unknown class 'bazooka'"),
+        ({"categories": {**GOOD["categories"], "explosives": {"hold": 0.5}}}, "unknown category"),
+        ({"categories": {**GOOD["categories"], "drugs": {"hold": 0.2, "inspect": 0.5}}}, "above hold"),
+        ({"categories": {**GOOD["categories"], "drugs": {}}}, "needs a hold or an inspect"),
+        ({"categories": {**GOOD["categories"], "drugs": {"hold": 1.5}}}, "less than or equal to 1"),
+        ({"categories": {**GOOD["categories"], "drugs": {"hold": 0.5, "block": 0.9}}}, "Extra inputs"),
+        ({"version": 0}, "greater than or equal to 1"),
+        ({"name": "has space"}, "pattern"),
+        ({"extra_key": 1}, "Extra inputs"),
+    ],
+)
+def test_invalid_policies_are_refused_with_the_reason(change: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        build_policy({**GOOD, **change}, taxonomy=TAXONOMY)
+
+
+@pytest.mark.parametrize(("text", "message"), [("", "must be a mapping"), ("[1, 2]", "must be a mapping"), ("a: [", "not valid YAML")])
+def test_unreadable_policy_files(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_policy(path)
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_policy(tmp_path / "missing.yaml")
+
+
+def test_sha256_tells_two_edits_of_one_version_apart(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(yaml.safe_dump(GOOD))
+    b.write_text(yaml.safe_dump({**GOOD, "categories": {**GOOD["categories"], "drugs": {"hold": 0.6}}}))
+    pa, pb = load_policy(a), load_policy(b)
+    assert pa.version == pb.version == "p:2" and pa.sha256 != pb.sha256
