@@ -51,6 +51,8 @@ class BuildSample:
     id: str  # sha256 of the source image bytes (composites: of their recipe)
     boxes: list[Box]
     load: Callable[[], bytes | np.ndarray]  # encoded bytes, or BGR / gray pixels
+    # Composites are made when written (bounded memory, the writer's threads): pixels and their boxes.
+    render: Callable[[], tuple[np.ndarray, list[Box]]] | None = None
     suffix: str = ".jpg"
     width: int = 0  # of the encoded source image; 0 when `load` gives pixels
     height: int = 0
@@ -99,7 +101,7 @@ def build_dataset(recipe: BuildRecipe, out: Path, *, workers: int = 2, overwrite
             if isinstance(source, SyntheticSource):
                 samples.extend(_synthetic_source(source, work, taxonomy, ratios, recipe.split.seed, workers, progress))
             elif isinstance(source, TipSource):
-                samples.extend(_tip_source(source, samples, taxonomy))
+                samples.extend(_tip_source(source, samples, taxonomy, recipe.max_side))
 
         _write_samples(samples, out, recipe, workers)
         data_yaml = _write_yaml(samples, out, taxonomy)
@@ -232,32 +234,74 @@ def _image_size(data: bytes) -> tuple[int, int]:
         return img.height, img.width
 
 
-def _tip_source(source: TipSource, samples: list[BuildSample], taxonomy: Taxonomy) -> list[BuildSample]:
-    raise ConfigError(f"source {source.name!r}: threat image projection needs xscreen.datasets.synth.tip, not available yet")
+def _tip_source(source: TipSource, samples: list[BuildSample], taxonomy: Taxonomy, max_side: int | None) -> list[BuildSample]:
+    """`count` composites, each of one background scan (cycled through in a seeded order) with 1..3
+    projected threats. A composite keeps its background's labels and split."""
+    try:
+        from xscreen.datasets.synth.tip import project_threats
+    except ImportError as exc:
+        raise ConfigError(f"source {source.name!r}: threat image projection needs xscreen.datasets.synth.tip, which this install lacks") from exc
+    if source.classes is not None:
+        unknown = sorted(set(source.classes) - set(taxonomy.names))
+        if unknown:
+            raise ConfigError(f"source {source.name!r}: classes {unknown} are not in the taxonomy")
+    pool = sorted((s for s in samples if s.source in source.backgrounds and s.split in source.splits), key=lambda s: s.id)
+    if not pool:
+        raise DatasetError(f"source {source.name!r}: no background scans in splits {source.splits} of {source.backgrounds}")
+    order = np.random.default_rng(source.seed).permutation(len(pool))
+
+    def make(index: int, background: BuildSample) -> Callable[[], tuple[np.ndarray, list[Box]]]:
+        def render() -> tuple[np.ndarray, list[Box]]:
+            bgr, boxes = _decode_scaled(background, background.load(), max_side)
+            rgb, projected = project_threats(
+                cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), rng=np.random.default_rng([source.seed, index]), taxonomy=taxonomy,
+                count=source.threats_per_scan, classes=source.classes,
+            )
+            return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), boxes + [(int(b[0]), *map(float, b[1:])) for b in projected]
+
+        return render
+
+    out = []
+    for i in range(source.count):
+        bg = pool[int(order[i % len(pool)])]
+        sample = BuildSample(
+            source=source.name, id=content_hash(f"tip:{source.seed}:{i}:{bg.id}".encode()), boxes=[], load=bg.load,
+            split=bg.split, origins=[f"{bg.source}:{bg.origins[0] if bg.origins else bg.id[:16]}"], render=make(i, bg),
+        )
+        out.append(sample)
+    return out
+
+
+def _decode_scaled(sample: BuildSample, raw: bytes | np.ndarray, max_side: int | None) -> tuple[np.ndarray, list[Box]]:
+    """A sample's pixels (BGR) at the recipe's output size, with its boxes in those pixels. The output
+    size comes from the original size, whatever scale libjpeg decoded at."""
+    img = raw if isinstance(raw, np.ndarray) else cv2.imdecode(np.frombuffer(raw, np.uint8), _decode_flag(sample, max_side))
+    if img is None:
+        raise DatasetError(f"{sample.source}: scan {sample.id[:16]} no longer decodes")
+    orig_w, orig_h = (sample.width, sample.height) if sample.width > 0 else (img.shape[1], img.shape[0])
+    scale = 1.0 if max_side is None else min(1.0, max_side / max(orig_w, orig_h))
+    out_w, out_h = max(1, round(orig_w * scale)), max(1, round(orig_h * scale))
+    if (img.shape[1], img.shape[0]) != (out_w, out_h):
+        img = cv2.resize(img, (out_w, out_h), interpolation=cv2.INTER_AREA)
+    sx, sy = out_w / orig_w, out_h / orig_h
+    return img, [(c, x1 * sx, y1 * sy, x2 * sx, y2 * sy) for c, x1, y1, x2, y2 in sample.boxes]
 
 
 def _prepare(sample: BuildSample, recipe: BuildRecipe) -> tuple[bytes, str, list[Box], int, int]:
     """Encoded output image, its suffix, boxes in its pixels, its width and height."""
-    raw = sample.load()
-    small = recipe.max_side is None or max(sample.width, sample.height) <= recipe.max_side
-    if isinstance(raw, bytes) and recipe.colour == "colour" and small and sample.width > 0:
-        return raw, sample.suffix, sample.boxes, sample.width, sample.height  # the bytes as they were
-    img = raw if isinstance(raw, np.ndarray) else cv2.imdecode(np.frombuffer(raw, np.uint8), _decode_flag(sample, recipe.max_side))
-    if img is None:
-        raise DatasetError(f"{sample.source}: scan {sample.id[:16]} no longer decodes")
+    if sample.render is not None:
+        img, boxes = sample.render()
+    else:
+        raw = sample.load()
+        small = recipe.max_side is None or max(sample.width, sample.height) <= recipe.max_side
+        if isinstance(raw, bytes) and recipe.colour == "colour" and small and sample.width > 0:
+            return raw, sample.suffix, sample.boxes, sample.width, sample.height  # the bytes as they were
+        img, boxes = _decode_scaled(sample, raw, recipe.max_side)
     if recipe.colour == "gray" and img.ndim == 3:
         img = _to_gray(img)
-    # Output size from the original size, whatever scale libjpeg decoded at.
-    orig_w, orig_h = (sample.width, sample.height) if sample.width > 0 else (img.shape[1], img.shape[0])
-    scale = 1.0 if recipe.max_side is None else min(1.0, recipe.max_side / max(orig_w, orig_h))
-    out_w, out_h = max(1, round(orig_w * scale)), max(1, round(orig_h * scale))
-    if (img.shape[1], img.shape[0]) != (out_w, out_h):
-        img = cv2.resize(img, (out_w, out_h), interpolation=cv2.INTER_AREA)
     ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, recipe.jpeg_quality])
     if not ok:
         raise DatasetError(f"{sample.source}: cannot encode scan {sample.id[:16]}")
-    sx, sy = out_w / orig_w, out_h / orig_h
-    boxes = [(c, x1 * sx, y1 * sy, x2 * sx, y2 * sy) for c, x1, y1, x2, y2 in sample.boxes]
     return buf.tobytes(), ".jpg", boxes, img.shape[1], img.shape[0]
 
 

@@ -76,6 +76,9 @@ class TipSource(_Strict):
     name: str
     count: int = Field(gt=0)
     backgrounds: list[str] = Field(min_length=1)  # names of import sources whose scans are used
+    splits: list[SplitName] = Field(default_factory=lambda: ["train", "val", "test"])  # backgrounds taken from these
+    threats_per_scan: int | None = Field(default=None, gt=0)  # None: 1..3 at random
+    classes: dict[str, float] | None = None  # taxonomy name -> weight; None: the synth config's threat weights
     seed: int = 0
     licence: str = "composites of the background sources' scans; their licences apply"
     citation: str = ""
