@@ -69,3 +69,7 @@ def run_command(fn: Callable[[], object]) -> object:
 
 
 _register_packages()  # last: package CLIs import run_command from this module
+
+
+if __name__ == "__main__":  # python -m xscreen.cli (a frozen snapshot run, see scripts/snapshot.sh)
+    app()
