@@ -110,7 +110,8 @@ def clothes(rng: np.random.Generator) -> SceneObject:
     shapes = []
     for _ in range(int(rng.integers(1, 4))):
         ax = (rng.uniform(60, 170), rng.uniform(50, 130), rng.uniform(8, 30))
-        shapes.append(ellipsoid("textile", ax, at=(rng.uniform(-30, 30), rng.uniform(-30, 30), 0), rot=rotation_matrix(rng.uniform(0, np.pi)), texture=0.6))
+        shapes.append(ellipsoid("textile", ax, at=(rng.uniform(-30, 30), rng.uniform(-30, 30), 0), rot=rotation_matrix(rng.uniform(0, np.pi)),
+                                texture=0.45, density_scale=rng.uniform(0.4, 0.8)))
     if rng.random() < 0.3:  # buttons, a zip
         for _ in range(int(rng.integers(3, 7))):
             shapes.append(cylinder(str(rng.choice(["abs", "zinc_alloy"])), 5, 1.2, at=(rng.uniform(-40, 40), rng.uniform(-60, 60), 0)))
@@ -317,7 +318,7 @@ def umbrella(rng: np.random.Generator) -> SceneObject:
 
 # How often each kind turns up, relative: parcels and bags are mostly soft goods, paper and packing.
 CLUTTER_WEIGHTS: dict[str, float] = {
-    "clothes": 4.0, "book": 1.5, "shoe": 0.8, "bottle": 1.0, "jar": 0.5, "can": 0.6, "food_pack": 1.0, "phone": 0.5,
+    "clothes": 3.0, "book": 1.5, "shoe": 0.8, "bottle": 1.0, "jar": 0.5, "can": 0.6, "food_pack": 1.0, "phone": 0.5,
     "charger": 0.7, "cable": 1.2, "laptop": 0.3, "power_bank": 0.4, "pcb": 0.5, "toy": 0.8, "coins": 0.5, "jewellery": 0.4,
     "keys": 0.5, "packing": 1.5, "batteries": 0.4, "belt": 0.5, "umbrella": 0.3,
 }

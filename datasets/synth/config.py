@@ -39,7 +39,7 @@ class SynthConfig(BaseModel):
     conceal_probability: float = Field(0.4, ge=0, le=1, description="chance a drug is hidden in a host object")
     clutter_per_100cm2: float = Field(1.2, ge=0)
     max_clutter: int = Field(30, ge=0)
-    canvas_margin: tuple[float, float] = (0.04, 0.25)
+    canvas_margin: tuple[float, float] = (0.02, 0.12)
     cutoff_probability: float = Field(0.08, ge=0, le=1, description="chance the container runs past an image edge")
     labels: LabelRule = LabelRule()
 

@@ -69,10 +69,13 @@ class Palette(_Model):
     organic: tuple[int, int, int] = (236, 140, 52)
     mixed: tuple[int, int, int] = (92, 176, 70)
     metal: tuple[int, int, int] = (40, 100, 196)
-    saturation_scale: float = Field(0.35, gt=0, description="a_H at which 63 % of the hue is reached")
-    dark_start: float = Field(0.9, ge=0, description="a_H where darkening begins")
-    dark_rate: float = Field(0.55, gt=0, description="darkening per unit a_H beyond dark_start")
+    saturation_scale: float = Field(0.6, gt=0, description="a_H at which 63 % of the hue is reached")
+    dark_start: float = Field(1.6, ge=0, description="a_H where darkening begins")
+    dark_rate: float = Field(0.45, gt=0, description="darkening per unit a_H beyond dark_start")
     gamma: float = Field(1.0, gt=0)
+    organic_thin: tuple[int, int, int] | None = Field(None, description="organic hue at low attenuation (SIXray-like displays tint thin organics yellow-green); None: same as organic")
+    organic_full_at: float = Field(1.0, gt=0, description="a_H where organic reaches its full colour")
+    z_gamma: float = Field(1.0, gt=0, description="z ** z_gamma on the organic->mixed half: < 1 turns green earlier")
     air_threshold: float = Field(0.03, ge=0, description="a_H shown as pure white (air and belt noise)")
 
 

@@ -84,10 +84,17 @@ def palette_colour(z: np.ndarray, a_high: np.ndarray, profile: ScannerProfile) -
     """RGB float32 (..., 3) in 0..255 for material class z and attenuation a_H."""
     pal = profile.palette
     anchors = np.array([pal.organic, pal.mixed, pal.metal], np.float32)
-    z = np.clip(z, 0, 2)[..., None]
-    col = np.where(z <= 1, anchors[0] + (anchors[1] - anchors[0]) * z, anchors[1] + (anchors[2] - anchors[1]) * (z - 1))
+    z = np.clip(z, 0, 2)
+    if pal.z_gamma != 1.0:
+        z = np.where(z < 1, np.power(np.clip(z, 0, 1), pal.z_gamma), z)
+    z = z[..., None]
     # Displays clip near-air to white, so detector noise does not tint the background.
     a = np.maximum(a_high - pal.air_threshold, 0)[..., None]
+    organic = anchors[0]
+    if pal.organic_thin is not None:
+        thin = np.array(pal.organic_thin, np.float32)
+        organic = thin + (anchors[0] - thin) * np.clip(a / pal.organic_full_at, 0, 1)
+    col = np.where(z <= 1, organic + (anchors[1] - organic) * z, anchors[1] + (anchors[2] - anchors[1]) * (z - 1))
     s = 1.0 - np.exp(-a / pal.saturation_scale)
     base = 255.0 - (255.0 - col) * s
     v = np.exp(-pal.dark_rate * np.maximum(a - pal.dark_start, 0.0))

@@ -28,8 +28,8 @@ def _channels(profile, material: str, cm: float, shape=(8, 8)) -> dict[str, np.n
     ("material", "cm", "hue"),
     [
         ("water", 4.0, "orange"),
-        ("cocaine_hcl", 3.0, "orange"),
-        ("textile", 5.0, "orange"),
+        ("cocaine_hcl", 10.0, "orange"),
+        ("textile", 10.0, "orange"),
         ("aluminium", 0.8, "green"),
         ("steel", 0.15, "blue"),
         ("brass", 0.1, "blue"),
