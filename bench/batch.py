@@ -57,7 +57,7 @@ def raw_rates(files: list[Path], *, models_dir: Path, model: str, batch_size: in
     return {f"raw, pixels in memory, {threads}": memory, f"raw, read+decode+infer loop, {threads}": loop}
 
 
-def pipeline_rate(files: list[Path], *, engine: str, models_dir: Path, model: str, batch_size: int, workers: int, tmp: Path) -> float:
+def pipeline_rate(files: list[Path], *, engine: str, models_dir: Path, model: str, batch_size: int, workers: int, tmp: Path) -> tuple[float, float | None]:
     from xscreen.serving.batch.run import BatchOptions, run
     from xscreen.settings import CONFIGS_DIR
 
@@ -67,7 +67,7 @@ def pipeline_rate(files: list[Path], *, engine: str, models_dir: Path, model: st
     summary = run(BatchOptions(src=str(listing), out=out, models_dir=models_dir, model=model, engine=engine,  # type: ignore[arg-type]
                                policy_file=CONFIGS_DIR / "policy" / "default.yaml", providers=CPU, batch_size=batch_size,
                                workers=workers, report=False))
-    return summary.scans_per_s
+    return summary.scans_per_s, summary.screening_share
 
 
 def main() -> None:
@@ -99,6 +99,7 @@ def main() -> None:
 
     workers = args.workers or default_workers("local")
     results: list[tuple[str, str, float]] = []
+    shares: dict[str, list[float]] = {}
     for which in args.sets:
         files = pick_files(args.files, which)
         samples: dict[str, list[float]] = {}
@@ -108,13 +109,14 @@ def main() -> None:
                 for mode, rate in raw_rates(files, models_dir=models_dir, model=model, batch_size=args.batch_size,
                                             intra_op_threads=threads).items():
                     samples.setdefault(mode, []).append(rate)
-            samples.setdefault("local engine", []).append(
-                pipeline_rate(files, engine="local", models_dir=models_dir, model=model, batch_size=args.batch_size,
-                              workers=workers, tmp=tmp))
+            rate, share = pipeline_rate(files, engine="local", models_dir=models_dir, model=model, batch_size=args.batch_size,
+                                        workers=workers, tmp=tmp)
+            samples.setdefault("local engine", []).append(rate)
+            shares.setdefault(which, []).append(share or 0.0)
             if args.ray:
                 samples.setdefault("ray local mode, 1 actor", []).append(
                     pipeline_rate(files, engine="ray", models_dir=models_dir, model=model, batch_size=args.batch_size,
-                                  workers=1, tmp=tmp))
+                                  workers=1, tmp=tmp)[0])
         for mode, rates in samples.items():
             results.append((which, mode, statistics.median(rates)))
             print(f"{which:8s} {mode:50s} {statistics.median(rates):8.1f} scans/s  {[round(r, 1) for r in rates]}", flush=True)
@@ -135,6 +137,8 @@ def main() -> None:
         loop = max(r for m, r in rows.items() if m.startswith("raw, read"))
         for mode, rate in rows.items():
             lines.append(f"| {which} | {mode} | {rate:.1f} | {rate / memory:.0%} | {rate / loop:.0%} |")
+    lines += ["", "Local engine, share of its engine thread's time spent screening (the rest: waiting for decode, writing parts):"]
+    lines += [f"{which}: median {statistics.median(v):.1%} (rounds: {', '.join(f'{x:.1%}' for x in v)})" for which, v in shares.items()]
     if args.ray:
         lines += ["", f"Ray start-up (ray.init, not in the rates): {ray_start:.1f} s."]
     text = "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from dataclasses import dataclass
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -45,6 +46,20 @@ class RowCommitter:
         self.last = time.monotonic()
 
 
+@dataclass
+class LocalStats:
+    """Where the main thread's time went: the engine should be busy nearly all of it."""
+
+    waiting_s: float = 0.0  # for decode threads: raise --workers when this is large
+    screening_s: float = 0.0  # engine, policy, annotation
+    committing_s: float = 0.0  # Parquet parts and manifest
+
+    @property
+    def screening_share(self) -> float:
+        total = self.waiting_s + self.screening_s + self.committing_s
+        return self.screening_s / total if total else 0.0
+
+
 def run_local(
     pending: Iterable[str],
     *,
@@ -59,8 +74,9 @@ def run_local(
     commit_every: int,
     commit_seconds: float,
     advance: Advance | None = None,
-) -> None:
+) -> LocalStats:
     """Screen every pending source, committing rows as it goes."""
+    stats = LocalStats()
     committer = RowCommitter(manifest, every=commit_every, seconds=commit_seconds)
     sources = iter(pending)
     depth = 2 * batch_size + workers  # one batch being screened, one decoding, the threads busy
@@ -78,14 +94,22 @@ def run_local(
         fill()
         batch: list[Loaded] = []
         while window:
+            t0 = time.perf_counter()
             batch.append(window.popleft().result())
             fill()
+            t1 = time.perf_counter()
+            stats.waiting_s += t1 - t0
             if len(batch) == batch_size or not window:
-                committer.add(screen(batch, engine=engine, policy=policy, taxonomy=taxonomy, annotate_dir=annotate_dir))
+                rows = screen(batch, engine=engine, policy=policy, taxonomy=taxonomy, annotate_dir=annotate_dir)
+                t2 = time.perf_counter()
+                committer.add(rows)
+                stats.screening_s += t2 - t1
+                stats.committing_s += time.perf_counter() - t2
                 if advance is not None:
                     advance(len(batch))
                 batch = []
         committer.flush()
+        return stats
     except KeyboardInterrupt:
         # Keep what is screened: --resume then starts after it.
         committer.flush()

@@ -24,6 +24,7 @@ from xscreen.serving.batch.local import Advance, RowCommitter
 from xscreen.serving.batch.manifest import Manifest
 from xscreen.serving.batch.rows import rows_to_table
 from xscreen.serving.batch.screening import Loaded, decode, fetch, screen
+from xscreen.serving.policy import Policy
 
 if TYPE_CHECKING:
     from xscreen.serving.batch.run import BatchOptions
@@ -48,7 +49,7 @@ class ScreenActor:
     """One ONNX session per actor, loaded once; each call screens one batch into result rows."""
 
     def __init__(self, *, model_ref: str, models_dir: str, providers: list[str] | None, variant: str,
-                 intra_op_threads: int, policy: Any, max_pixels: int | None, annotate_dir: str | None) -> None:
+                 intra_op_threads: int, policy: Policy, max_pixels: int | None, annotate_dir: str | None) -> None:
         from xscreen.vision.engine import Engine
         from xscreen.vision.taxonomy import load_taxonomy
 
@@ -80,6 +81,7 @@ def run_ray(
     *,
     manifest: Manifest,
     model_ref: str,
+    policy: Policy,
     options: "BatchOptions",
     batch_size: int,
     workers: int,
@@ -91,8 +93,6 @@ def run_ray(
     process, or starts a local one for the run and stops it after."""
     import ray
     from ray.data import ActorPoolStrategy
-
-    from xscreen.serving.policy import load_policy
 
     started_here = not ray.is_initialized()
     if started_here:
@@ -111,7 +111,7 @@ def run_ray(
                 "providers": _providers(options, gpus),
                 "variant": options.variant,
                 "intra_op_threads": intra_op_threads,
-                "policy": load_policy(options.policy_file),
+                "policy": policy,  # the driver's, checked against run.json: every actor decides alike
                 "max_pixels": options.max_pixels,
                 "annotate_dir": str(annotate_dir) if annotate_dir else None,
             },

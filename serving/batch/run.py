@@ -71,6 +71,7 @@ class BatchSummary:
     errors: int  # rows with an error, over the whole run
     by_decision: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    screening_share: float | None = None  # local engine: share of the time the engine thread was screening
 
     @property
     def scans_per_s(self) -> float:
@@ -136,6 +137,7 @@ def run(options: BatchOptions, *, progress: Progress | None = None) -> BatchSumm
             progress(done, len(sources))
 
     started = time.perf_counter()
+    stats = None
     if pending and options.engine == "local":
         from xscreen.serving.batch.local import run_local
         from xscreen.vision.engine import Engine
@@ -148,7 +150,7 @@ def run(options: BatchOptions, *, progress: Progress | None = None) -> BatchSumm
             intra_op_threads=intra_op_threads,
         )
         started = time.perf_counter()  # the rate is of screening; loading the model is paid once per run
-        run_local(
+        stats = run_local(
             pending,
             manifest=manifest,
             engine=engine,
@@ -169,6 +171,7 @@ def run(options: BatchOptions, *, progress: Progress | None = None) -> BatchSumm
             pending,
             manifest=manifest,
             model_ref=model.ref,
+            policy=policy,
             options=options,
             intra_op_threads=intra_op_threads,
             batch_size=batch_size,
@@ -191,7 +194,13 @@ def run(options: BatchOptions, *, progress: Progress | None = None) -> BatchSumm
         errors=sum(e is not None for e in table.column("error_code").to_pylist()),
         by_decision={v: decisions.count(v) for v in dict.fromkeys(decisions)},
         seconds=seconds,
+        screening_share=round(stats.screening_share, 4) if stats else None,
     )
+    if stats:
+        logger.info(
+            "engine thread: %.1fs screening, %.1fs waiting for decode threads, %.1fs writing parts",
+            stats.screening_s, stats.waiting_s, stats.committing_s,
+        )
     if options.report:
         from xscreen.serving.batch.report import write_report
 
