@@ -32,7 +32,7 @@ def read_txt_layout(src: Path) -> Iterator[SourceSample]:
             if not fields:
                 continue
             # HiXray/OPIXray lines start with the image name; tolerate files that omit it.
-            if not _is_number(fields[-1]) or len(fields) < 5:
+            if len(fields) < 5 or not all(_is_number(v) for v in fields[-4:]):
                 log.warning("%s:%d: not `image class x1 y1 x2 y2`; line dropped", txt, lineno)
                 continue
             name = fields[-5] if len(fields) >= 6 else fields[0]

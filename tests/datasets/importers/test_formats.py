@@ -122,7 +122,7 @@ def test_txt_layout(tmp_path, fmt):
     _image(src / "test" / "test_image" / "009002.png", 3)  # no annotation file: not part of the set
     (src / "train" / "train_annotation").mkdir(parents=True)
     (src / "test" / "test_annotation").mkdir(parents=True)
-    (src / "train" / "train_annotation" / "009000.txt").write_text("009000.png Scissor 5 6 50 60\n009000.png Knife 1 2 3 40\n")
+    (src / "train" / "train_annotation" / "009000.txt").write_text("009000.png Scissor 5 6 50 60\n009000.png Knife 1 2 3 40\n009000.png Knife x 2 3 40\n\n")
     (src / "test" / "test_annotation" / "009001.txt").write_text("009001.png Knife 10 10 40 40\n")
     result = import_dataset(fmt, src, tmp_path / "out", name_map=MAP, taxonomy=TX)
     assert {s.subset: s.boxes for s in result.samples} == {
