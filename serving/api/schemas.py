@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Verdict = Literal["clear", "inspect", "hold"]
 Outcome = Literal["threat_confirmed", "false_alarm"]
-FIELD_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]*$"
+FIELD_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"  # no "/": scan ids appear in URL paths
 
 
 class ErrorDetail(BaseModel):

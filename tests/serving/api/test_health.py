@@ -1,0 +1,63 @@
+"""Probes, metrics, the model list and the OpenAPI document."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.serving.api.helpers import post_scan
+from tests.serving.images import png_bytes
+
+
+def test_healthz_and_readyz_need_no_key(server) -> None:
+    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{server.url}/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "checks": {"model": True, "batcher": True, "database": True}, "model": "tiny:1", "policy": "default:1"}
+
+
+def test_readyz_is_503_while_the_database_is_unreachable(server) -> None:
+    service = server.app.state.service
+    real = service.db
+    try:
+        from xscreen.serving.store.db import make_engine
+
+        service.db = make_engine("postgresql://nobody:nothing@127.0.0.1:9/none")  # a closed loopback port
+        response = httpx.get(f"{server.url}/readyz")
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "not_ready" and response.json()["checks"]["database"] is False
+    finally:
+        service.db = real
+    assert httpx.get(f"{server.url}/readyz").status_code == 200
+
+
+def test_metrics_count_requests_batches_decisions_and_model(client: httpx.Client, server) -> None:
+    assert post_scan(client, png_bytes(), scan_id="metrics-1").status_code == 201
+    client.get("/v1/scans/metrics-1")
+    client.get("/v1/scans/unknown-one")
+    text = httpx.get(f"{server.url}/metrics").text
+    assert 'xscreen_http_requests_total{method="POST",route="/v1/scans",status="201"}' in text
+    assert 'xscreen_http_requests_total{method="GET",route="/v1/scans/{scan_id}",status="200"}' in text
+    assert 'xscreen_http_requests_total{method="GET",route="/v1/scans/{scan_id}",status="404"}' in text
+    assert "xscreen_http_request_duration_seconds_bucket" in text
+    assert "xscreen_batch_size_count" in text and "xscreen_batch_inference_seconds_count" in text
+    assert "xscreen_queue_depth 0.0" in text
+    assert 'xscreen_decisions_total{verdict="clear"}' in text
+    assert 'xscreen_errors_total{code="scan_not_found"}' in text
+    assert 'xscreen_model_info{model="tiny",policy="default:1",version="1"} 1.0' in text
+    assert "xscreen_scans_stored_total" in text
+
+
+def test_models_lists_the_registry_and_marks_the_served_one(client: httpx.Client) -> None:
+    models = client.get("/v1/models").json()
+    assert [(m["ref"], m["default"], m["serving"]) for m in models] == [("tiny:1", True, True)]
+    assert models[0]["imgsz"] == 64 and "firearm" in models[0]["classes"] and models[0]["variants"][0] == "fp32"
+
+
+def test_openapi_documents_the_station_contract(server) -> None:
+    spec = httpx.get(f"{server.url}/openapi.json").json()
+    post = spec["paths"]["/v1/scans"]["post"]
+    assert {"multipart/form-data", "application/octet-stream"} <= set(post["requestBody"]["content"])
+    assert {"201", "401", "403", "409", "413", "415", "422", "429"} <= set(post["responses"])
+    assert "X-API-Key" in str(spec["components"]["securitySchemes"])
+    for path in ("/v1/scans/{scan_id}", "/v1/scans/{scan_id}/image", "/v1/scans/{scan_id}/annotated", "/v1/scans/{scan_id}/review", "/v1/models", "/readyz", "/metrics"):
+        assert path in spec["paths"], path

@@ -1,0 +1,156 @@
+"""The serving commands: `keys create|list|revoke`, `reviews export`, and `serve` as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tests.serving.conftest import live_server
+from tests.serving.images import png_bytes, tiff16_bytes
+from xscreen.cli import app
+from xscreen.settings import Settings
+
+runner = CliRunner()
+
+
+def xscreen(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), env=env)
+    return result.exit_code, result.stdout
+
+
+def test_keys_create_list_revoke_against_the_served_database(settings_env: dict[str, str], make_settings) -> None:
+    settings = make_settings()
+    code, out = xscreen("keys", "create", "--station", "lane-7", "--json", env=settings_env)
+    assert code == 0, out
+    created = json.loads(out)
+    assert created["station"] == "lane-7" and created["key"].startswith("xsk_")
+    code, out = xscreen("keys", "create", "--station", "lane-8", env=settings_env)
+    assert code == 0 and "xsk_" in out
+    with live_server(settings) as srv:
+        ok = httpx.get(f"{srv.url}/v1/scans", headers={"X-API-Key": created["key"]})
+        assert ok.status_code == 200
+        code, out = xscreen("keys", "list", "--json", env=settings_env)
+        listed = json.loads(out)
+        assert [(k["station"], k["revoked_at"]) for k in listed] == [("lane-7", None), ("lane-8", None)]
+        assert created["key"] not in out  # never the key itself
+        code, out = xscreen("keys", "revoke", created["key_id"], env=settings_env)
+        assert code == 0 and created["key_id"] in out
+        assert httpx.get(f"{srv.url}/v1/scans", headers={"X-API-Key": created["key"]}).status_code == 403
+    code, _ = xscreen("keys", "revoke", created["key_id"], env=settings_env)
+    assert code != 0  # nothing left to revoke
+    code, _ = xscreen("keys", "revoke", "--station", "lane-8", env=settings_env)
+    assert code == 0
+    code, _ = xscreen("keys", "create", "--station", "bad name", env=settings_env)
+    assert code != 0
+
+
+@pytest.fixture
+def settings_env(tmp_path: Path, tiny_models_dir: Path) -> dict[str, str]:
+    """The environment a command sees for `make_settings()`'s data dir (the CLI reads settings from env)."""
+    return {"XSCREEN_DATA_DIR": str(tmp_path / "data"), "XSCREEN_MODELS_DIR": str(tiny_models_dir)}
+
+
+def test_reviews_export_writes_a_yolo_dataset(eager_settings: Settings, tmp_path: Path) -> None:
+    env = {"XSCREEN_DATA_DIR": str(eager_settings.data_dir)}
+    code, out = xscreen("keys", "create", "--station", "desk", "--json", env=env)
+    key = json.loads(out)["key"]
+    with live_server(eager_settings) as srv, httpx.Client(base_url=srv.url, headers={"X-API-Key": key}) as client:
+        def scan(scan_id: str, data: bytes) -> dict:
+            response = client.post("/v1/scans", files={"file": ("s", data, "application/octet-stream")}, data={"scan_id": scan_id})
+            assert response.status_code == 201, response.text
+            return response.json()
+
+        boxed = scan("boxed:1", png_bytes(seed=0))
+        model_boxes = scan("model-boxes", png_bytes(seed=1))
+        raw = scan("raw:16bit", tiff16_bytes())
+        scan("unboxable", png_bytes(seed=2))
+        scan("not-reviewed", png_bytes(seed=3))
+        confirmed_class = model_boxes["detections"][0]["class_name"]
+        reviews = {
+            "boxed:1": {"outcome": "threat_confirmed", "boxes": [{"class_name": "firearm_part", "box": [10, 20, 60, 80]}]},
+            "model-boxes": {"outcome": "threat_confirmed", "classes": [confirmed_class]},
+            "raw:16bit": {"outcome": "false_alarm", "note": "a toy"},
+            "unboxable": {"outcome": "threat_confirmed", "classes": ["magazine", confirmed_class]},
+        }
+        if any(d["class_name"] == "magazine" for d in client.get("/v1/scans/unboxable").json()["detections"]):
+            reviews["unboxable"]["classes"] = ["ammunition", confirmed_class]
+        for sid, review in reviews.items():
+            assert client.post(f"/v1/scans/{sid}/review", json=review).status_code == 201
+    out_dir = tmp_path / "export"
+    code, out = xscreen("reviews", "export", "--out", str(out_dir), "--json", env=env)
+    assert code == 0, out
+    summary = json.loads(out)
+    assert (summary["exported"], summary["confirmed"], summary["false_alarms"], summary["skipped"]) == (3, 2, 1, ["unboxable"])
+    data = yaml.safe_load((out_dir / "data.yaml").read_text())
+    assert data["names"][1] == "firearm_part" and len(data["names"]) == 9
+    labels = {p.stem: p.read_text().splitlines() for p in (out_dir / "labels").glob("*.txt")}
+    assert set(labels) == {f"boxed_1-{_h('boxed:1')}", "model-boxes", f"raw_16bit-{_h('raw:16bit')}"}
+    w, h = boxed["image"]["width"], boxed["image"]["height"]
+    cls, cx, cy, bw, bh = labels[f"boxed_1-{_h('boxed:1')}"][0].split()
+    assert cls == "1" and float(cx) == pytest.approx(35 / w, abs=1e-5) and float(bh) == pytest.approx(60 / h, abs=1e-5)
+    expected = [d for d in model_boxes["detections"] if d["class_name"] == confirmed_class]
+    assert len(labels["model-boxes"]) == len(expected)
+    assert labels[f"raw_16bit-{_h('raw:16bit')}"] == []  # a false alarm: hard negative
+    images = sorted(p.name for p in (out_dir / "images").iterdir())
+    assert images == sorted([f"boxed_1-{_h('boxed:1')}.png", "model-boxes.png", f"raw_16bit-{_h('raw:16bit')}.png"])
+    assert (out_dir / "images" / "model-boxes.png").read_bytes() == png_bytes(seed=1)  # display images copied as sent
+    manifest = [json.loads(line) for line in (out_dir / "reviews.jsonl").read_text().splitlines()]
+    assert {m["scan_id"] for m in manifest} == set(reviews) and "skipped" in next(m for m in manifest if m["scan_id"] == "unboxable")
+
+
+def _h(scan_id: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(scan_id.encode()).hexdigest()[:8]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_runs_the_service_and_stops_gracefully(tmp_path: Path, tiny_models_dir: Path) -> None:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "XSCREEN_DATA_DIR": str(tmp_path / "data"),
+        "XSCREEN_MODELS_DIR": str(tiny_models_dir),
+        "XSCREEN_PROVIDERS": '["CPUExecutionProvider"]',
+        "XSCREEN_INTRA_OP_THREADS": "1",
+    }
+    code, out = xscreen("keys", "create", "--station", "s1", "--json", env={"XSCREEN_DATA_DIR": env["XSCREEN_DATA_DIR"]})
+    key = json.loads(out)["key"]
+    process = subprocess.Popen([sys.executable, "-c", "from xscreen.cli import app; app()", "serve", "--port", str(port)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "xscreen serve did not become ready"
+            time.sleep(0.2)
+        response = httpx.post(f"http://127.0.0.1:{port}/v1/scans", headers={"X-API-Key": key},
+                              files={"file": ("s.png", png_bytes(), "image/png")}, data={"scan_id": "via-serve"})
+        assert response.status_code == 201, response.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=30)[0]
+    # uvicorn re-raises the SIGTERM it handled once shutdown is complete, so -15 is a clean stop too.
+    assert process.returncode in (0, -signal.SIGTERM), output
+    assert "service stopped" in output and "Application shutdown complete" in output
