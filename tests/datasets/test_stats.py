@@ -1,4 +1,3 @@
-import pytest
 
 from tests.factories import tiny_yolo_dataset
 from xscreen.datasets.stats import SMALL, compute_stats, stats_markdown

@@ -6,7 +6,6 @@ cross-checked against the importer; see docs/datasets.md.
 
 import hashlib
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
