@@ -123,7 +123,17 @@ def run_command(
     def body() -> Any:
         with _progress_bar() as bar:
             task = bar.add_task("screening", total=None)
-            return run(options, progress=lambda done, total: bar.update(task, completed=done, total=total))
+            started = False
+
+            def progress(done: int, total: int) -> None:
+                nonlocal started
+                if not started:  # scans finished by an earlier attempt must not count toward the rate and ETA
+                    bar.reset(task, total=total, completed=done)
+                    started = True
+                else:
+                    bar.update(task, completed=done, total=total)
+
+            return run(options, progress=progress)
 
     summary = guarded(body)
     if json_out:

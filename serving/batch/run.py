@@ -97,7 +97,7 @@ def default_intra_op_threads(engine: EngineName, workers: int) -> int:
 
 
 def run(options: BatchOptions, *, progress: Progress | None = None) -> BatchSummary:
-    from xscreen.serving.policy import load_policy
+    from xscreen.serving.policy import VERDICTS, load_policy
     from xscreen.vision.registry import resolve_model
     from xscreen.vision.taxonomy import load_taxonomy
 
@@ -192,7 +192,7 @@ def run(options: BatchOptions, *, progress: Progress | None = None) -> BatchSumm
         skipped=skipped,
         screened=len(pending),
         errors=sum(e is not None for e in table.column("error_code").to_pylist()),
-        by_decision={v: decisions.count(v) for v in dict.fromkeys(decisions)},
+        by_decision={v: decisions.count(v) for v in VERDICTS if v in decisions},
         seconds=seconds,
         screening_share=round(stats.screening_share, 4) if stats else None,
     )
