@@ -40,10 +40,16 @@ def serve(
         from xscreen.serving.api.app import create_app
         from xscreen.settings import get_settings
 
+        from xscreen.serving.policy import load_policy
+        from xscreen.vision.registry import resolve_model
+
         settings = get_settings()
         overrides = {k: v for k, v in {"host": host, "port": port, "default_model": model}.items() if v is not None}
         if overrides:
             settings = settings.model_copy(update=overrides)
+        # Refuse at once, in one sentence, what the lifespan would otherwise fail on inside uvicorn's log.
+        resolve_model(settings.default_model, models_dir=settings.models_dir)
+        load_policy(settings.policy_file)
         app = create_app(settings)
         console.print(
             f"xscreen serving [bold]{settings.default_model}[/] on http://{settings.host}:{settings.port} "

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import io
-import struct
 import threading
 import time
-import zlib
-from typing import Any, Callable
 
 import httpx
-import numpy as np
 import pytest
 
-from tests.serving.api.helpers import assert_error, post_scan, stored_count
+from tests.serving.api.helpers import post_scan, stored_count
 from tests.serving.conftest import create_station_key, live_server
-from tests.serving.images import dual_energy_npz_bytes, jpeg_bytes, parcel_rgb, png_bytes, tiff16_bytes
-from xscreen.serving.policy import load_policy
-from xscreen.settings import Settings
-from xscreen.vision.detections import Detections
+from tests.serving.images import png_bytes
+
 
 def test_parallel_scans_are_all_answered_and_stored_once(make_settings) -> None:
     settings = make_settings(max_batch_size=8, max_queue_delay_ms=20, max_queue_size=256)

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import io
-import struct
-import threading
-import time
-import zlib
-from typing import Any, Callable
-
 import httpx
-import numpy as np
-import pytest
 
-from tests.serving.api.helpers import assert_error, post_scan, stored_count
+from tests.serving.api.helpers import post_scan, stored_count
 from tests.serving.conftest import create_station_key, live_server
-from tests.serving.images import dual_energy_npz_bytes, jpeg_bytes, parcel_rgb, png_bytes, tiff16_bytes
+from tests.serving.images import png_bytes
 from xscreen.serving.policy import load_policy
 from xscreen.settings import Settings
 from xscreen.vision.detections import Detections
 
-def test_decision_follows_policy_and_boxes_are_stored(make_settings, eager_settings: Settings) -> None:
+
+def test_decision_follows_policy_and_boxes_are_stored(eager_settings: Settings) -> None:
     key = create_station_key(eager_settings)
     with live_server(eager_settings) as srv, httpx.Client(base_url=srv.url, headers={"X-API-Key": key}) as client:
         body = post_scan(client, png_bytes(), scan_id="held").json()

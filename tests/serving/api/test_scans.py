@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import struct
-import threading
-import time
 import zlib
 from typing import Any, Callable
 
@@ -16,8 +13,9 @@ import pytest
 
 from tests.serving.api.helpers import assert_error, post_scan, stored_count
 from tests.serving.conftest import create_station_key
+from tests.serving.images import dual_energy_npz_bytes, jpeg_bytes, png_bytes, tiff16_bytes
 from xscreen.serving.store.db import open_database
-from tests.serving.images import dual_energy_npz_bytes, jpeg_bytes, parcel_rgb, png_bytes, tiff16_bytes
+
 
 @pytest.mark.parametrize(
     ("make", "kind", "media_type"),
