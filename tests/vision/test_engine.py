@@ -142,9 +142,14 @@ def test_class_ids_follow_names_not_positions(tiny_models_dir: Path, tmp_path: P
 
 @pytest.mark.parametrize(
     "updates",
-    [{"classes": ["firearm", "unicorn"]}, {"thresholds.per_class": {"unicorn": 0.5}}],
+    [
+        {"classes": ["firearm", "unicorn"]},
+        {"thresholds.per_class": {"unicorn": 0.5}},
+        {"classes": ["firearm", "knife"]},  # the model has 9 outputs
+        {"output.layout": "end2end"},  # the model's head is raw
+    ],
 )
-def test_cards_outside_the_taxonomy_are_refused(tiny_models_dir: Path, tmp_path: Path, updates: dict) -> None:
+def test_cards_that_do_not_fit_the_model_or_taxonomy_are_refused(tiny_models_dir: Path, tmp_path: Path, updates: dict) -> None:
     models = _copy_version(tiny_models_dir, tmp_path, **updates)
     with pytest.raises(ConfigError):
         Engine.load("tiny:1", models_dir=models)
@@ -227,3 +232,14 @@ def test_predict_tiled_on_a_long_strip(low_conf_engine: Engine, real_images: lis
     # Boxes found in the first window's interior must match a prediction on that window alone.
     (first,) = low_conf_engine.predict([strip[:, :height]])
     assert len(first) > 0
+
+
+@pytest.mark.gpu
+def test_gpu_with_io_binding_matches_cpu(tiny_models_dir: Path, low_conf_engine: Engine, real_images: list[np.ndarray]) -> None:
+    gpu = Engine.load("tiny:1", models_dir=tiny_models_dir, providers=["CUDAExecutionProvider", "CPUExecutionProvider"])
+    assert gpu.provider == "CUDAExecutionProvider" and gpu.use_io_binding
+    gpu = Engine(session=gpu.session, card=low_conf_engine.card, model_path=gpu.model_path, variant="fp32")
+    for a, b in zip(gpu.predict(real_images), low_conf_engine.predict(real_images)):
+        assert len(a) == len(b)
+        np.testing.assert_allclose(a.xyxy, b.xyxy, atol=1.0)
+        np.testing.assert_allclose(a.scores, b.scores, atol=1e-3)
