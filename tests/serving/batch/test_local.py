@@ -22,7 +22,7 @@ from xscreen.vision.taxonomy import load_taxonomy
 CPU = ["CPUExecutionProvider"]
 
 
-def _options(src: Path, out: Path, models_dir: Path, policy_file: Path, **kw) -> BatchOptions:
+def _options(src: Path | str, out: Path, models_dir: Path, policy_file: Path, **kw) -> BatchOptions:
     base = dict(src=str(src), out=out, models_dir=models_dir, policy_file=policy_file, providers=CPU, workers=2,
                 batch_size=4, commit_every=5)
     return BatchOptions(**{**base, **kw})
@@ -119,3 +119,29 @@ def test_a_run_directory_is_not_mixed(scan_tree: Path, tiny_models_dir: Path, po
         policy_file.write_text(second.pop("policy"))
     with pytest.raises(ConfigError, match=message):
         run(_options(scan_tree, out, tiny_models_dir, policy_file, **second))
+
+
+def test_scans_over_the_pixel_limit_are_recorded_not_decoded(scan_tree: Path, tiny_models_dir: Path, policy_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    run(_options(scan_tree, out, tiny_models_dir, policy_file, max_pixels=300_000))  # OPIXray 416 x 416 passes, these SIXray scans do not
+    rows = {r["source"]: r for r in pq.read_table(out / "results.parquet").to_pylist()}
+    for path in (scan_tree / "2024-02").iterdir():
+        assert (rows[str(path)]["error_code"], rows[str(path)]["decision"]) == ("scan_too_large", None)
+    assert all(rows[str(p)]["decision"] in VERDICTS for p in (scan_tree / "2024-01").iterdir())
+
+
+def test_an_fsspec_url_source_is_screened_and_named_by_url(shared_data: Path, tiny_models_dir: Path, policy_file: Path, tmp_path: Path) -> None:
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    images = sorted((shared_data / "opixray-roboflow-subset" / "images").glob("*.jpg"))[:3]
+    fs.pipe({f"/bucket/scans/{p.name}": p.read_bytes() for p in images} | {"/bucket/scans/zz-corrupt.png": b"\x89PNG\r\n\x1a\n broken"})
+    try:
+        out = tmp_path / "run"
+        summary = run(_options("memory://bucket/scans", out, tiny_models_dir, policy_file))
+        rows = pq.read_table(out / "results.parquet").to_pylist()
+    finally:
+        fs.rm("/bucket", recursive=True)
+    assert [r["source"] for r in rows] == [f"memory:///bucket/scans/{p.name}" for p in images] + ["memory:///bucket/scans/zz-corrupt.png"]
+    assert [r["sha256"] for r in rows[:3]] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in images]
+    assert (summary.errors, rows[-1]["error_code"]) == (1, "scan_undecodable")
