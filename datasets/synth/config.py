@@ -19,6 +19,7 @@ class LabelRule(BaseModel):
     occluded_below_transmission: float = Field(0.01, gt=0, lt=1, description="footprint pixels behind matter passing less than this are hidden")
     min_visibility: float = Field(0.4, ge=0, le=1, description="drop the label when less of the footprint is visible")
     min_in_frame: float = Field(0.5, ge=0, le=1, description="drop the label when less of the footprint is inside the scan")
+    min_mean_attenuation: float = Field(0.04, ge=0, description="drop the label when the object alone attenuates its footprint less than this on average (too faint to see)")
     min_box_px: int = Field(4, ge=1)
 
 

@@ -7,8 +7,10 @@ around tablets does not count). Two fractions describe how much of it a screener
 - in_frame: footprint pixels inside the scan / all footprint pixels (objects can run past an edge);
 - visibility: in-frame footprint pixels where everything else on the ray still passes at least
   `occluded_below_transmission` of the high channel / in-frame footprint pixels.
-Rule: a label is kept when in_frame >= min_in_frame and visibility >= min_visibility and the clipped
-box is at least min_box_px on each side; otherwise the object stays in the image and in the metadata
+Rule: a label is kept when in_frame >= min_in_frame, visibility >= min_visibility, the object's own
+mean a_H over its footprint is at least min_mean_attenuation (a 1 mm film of powder is invisible to a
+screener and to a detector: labelling it would teach hallucination), and the clipped box is at least
+min_box_px on each side; otherwise the object stays in the image and in the metadata
 (with `kept: false` and the reason), but gets no YOLO row.
 """
 
@@ -69,6 +71,7 @@ def measure_footprint(label: str, window: tuple[int, int, int, int], own_a: np.n
     sb = scene_b[ci0:ci1, cj0:cj1] - own_b[ci0 - i0 : ci1 - i0, cj0 - j0 : cj1 - j0]
     t_rest = model.transmission(sa, sb)["high"]
     visibility = float((inner & (t_rest >= rule.occluded_below_transmission)).sum() / n_in)
+    contrast = float(-np.log(np.maximum(t_own[fp], 1e-6)).mean())
     rows, cols = np.nonzero(inner)
     box = (float(cols.min() + cj0), float(rows.min() + ci0), float(cols.max() + cj0 + 1), float(rows.max() + ci0 + 1))
     reason = ""
@@ -76,6 +79,8 @@ def measure_footprint(label: str, window: tuple[int, int, int, int], own_a: np.n
         reason = f"cut off: {in_frame:.2f} of the footprint in the scan"
     elif visibility < rule.min_visibility:
         reason = f"hidden: {visibility:.2f} of the footprint visible"
+    elif contrast < rule.min_mean_attenuation:
+        reason = f"too faint: mean own attenuation {contrast:.3f}"
     elif min(box[2] - box[0], box[3] - box[1]) < rule.min_box_px:
         reason = "too small"
     return Footprint(label, box, total, in_frame, visibility, not reason, reason)

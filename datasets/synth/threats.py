@@ -328,7 +328,7 @@ def drug_bulk(rng: np.random.Generator) -> list[SceneObject]:
         return [_obj("crystal_bag", "drug_bulk", shapes, mass_g=round(mass, 1), form="crystal")]
     # sheet: powder spread flat in a sleeve, hidden in a letter or a double bottom
     material = str(rng.choice(POWDERS))
-    hx, hy, hz = rng.uniform(40, 100), rng.uniform(30, 70), rng.uniform(1.0, 3.0)
+    hx, hy, hz = rng.uniform(40, 90), rng.uniform(30, 65), rng.uniform(1.5, 4.0)
     shapes = [box(material, (hx, hy, hz), texture=0.1)] + hollow_box("polyethylene", (hx + 0.2, hy + 0.2, hz + 0.2), 0.2)
     return [_obj("drug_sheet", "drug_bulk", shapes, form="sheet", mass_g=round(8 * hx * hy * hz / 1000 * get_material(material).density, 1))]
 

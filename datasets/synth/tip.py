@@ -125,7 +125,8 @@ def project_threats(
         fx0, fy0, fx1, fy1 = fp.box
         fp_mask = t_high > rule.footprint_min_attenuation
         visible = float((fp_mask & (base_h < -np.log(rule.occluded_below_transmission))).sum() / max(fp_mask.sum(), 1))
-        if visible >= rule.min_visibility and min(fx1 - fx0, fy1 - fy0) >= rule.min_box_px:
+        contrast = float(t_high[fp_mask].mean()) if fp_mask.any() else 0.0
+        if visible >= rule.min_visibility and contrast >= rule.min_mean_attenuation and min(fx1 - fx0, fy1 - fy0) >= rule.min_box_px:
             boxes.append((taxonomy.id_of(cls), x0 + fx0, y0 + fy0, x0 + fx1, y0 + fy1))
     return np.clip(out + 0.5, 0, 255).astype(np.uint8), boxes
 
