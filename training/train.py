@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 @dataclass
 class TrainOptions:
     name: str
-    model: str  # ultralytics model yaml, e.g. yolo11n.yaml
+    model: str  # ultralytics model yaml (from scratch, e.g. yolo11n.yaml) or our own earlier checkpoint (.pt)
     data: Path  # data.yaml
     imgsz: int = 512
     epochs: int = 100
@@ -71,6 +71,8 @@ def load_options(config: Path, **overrides: Any) -> TrainOptions:
         if key in raw:
             path = Path(raw[key])
             raw[key] = path if path.is_absolute() else REPO_ROOT / path
+    if str(raw.get("model", "")).endswith(".pt") and not Path(raw["model"]).is_absolute():
+        raw["model"] = str(REPO_ROOT / raw["model"])  # continue from our own checkpoint (e.g. stage 1)
     return TrainOptions(**raw)
 
 
