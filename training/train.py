@@ -47,6 +47,7 @@ class TrainOptions:
     project: Path = REPO_ROOT / "runs" / "train"
     resume: bool = False
     close_mosaic: int = 10
+    val: bool = True  # validate each epoch (best.pt by fitness); off for CPU budgets: `xscreen evaluate` after
     cache: bool | str = False
     hyp: dict[str, Any] = field(default_factory=dict)  # overrides of XRAY_HYPERPARAMETERS
     xray_augment: dict[str, Any] = field(default_factory=dict)  # XrayAugment fields; {} = defaults
@@ -120,7 +121,7 @@ def run(options: TrainOptions) -> Path:
     args: dict[str, Any] = dict(
         data=str(options.data), imgsz=options.imgsz, epochs=options.epochs, batch=options.batch, seed=options.seed,
         device=options.device, workers=options.workers, patience=options.patience, project=str(options.project),
-        name=options.name, exist_ok=False, pretrained=False, close_mosaic=options.close_mosaic, cache=options.cache,
+        name=options.name, exist_ok=False, pretrained=False, close_mosaic=options.close_mosaic, cache=options.cache, val=options.val,
         plots=True, verbose=False, **hyp,
     )
     if options.time is not None:
