@@ -30,6 +30,7 @@ def serve(
     port: Optional[int] = typer.Option(None, help="Port (default: settings.port, 8000)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model reference (default: settings.default_model)."),
     graceful_timeout: float = typer.Option(30.0, help="Seconds to finish in-flight scans on shutdown."),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="One log line per request (the audit store keeps every scan either way)."),
 ) -> None:
     """Run the screening service (HTTP API under /v1, OpenAPI at /docs)."""
     from xscreen.cli import run_command
@@ -56,7 +57,7 @@ def serve(
             f"(data in {settings.data_dir}; create a station key with `xscreen keys create --station NAME`)",
             highlight=False,
         )
-        uvicorn.run(app, host=settings.host, port=settings.port, timeout_graceful_shutdown=graceful_timeout, log_level="info")
+        uvicorn.run(app, host=settings.host, port=settings.port, timeout_graceful_shutdown=graceful_timeout, log_level="info", access_log=access_log)
 
     run_command(body)
 

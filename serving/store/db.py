@@ -54,10 +54,9 @@ def make_engine(url: str) -> Engine:
 
 
 def _alembic(engine: Engine, action: str, revision: str) -> None:
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin at every start
     from alembic import command
     from alembic.config import Config
-
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin at every start
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
