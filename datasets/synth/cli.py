@@ -11,6 +11,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     app.command("synth", help="Generate physically grounded synthetic X-ray scans with YOLO labels.")(synth)
+    app.command("synth-tip", help="Threat image projection: composite synthetic threats into real scans.")(synth_tip)
 
 
 def synth(
@@ -35,5 +36,25 @@ def synth(
             from rich.console import Console
 
             Console(stderr=True).print(f"[green]wrote[/] {count} scans: {data_yaml}")
+
+    run_command(body)
+
+
+def synth_tip(
+    backgrounds: Path = typer.Option(..., "--backgrounds", exists=True, file_okay=False, help="Real scans: a built dataset (labels kept) or a folder."),
+    out: Path = typer.Option(..., "--out", help="Output dataset directory."),
+    count: int = typer.Option(..., "--count", min=1, help="Number of composites."),
+    seed: int = typer.Option(0, "--seed"),
+    pitch_mm: Optional[float] = typer.Option(None, "--pitch-mm", min=0.01, help="Pixel pitch of the real scans, if known."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
+) -> None:
+    from xscreen.cli import run_command
+
+    def body() -> None:
+        from xscreen.datasets.synth.tip import tip_dataset
+
+        data_yaml = tip_dataset(backgrounds, out, count=count, seed=seed, pitch_mm=pitch_mm, progress=not as_json)
+        if as_json:
+            typer.echo(json.dumps({"data_yaml": str(data_yaml), "count": count, "seed": seed}))
 
     run_command(body)

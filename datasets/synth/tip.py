@@ -15,12 +15,18 @@ Public API:
         (class_id, x1, y1, x2, y2) in pixels for the projected threats that pass the label rule
         (`labels.py`), with visibility judged against the real scan's own attenuation.
 
+    tip_dataset(backgrounds, out_dir, *, count, seed, ...) -> data.yaml path
+        composites over a folder of real scans (best an `xscreen data build` output, whose labels are kept),
+        written as an ultralytics dataset; `xscreen synth-tip` runs it.
+
 Scale: the real scan's pixel pitch is rarely known. Given `pitch_mm`, it is used; otherwise the
 scanned item's extent (pixels with a_H > 0.05) is taken to be 500-900 mm long (suitcases and bags), which puts guns and
 knives at the sizes seen in SIXray's labelled boxes.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
@@ -140,3 +146,100 @@ def _display(lut: np.ndarray, a_low: np.ndarray, a_high: np.ndarray) -> np.ndarr
     x = (a_high * np.float32((COLOUR_LUT_SHAPE[1] - 1) / A_MAX)).astype(np.float32)
     y = ((ratio - np.float32(R_RANGE[0])) * np.float32((COLOUR_LUT_SHAPE[0] - 1) / (R_RANGE[1] - R_RANGE[0]))).astype(np.float32)
     return cv2.remap(lut, x, y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _background_images(root: Path) -> list[Path]:
+    base = root / "images" if (root / "images").is_dir() else root
+    return sorted(p for p in base.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"))
+
+
+def _background_labels(root: Path, image: Path, ids: list[int] | None) -> list[str]:
+    """The background's own YOLO rows, re-numbered into the taxonomy (needs the set's data.yaml)."""
+    if ids is None:
+        return []
+    rel = image.relative_to(root / "images")
+    label = (root / "labels" / rel).with_suffix(".txt")
+    rows = []
+    for line in label.read_text().splitlines() if label.is_file() else []:
+        f = line.split()
+        if len(f) >= 5:
+            rows.append(" ".join([str(ids[int(f[0])]), *f[1:5]]))
+    return rows
+
+
+def tip_dataset(backgrounds: Path, out_dir: Path, *, count: int, seed: int, classes: dict[str, float] | None = None, pitch_mm: float | None = None,
+                progress: bool = True, taxonomy: Taxonomy | None = None) -> Path:
+    """Write `count` TIP composites over the scans under `backgrounds` as an ultralytics dataset.
+
+    `backgrounds` is best a dataset with images/<split>/..., labels/<split>/... and a data.yaml whose class
+    names are taxonomy names (an `xscreen data build` output): the background's own labels are kept and each
+    composite stays in its background's split. A bare folder of scans works too, but objects already in
+    those scans are then unlabelled (logged). Composite i uses rng (seed, i): same seed, same bytes.
+    Returns the data.yaml path.
+    """
+    import json
+    import logging
+
+    import cv2
+    import yaml
+
+    from xscreen.datasets.synth.writer import _progress
+    from xscreen.errors import DatasetError
+    from xscreen.vision.taxonomy import load_taxonomy
+
+    log = logging.getLogger(__name__)
+    taxonomy = taxonomy or load_taxonomy()
+    backgrounds, out_dir = Path(backgrounds), Path(out_dir)
+    images = _background_images(backgrounds)
+    if not images:
+        raise DatasetError(f"no scans found under {backgrounds}")
+    ids: list[int] | None = None
+    data_yaml = backgrounds / "data.yaml"
+    if data_yaml.is_file() and (backgrounds / "images").is_dir():
+        raw_names = (yaml.safe_load(data_yaml.read_text()) or {}).get("names") or []
+        names = [str(raw_names[k]) for k in sorted(raw_names)] if isinstance(raw_names, dict) else [str(n) for n in raw_names]
+        unknown = [n for n in names if n not in taxonomy.names]
+        if unknown:
+            raise DatasetError(f"{data_yaml}: class names {unknown} are not in the taxonomy")
+        ids = [taxonomy.id_of(n) for n in names]
+    else:
+        log.warning("%s has no data.yaml with images/ and labels/: objects already in its scans stay unlabelled", backgrounds)
+    profile = load_profile(None)
+    cfg = SynthConfig()
+    splits_seen: set[str] = set()
+    with _progress(progress, count) as advance:
+        for i in range(count):
+            rng = np.random.default_rng([seed, i])
+            bg = images[int(rng.integers(0, len(images)))]
+            rel_parts = bg.relative_to(backgrounds / "images").parts if ids is not None else ()
+            split = rel_parts[0] if len(rel_parts) > 1 and rel_parts[0] in ("train", "val", "test") else "train"
+            bgr = cv2.imread(str(bg), cv2.IMREAD_UNCHANGED)
+            if bgr is None:
+                raise DatasetError(f"cannot decode {bg}")
+            real = bgr if bgr.ndim == 2 else cv2.cvtColor(bgr[..., :3], cv2.COLOR_BGR2RGB)
+            out, boxes = project_threats(real, rng=rng, taxonomy=taxonomy, profile=profile, classes=classes, pitch_mm=pitch_mm, config=cfg)
+            h, w = out.shape[:2]
+            rows = _background_labels(backgrounds, bg, ids)
+            rows += [f"{c} {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} {(y1 - y0) / h:.6f}" for c, x0, y0, x1, y1 in boxes]
+            name = f"tip_{i:07d}"
+            for sub in ("images", "labels", "meta"):
+                (out_dir / sub / split).mkdir(parents=True, exist_ok=True)
+            splits_seen.add(split)
+            img = out if out.ndim == 2 else cv2.cvtColor(out, cv2.COLOR_RGB2BGR)
+            cv2.imwrite(str(out_dir / "images" / split / f"{name}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            (out_dir / "labels" / split / f"{name}.txt").write_text("".join(r + "\n" for r in rows))
+            meta = {"name": name, "seed": seed, "index": i, "background": str(bg), "projected": [list(b) for b in boxes]}
+            (out_dir / "meta" / split / f"{name}.json").write_text(json.dumps(meta))
+            advance()
+    data = {
+        "path": str(out_dir.resolve()),
+        "train": "images/train",
+        "val": "images/val" if "val" in splits_seen else "images/train",
+        **({"test": "images/test"} if "test" in splits_seen else {}),
+        "nc": len(taxonomy),
+        "names": dict(enumerate(taxonomy.names)),
+    }
+    (out_dir / "images" / "train").mkdir(parents=True, exist_ok=True)
+    out_yaml = out_dir / "data.yaml"
+    out_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out_yaml

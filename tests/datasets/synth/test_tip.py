@@ -67,3 +67,33 @@ def test_refuses_non_images(bad):
 def test_unknown_class_is_refused(background):
     with pytest.raises(KeyError):
         project_threats(background[0], rng=np.random.default_rng(0), taxonomy=load_taxonomy(), classes={"bazooka": 1.0})
+
+
+def test_tip_dataset_keeps_background_labels_and_splits(tmp_path, background):
+    import cv2
+    import yaml
+
+    from xscreen.datasets.synth.tip import tip_dataset
+
+    rgb, _ = background
+    bg = tmp_path / "bg"
+    for split in ("train", "val"):
+        (bg / "images" / split).mkdir(parents=True)
+        (bg / "labels" / split).mkdir(parents=True)
+        cv2.imwrite(str(bg / "images" / split / "a.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        (bg / "labels" / split / "a.txt").write_text("1 0.5 0.5 0.2 0.1\n")  # class 1 of the set = "knife"
+    (bg / "data.yaml").write_text(yaml.safe_dump({"names": {0: "firearm", 1: "knife"}}))
+    tax = load_taxonomy()
+    data_yaml = tip_dataset(bg, tmp_path / "out", count=4, seed=3, pitch_mm=1.0, progress=False)
+    data = yaml.safe_load(data_yaml.read_text())
+    assert data["names"] == dict(enumerate(tax.names))
+    assert data["val"] in ("images/val", "images/train")
+    labels = sorted((tmp_path / "out" / "labels").rglob("*.txt"))
+    assert len(labels) == 4
+    for lab in labels:
+        rows = lab.read_text().splitlines()
+        assert rows[0].split()[0] == str(tax.id_of("knife"))  # background label renumbered into the taxonomy
+    again = tip_dataset(bg, tmp_path / "again", count=4, seed=3, pitch_mm=1.0, progress=False)
+    for img in (tmp_path / "out" / "images").rglob("*.jpg"):
+        twin = again.parent / img.relative_to(tmp_path / "out")
+        assert twin.read_bytes() == img.read_bytes()
