@@ -243,3 +243,22 @@ def test_gpu_with_io_binding_matches_cpu(tiny_models_dir: Path, low_conf_engine:
         assert len(a) == len(b)
         np.testing.assert_allclose(a.xyxy, b.xyxy, atol=1.0)
         np.testing.assert_allclose(a.scores, b.scores, atol=1e-3)
+
+
+def test_fixed_batch_model_runs_one_image_per_call(tiny_models_dir: Path, tmp_path: Path, low_conf_engine: Engine, real_images: list[np.ndarray]) -> None:
+    onnx = pytest.importorskip("onnx")
+    models = _copy_version(tiny_models_dir, tmp_path, **{"thresholds.conf": 0.001})
+    path = models / "tiny" / "1" / "model.onnx"
+    model = onnx.load(str(path))
+    for dim, value in zip(model.graph.input[0].type.tensor_type.shape.dim, (1, 3, 64, 64)):
+        dim.Clear()
+        dim.dim_value = value
+    onnx.save(model, str(path))
+    card_path = path.parent / "card.json"
+    card = json.loads(card_path.read_text())
+    card["files"]["model.onnx"] = sha256_file(path)
+    card_path.write_text(json.dumps(card))
+    engine = Engine.load("tiny:1", models_dir=models)
+    assert engine.max_batch_size == 1
+    for a, b in zip(engine.predict(real_images[:3]), low_conf_engine.predict(real_images[:3])):
+        np.testing.assert_allclose(a.xyxy, b.xyxy, atol=1e-3)
