@@ -49,10 +49,7 @@ class TransmissionModel:
 
     def exact_transmission(self, areal: dict[str, float]) -> dict[str, float]:
         """Reference polychromatic transmission for {material: g/cm^2} without the basis approximation."""
-        mu_total = np.zeros_like(self.energies_kev)
-        for name, rho_t in areal.items():
-            mu_total += mass_attenuation(name, self.energies_kev) * rho_t
-        return {c: float(np.sum(self.weights[c] * np.exp(-mu_total))) for c in self.channels}
+        return exact_transmission(self.beam, areal)
 
     def transmission(self, a: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
         """Per-channel transmission (float32, 0..1) for basis areal-density maps a, b (same shape)."""
@@ -94,6 +91,15 @@ def _as_image(x: np.ndarray) -> np.ndarray:
     width = 1024
     pad = (-flat.size) % width
     return np.concatenate([flat, np.zeros(pad, flat.dtype)]).reshape(-1, width)
+
+
+def exact_transmission(beam: BeamSpec, areal: dict[str, float]) -> dict[str, float]:
+    """sum_E w_c(E) exp(-sum_m mu_m(E)/rho_m * rho_m t_m) per channel, for {material: g/cm^2}."""
+    resp = channel_response(beam)
+    mu_total = np.zeros_like(resp.energies_kev)
+    for name, rho_t in areal.items():
+        mu_total += mass_attenuation(name, resp.energies_kev) * rho_t
+    return {c: float(np.sum(resp.weights[c] * np.exp(-mu_total))) for c in beam.channels}
 
 
 def _fit_weights(beam: BeamSpec) -> tuple[np.ndarray, np.ndarray]:

@@ -48,9 +48,9 @@ def as_transmission(channel: np.ndarray) -> np.ndarray:
 def reference_curves(profile: ScannerProfile) -> ReferenceCurves:
     """R(a_H) of water, aluminium and iron for this profile's beam (exact polychromatic sums)."""
     from xscreen.vision.xray.materials import get_material
-    from xscreen.vision.xray.physics import transmission_model
+    from xscreen.vision.xray.physics import exact_transmission
 
-    model = transmission_model(profile.beam_spec)
+    beam = profile.beam_spec
     grid = np.linspace(0.02, A_MAX, 200)
     ratio: dict[str, np.ndarray] = {}
     for name in ("water", "aluminium", "steel"):
@@ -58,7 +58,7 @@ def reference_curves(profile: ScannerProfile) -> ReferenceCurves:
         thick = np.geomspace(0.005, 400.0, 400)  # cm
         a_h, r = [], []
         for t in thick:
-            tr = model.exact_transmission({name: rho * t})
+            tr = exact_transmission(beam, {name: rho * t})
             if tr["high"] < 1e-5:
                 break
             a_h.append(-np.log(tr["high"]))
