@@ -109,7 +109,9 @@ def write_scan(scan: Scan, out_dir: Path, config: SynthConfig, raw: bool) -> Non
 _WORKER: dict = {}
 
 
-def _init_worker(config: SynthConfig, taxonomy: Taxonomy, out_dir: Path, seed: int, raw: bool, config_sha: str) -> None:
+def _init_worker(config: SynthConfig, taxonomy: Taxonomy, out_dir: Path, seed: int, raw: bool, config_sha: str, single_thread: bool = False) -> None:
+    if single_thread:
+        cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would only contend
     _WORKER.update(config=config, taxonomy=taxonomy, out_dir=out_dir, seed=seed, raw=raw, config_sha=config_sha)
 
 
@@ -153,7 +155,7 @@ def generate_dataset(out_dir: Path, *, count: int, seed: int, config: Path | Non
                 advance()
         else:
             ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-            with ctx.Pool(workers, initializer=_init_worker, initargs=(cfg, taxonomy, out_dir, seed, raw, cfg_sha)) as pool:
+            with ctx.Pool(workers, initializer=_init_worker, initargs=(cfg, taxonomy, out_dir, seed, raw, cfg_sha, True)) as pool:
                 for _, split, n in pool.imap_unordered(_work, indices, chunksize=4):
                     counts[split] += 1
                     labelled += n
