@@ -130,7 +130,7 @@ class ScanOut(BaseModel):
     decision: DecisionOut
     model: ModelRef
     timings_ms: dict[str, float] = Field(
-        description="Milliseconds when first screened: decode, queue (wait for a batch), inference (the whole batch), "
+        description="Milliseconds when first screened: receive (body, replay lookup), decode, queue (wait for a batch), inference (the whole batch), "
         "screen (receipt to decision); the first answer adds store and total."
     )
     reviews: list[ReviewOut] = Field(default_factory=list)

@@ -148,12 +148,12 @@ async def create_scan(request: Request, response: Response, service: ServiceDep,
 
     from xscreen.vision.io import read_scan
 
+    received = time.perf_counter()
     scan = await run_in_threadpool(read_scan, data, filename=filename, max_pixels=settings.max_image_pixels)
     decoded = time.perf_counter()
     inference: Inference = await service.batcher.submit(scan)
     if inference.error is not None:
         raise ScanUnprocessable(f"the model could not process this scan ({type(inference.error).__name__}: {inference.error})")
-    inferred = time.perf_counter()
     decision = service.policy.decide(inference.detections)
     record = ScanRecord(
         id=meta.scan_id or uuid.uuid4().hex,
@@ -175,7 +175,8 @@ async def create_scan(request: Request, response: Response, service: ServiceDep,
         verdict=decision.verdict,
         reasons=[r.to_dict() for r in decision.reasons],
         timings={
-            "decode": _ms(decoded - started),
+            "receive": _ms(received - started),  # body upload and the replay lookup
+            "decode": _ms(decoded - received),
             "queue": _ms(max(0.0, inference.batch_started - decoded)),
             "inference": _ms(inference.batch_seconds),
             "screen": _ms(time.perf_counter() - started),

@@ -38,7 +38,7 @@ def test_screens_every_format_and_stores_it(client: httpx.Client, make: Callable
     assert body["model"] == {"name": "tiny", "version": 1}
     assert body["decision"]["policy_version"] == "default:1"
     assert body["decision"]["verdict"] in ("clear", "inspect", "hold")
-    assert {"decode", "queue", "inference", "screen", "store", "total"} <= set(body["timings_ms"])
+    assert {"receive", "decode", "queue", "inference", "screen", "store", "total"} <= set(body["timings_ms"])
     # Stored: the record reads back the same, the image byte for byte.
     again = client.get(f"/v1/scans/{scan_id}").json()
     assert {k: again[k] for k in ("image", "detections", "decision", "model")} == {k: body[k] for k in ("image", "detections", "decision", "model")}
