@@ -26,20 +26,21 @@ def _digest(root: Path) -> dict[str, str]:
 
 def test_same_seed_same_bytes_whatever_the_workers(tmp_path):
     cfg = _small_config(tmp_path)
-    one = generate_dataset(tmp_path / "one", count=6, seed=5, config=cfg, workers=1, raw=True, progress=False)
-    two = generate_dataset(tmp_path / "two", count=6, seed=5, config=cfg, workers=2, raw=True, progress=False)
+    one = generate_dataset(tmp_path / "one", count=4, seed=5, config=cfg, workers=1, raw=True, progress=False)
+    two = generate_dataset(tmp_path / "two", count=4, seed=5, config=cfg, workers=2, raw=True, progress=False)
     assert _digest(one.parent) == _digest(two.parent)
-    other = generate_dataset(tmp_path / "other", count=6, seed=6, config=cfg, workers=1, progress=False)
-    assert _digest(other.parent) != {k: v for k, v in _digest(one.parent).items() if not k.startswith("raw")}
+    other = generate_dataset(tmp_path / "other", count=2, seed=6, config=cfg, workers=1, progress=False)
+    images = lambda d: {v for k, v in _digest(d).items() if k.startswith("images")}  # noqa: E731
+    assert images(other.parent) and not images(other.parent) & images(one.parent)
 
 
 def test_layout_names_and_metadata(tmp_path):
-    data_yaml = generate_dataset(tmp_path / "ds", count=5, seed=1, config=_small_config(tmp_path), raw=True, progress=False)
+    data_yaml = generate_dataset(tmp_path / "ds", count=4, seed=1, config=_small_config(tmp_path), raw=True, progress=False)
     data = yaml.safe_load(data_yaml.read_text())
     assert data["names"] == dict(enumerate(load_taxonomy().names))
     root = data_yaml.parent
     images = sorted(root.glob("images/*/*.jpg"))
-    assert len(images) == 5
+    assert len(images) == 4
     for img in images:
         split, stem = img.parent.name, img.stem
         labels = (root / "labels" / split / f"{stem}.txt").read_text().split()
