@@ -9,9 +9,10 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from xscreen.errors import AuthError, QueueFull, ScanTooLarge, XscreenError
+from xscreen.errors import AuthError, QueueFull, ScanTooLarge, ServiceUnavailable, XscreenError
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(OSError)
+    async def _storage(request: Request, exc: Exception) -> JSONResponse:
+        # The database or the image store is unreachable or full: nothing was answered as stored, and the
+        # station may resend the same scan_id once it is back (idempotent).
+        logger.error("storage failure on %s %s: %s", request.method, request.url.path, exc)
+        error = ServiceUnavailable(f"storage unavailable ({type(exc).__name__}); retry later with the same scan_id")
+        return await _typed(request, error)
 
     @app.exception_handler(Exception)
     async def _untyped(request: Request, exc: Exception) -> JSONResponse:

@@ -61,3 +61,19 @@ def test_openapi_documents_the_station_contract(server) -> None:
     assert "X-API-Key" in str(spec["components"]["securitySchemes"])
     for path in ("/v1/scans/{scan_id}", "/v1/scans/{scan_id}/image", "/v1/scans/{scan_id}/annotated", "/v1/scans/{scan_id}/review", "/v1/models", "/readyz", "/metrics"):
         assert path in spec["paths"], path
+
+
+def test_scans_answer_503_while_the_database_is_unreachable(server, client: httpx.Client) -> None:
+    from sqlalchemy.orm import sessionmaker
+
+    from xscreen.serving.store.db import make_engine
+
+    service = server.app.state.service
+    real = service.sessions
+    try:
+        service.sessions = sessionmaker(make_engine("postgresql://nobody:nothing@127.0.0.1:9/none"))
+        response = post_scan(client, png_bytes(), scan_id="db-down")
+        assert response.status_code == 503 and response.json()["error"]["code"] == "service_unavailable"
+    finally:
+        service.sessions = real
+    assert post_scan(client, png_bytes(), scan_id="db-down").status_code == 201  # the station resends it
