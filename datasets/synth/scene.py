@@ -184,14 +184,23 @@ class _Accumulator:
         self._texture: np.ndarray | None = None
 
     def texture(self) -> np.ndarray:
-        """One smooth random field per scan, ridged like folds and creases, zero mean."""
+        """One random field per scan, zero mean: long fold lines in two directions plus fine grain.
+
+        Zero crossings of a smooth field stretched along one axis are long, roughly parallel lines;
+        1 - |tanh(k f)| peaks on them, which reads as the folds and seams of cloth and crumpled paper.
+        """
         if self._texture is None:
             h, w = self.height, self.width
-            small = self._rng.standard_normal((max(h // 12, 2), max(w // 12, 2))).astype(np.float32)
-            field = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-            fine = cv2.resize(self._rng.standard_normal((max(h // 4, 2), max(w // 4, 2))).astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
-            ridged = 1.0 - np.abs(np.tanh(field)) * 1.6 + 0.3 * fine
-            self._texture = ridged - ridged.mean()
+            rng = self._rng
+
+            def stretched(sy: int, sx: int) -> np.ndarray:
+                small = rng.standard_normal((max(h // sy, 2), max(w // sx, 2))).astype(np.float32)
+                return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+
+            lines = (1.0 - np.abs(np.tanh(2.5 * stretched(48, 10)))) + (1.0 - np.abs(np.tanh(2.5 * stretched(10, 48))))
+            grain = stretched(4, 4)
+            field = 0.9 * lines + 0.25 * grain
+            self._texture = (field - field.mean()).astype(np.float32)
         return self._texture
 
     def window(self, shape: Shape) -> tuple[int, int, int, int]:
