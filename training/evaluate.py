@@ -64,13 +64,8 @@ class EnginePredictor:
     class_names: list[str]
 
     def __post_init__(self) -> None:
-        # Same session, thresholds lowered to the score floor: AP needs every box, the card's operating
-        # thresholds still decide precision, recall and flagging.
-        from xscreen.vision.engine import Engine
-        from xscreen.vision.registry import Thresholds
-
-        card = self.engine.card.model_copy(update={"thresholds": Thresholds(conf=SCORE_FLOOR, iou=self.engine.card.thresholds.iou)})
-        self.scoring_engine = Engine(session=self.engine.session, card=card, model_path=self.engine.model_path, variant=self.engine.variant)
+        # AP needs every box; the card's operating thresholds still decide precision, recall and flagging.
+        self.scoring_engine = self.engine.with_thresholds(SCORE_FLOOR)
 
     def operating_threshold(self, class_name: str) -> float:
         t = self.engine.card.thresholds

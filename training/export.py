@@ -1,9 +1,9 @@
 """Export a trained checkpoint to ONNX, verify parity, and write a registry version.
 
 Recipe (`xscreen export --weights runs/NAME/weights/best.pt --name NAME --version V [--half] [--int8 --calib DIR]`):
-1. ultralytics exports fp32 ONNX with a dynamic batch axis (and fp16 / INT8 variants on request: fp16 via
-   onnxruntime's float16 converter with float32 inputs and outputs; INT8 by static quantisation of the
-   weighted ops only, calibrated on the images in `--calib`).
+1. ultralytics exports fp32 ONNX with a dynamic batch axis (and an fp16 variant on request: onnxruntime's
+   float16 converter, float32 inputs and outputs). The INT8 variant is `xscreen.vision.quantize` (static QDQ,
+   the head's output layers kept in float), calibrated on `--calib` scans preprocessed by our engine.
 2. Parity: the fp32 ONNX model run through xscreen's own engine and the PyTorch model run through
    ultralytics' predict must find the same boxes on the same real scans (class equal, box corners within
    `BOX_TOL_PX`, scores within `SCORE_TOL`); otherwise the export fails and says by how much.
@@ -21,10 +21,9 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
-import yaml
 
 from xscreen.errors import ConfigError, XscreenError
 from xscreen.offline import prepare_ultralytics
@@ -35,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 BOX_TOL_PX = 1.0
 SCORE_TOL = 1e-3
+PARITY_CONF = 0.05  # below the operating threshold, so a young model still yields boxes to compare
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 
 
@@ -103,56 +103,59 @@ def _output_layout(onnx_path: Path) -> tuple[str, str]:
     return out.name, layout
 
 
-def _calibration_yaml(calib: Path, names: list[str], workdir: Path) -> Path:
-    images = [p for p in sorted(calib.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES]
+def _calibration_blobs(engine: Any, calib: Path, limit: int = 64) -> Iterator[np.ndarray]:
+    """Calibration inputs preprocessed exactly as the engine preprocesses station scans."""
+    import cv2
+
+    images = [p for p in sorted(calib.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES][:limit]
     if not images:
         raise ConfigError(f"--calib {calib} holds no images")
-    listing = workdir / "calib.txt"
-    listing.write_text("\n".join(str(p.resolve()) for p in images) + "\n")
-    data = workdir / "calib.yaml"
-    data.write_text(yaml.safe_dump({"path": str(workdir), "train": str(listing), "val": str(listing), "names": dict(enumerate(names))}))
-    return data
+    for path in images:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if bgr is not None:
+            yield engine.preprocess([np.ascontiguousarray(bgr[..., ::-1])])[0]
 
 
-def _export_variant(weights: Path, imgsz: int, workdir: Path, *, quantize: int | None = None, data: Path | None = None) -> Path:
+def _staged_engine(onnx_path: Path, card: ModelCard) -> Any:
+    """Load the fp32 export through our engine from a card beside it, as an operator's unregistered model."""
+    from xscreen.vision.engine import Engine
+
+    card = card.model_copy(update={"files": {onnx_path.name: sha256_file(onnx_path)}})
+    (onnx_path.parent / CARD_FILE).write_text(card.model_dump_json(indent=2))
+    return Engine.load(onnx_path, models_dir=onnx_path.parent, providers=["CPUExecutionProvider"])
+
+
+def _export_variant(weights: Path, imgsz: int, workdir: Path, *, quantize: int | None = None) -> Path:
     from ultralytics import YOLO
 
     # ultralytics writes beside the weights: give each variant its own copy in the work dir.
-    stem = {None: "fp32", 16: "fp16", 8: "int8"}[quantize]
+    stem = {None: "fp32", 16: "fp16"}[quantize]
     local = workdir / stem / "model.pt"
     local.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(weights, local)
     kwargs: dict[str, Any] = dict(format="onnx", imgsz=imgsz, dynamic=True, simplify=True, device="cpu", batch=1)
     if quantize is not None:
         kwargs["quantize"] = quantize
-    if data is not None:
-        kwargs["data"] = str(data)
     return Path(YOLO(str(local)).export(**kwargs))
 
 
-def verify_parity(weights: Path, onnx_path: Path, card: ModelCard, images: list[Path]) -> dict[str, float]:
+def verify_parity(weights: Path, engine: Any, images: list[Path]) -> dict[str, float]:
     """Compare PyTorch (ultralytics predict) against our engine on the fp32 ONNX model; raise on mismatch."""
     import cv2
     from ultralytics import YOLO
 
-    from xscreen.vision.engine import Engine
-
-    # The engine loads an .onnx path from the card beside it, as an operator's unregistered model would.
-    staged = onnx_path.parent / "model.onnx"
-    if onnx_path != staged:
-        shutil.copyfile(onnx_path, staged)
-    card = card.model_copy(update={"files": {"model.onnx": sha256_file(staged)}})
-    (staged.parent / CARD_FILE).write_text(card.model_dump_json(indent=2))
-    engine = Engine.load(staged, models_dir=staged.parent, providers=["CPUExecutionProvider"])
+    card = engine.card
+    engine = engine.with_thresholds(PARITY_CONF)
     torch_model = YOLO(str(weights))
     worst_box = worst_score = 0.0
-    compared = 0
+    compared = boxes = 0
     for path in images:
         bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if bgr is None:
             continue
         ours = engine.predict([cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)])[0]
-        result = torch_model.predict(bgr, imgsz=card.input.imgsz, conf=card.thresholds.conf, iou=card.thresholds.iou, device="cpu", verbose=False)[0]
+        # rect=False: the exported model always sees the full square letterbox, so must PyTorch.
+        result = torch_model.predict(bgr, imgsz=card.input.imgsz, conf=PARITY_CONF, iou=card.thresholds.iou, rect=False, device="cpu", verbose=False)[0]
         theirs_xyxy = result.boxes.xyxy.cpu().numpy()
         theirs_scores = result.boxes.conf.cpu().numpy()
         if len(theirs_xyxy) != len(ours):
@@ -165,11 +168,14 @@ def verify_parity(weights: Path, onnx_path: Path, card: ModelCard, images: list[
             worst_box = max(worst_box, float(deltas[j]))
             worst_score = max(worst_score, abs(float(ours.scores[j]) - float(score)))
         compared += 1
+        boxes += len(ours)
     if compared == 0:
         raise ParityError("no readable parity images")
+    if boxes == 0:
+        logger.warning("parity compared no boxes (the model finds nothing at conf %.2f on these scans): the check is vacuous", PARITY_CONF)
     if worst_box > BOX_TOL_PX or worst_score > SCORE_TOL:
         raise ParityError(f"ONNX and PyTorch disagree: max box delta {worst_box:.3f} px (tolerance {BOX_TOL_PX}), max score delta {worst_score:.5f} (tolerance {SCORE_TOL})")
-    return {"images": compared, "max_box_delta_px": worst_box, "max_score_delta": worst_score}
+    return {"images": compared, "boxes": boxes, "conf": PARITY_CONF, "max_box_delta_px": worst_box, "max_score_delta": worst_score}
 
 
 def run(options: ExportOptions) -> RegistryModel:
@@ -193,9 +199,6 @@ def run(options: ExportOptions) -> RegistryModel:
         files = {"model.onnx": _export_variant(options.weights, imgsz, workdir)}
         if options.half:
             files["model-fp16.onnx"] = _export_variant(options.weights, imgsz, workdir, quantize=16)
-        if options.int8:
-            calib_yaml = _calibration_yaml(options.calib, names, workdir)  # type: ignore[arg-type]
-            files["model-int8.onnx"] = _export_variant(options.weights, imgsz, workdir, quantize=8, data=calib_yaml)
         output_name, layout = _output_layout(files["model.onnx"])
         card = ModelCard(
             name=options.name,
@@ -213,11 +216,17 @@ def run(options: ExportOptions) -> RegistryModel:
         )
         if options.data_card_file is not None:
             card.training["data_card"] = _read_json(options.data_card_file)
+        if options.check_parity or options.int8:
+            engine = _staged_engine(files["model.onnx"], card)
         if options.check_parity:
             if not options.parity_images:
                 raise ConfigError("parity check needs real scans: pass parity images (or disable the check explicitly)")
-            card.training["export_parity"] = verify_parity(options.weights, files["model.onnx"], card, options.parity_images)
+            card.training["export_parity"] = verify_parity(options.weights, engine, options.parity_images)
             logger.info("parity: %s", card.training["export_parity"])
+        if options.int8:
+            from xscreen.vision.quantize import quantize_int8
+
+            files["model-int8.onnx"] = quantize_int8(files["model.onnx"], workdir / "model-int8.onnx", _calibration_blobs(engine, options.calib))  # type: ignore[arg-type]
         return write_version(models_dir=options.models_dir, card=card, files=files)
 
 

@@ -222,6 +222,14 @@ class Engine:
         )
         return engine
 
+    def with_thresholds(self, conf: float) -> "Engine":
+        """The same session with every class's score threshold set to `conf` (evaluation and parity need the
+        boxes below the operating threshold; the card's own thresholds stay on `self`)."""
+        from xscreen.vision.registry import Thresholds
+
+        card = self.card.model_copy(update={"thresholds": Thresholds(conf=conf, iou=self.card.thresholds.iou)})
+        return Engine(session=self.session, card=card, model_path=self.model_path, variant=self.variant, taxonomy=self.taxonomy)
+
     def warmup(self) -> None:
         """One inference on a blank input, so the first real scan does not pay for allocation and kernel choice."""
         h, w = self.input_hw
