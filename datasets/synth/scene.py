@@ -146,7 +146,10 @@ def _threat_objects(cls: str, container: SceneObject, rng: np.random.Generator, 
     group = objs[0]
     _place(group, container, rng, flat=flat)
     for o in objs:
-        o.center, o.rotation = group.center, group.rotation
+        if o.info.get("spread"):
+            _place(o, container, rng, flat=flat)  # parts of a kit travel apart, among the clutter
+        else:
+            o.center, o.rotation = group.center, group.rotation
         out.append(o)
     is_drug = taxonomy.by_name(cls).category == "drugs"
     if is_drug and not flat and rng.random() < config.conceal_probability:

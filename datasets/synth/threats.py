@@ -186,6 +186,17 @@ def suppressor(rng: np.random.Generator) -> list[SceneObject]:
     return [_obj("suppressor", "firearm_part", shapes, part="suppressor")]
 
 
+def parts_kit(rng: np.random.Generator) -> list[SceneObject]:
+    """A pistol taken apart and spread through one parcel: each part labelled and placed on its own."""
+    kit = [slide(rng)[0], barrel(rng)[0], frame(rng)[0]]
+    for extra in (spring_set, trigger_group, magazine):
+        if rng.random() < 0.5:
+            kit.append(extra(rng)[0])
+    for part in kit:
+        part.info["spread"] = True
+    return kit
+
+
 def magazine(rng: np.random.Generator) -> list[SceneObject]:
     length = rng.uniform(85, 130) if rng.random() < 0.7 else rng.uniform(150, 230)
     return [_obj("magazine", "magazine", _magazine_shapes(rng, length))]
@@ -380,7 +391,7 @@ def drug_tablets(rng: np.random.Generator) -> list[SceneObject]:
 THREAT_BUILDERS: dict[str, dict[str, Builder]] = {
     "firearm": {"pistol": pistol, "revolver": revolver},
     "firearm_part": {"slide": slide, "barrel": barrel, "frame": frame, "bolt": bolt, "trigger_group": trigger_group,
-                     "springs": spring_set, "suppressor": suppressor},
+                     "springs": spring_set, "suppressor": suppressor, "kit": parts_kit},
     "magazine": {"magazine": magazine},
     "ammunition": {"ammunition": ammunition},
     "knife": {"knife": knife},
