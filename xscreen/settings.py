@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="XSCREEN_", extra="forbid")
 
     # Where things live
-    data_dir: Path = Field(default_factory=_default_data_dir, description="Database, keys and stored scans.")
+    data_dir: Path = Field(default_factory=_default_data_dir, description="Default database (which also holds the station API-key hashes) and stored scans.")
     models_dir: Path = Field(default=REPO_ROOT / "models", description="Model registry: NAME/VERSION/{model.onnx,card.json}.")
     configs_dir: Path = Field(default=CONFIGS_DIR)
     real_data_dir: Path = Field(default=REPO_ROOT.parent / "shared" / "data", description="Real labeled scans (parity checks, evaluation).")
@@ -45,7 +45,6 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir.")
     scan_store_url: str | None = Field(default=None, description="fsspec URL for stored scan images; default: data_dir/scans.")
     policy_file: Path = Field(default=CONFIGS_DIR / "policy" / "default.yaml")
-    api_keys_file: Path | None = Field(default=None, description="Station API keys (hashes only); default: data_dir/api_keys.json.")
 
     # Service
     host: str = "127.0.0.1"
@@ -75,7 +74,7 @@ class Settings(BaseSettings):
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
         return tuple(sources)
 
-    @field_validator("data_dir", "models_dir", "configs_dir", "real_data_dir", "policy_file", "api_keys_file", mode="after")
+    @field_validator("data_dir", "models_dir", "configs_dir", "real_data_dir", "policy_file", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None
@@ -95,17 +94,12 @@ class Settings(BaseSettings):
     def effective_scan_store_url(self) -> str:
         return self.scan_store_url or (self.data_dir / "scans").as_uri()
 
-    @property
-    def effective_api_keys_file(self) -> Path:
-        return self.api_keys_file or self.data_dir / "api_keys.json"
-
     def describe(self) -> dict[str, Any]:
         """What an operator needs to see (doctor, logs): every value, derived ones resolved."""
         out = self.model_dump(mode="json")
         out.update(
             database_url=self.effective_database_url,
             scan_store_url=self.effective_scan_store_url,
-            api_keys_file=str(self.effective_api_keys_file),
         )
         return out
 

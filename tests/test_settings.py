@@ -1,0 +1,50 @@
+"""One settings object: environment over YAML over defaults, derived values, refusals at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from xscreen.settings import Settings, get_settings
+
+
+def test_defaults_derive_from_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XSCREEN_DATA_DIR", str(tmp_path))
+    s = Settings()
+    assert s.effective_database_url == f"sqlite:///{tmp_path / 'xscreen.db'}"
+    assert s.effective_scan_store_url == (tmp_path / "scans").as_uri()
+    assert s.describe()["database_url"] == s.effective_database_url
+
+
+def test_env_beats_yaml_beats_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "settings.yaml"
+    config.write_text("port: 9001\nmax_batch_size: 4\n")
+    monkeypatch.setenv("XSCREEN_CONFIG", str(config))
+    monkeypatch.setenv("XSCREEN_PORT", "9002")
+    s = Settings()
+    assert (s.port, s.max_batch_size, s.max_queue_size) == (9002, 4, 64)
+
+
+@pytest.mark.parametrize("env, value", [("XSCREEN_PORT", "70000"), ("XSCREEN_MAX_BATCH_SIZE", "0"), ("XSCREEN_DATABASE_URL", "just-a-path.db")])
+def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, env: str, value: str) -> None:
+    monkeypatch.setenv(env, value)
+    with pytest.raises(ValidationError):
+        Settings()
+
+
+def test_unknown_yaml_key_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "settings.yaml"
+    config.write_text("prot: 9001\n")
+    monkeypatch.setenv("XSCREEN_CONFIG", str(config))
+    with pytest.raises(ValidationError, match="prot"):
+        Settings()
+
+
+def test_get_settings_is_cached_until_cleared(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = get_settings()
+    monkeypatch.setenv("XSCREEN_PORT", "8123")
+    assert get_settings() is first
+    get_settings.cache_clear()
+    assert get_settings().port == 8123
