@@ -119,7 +119,6 @@ def run_ray(
             batch_format="pyarrow",
             compute=ActorPoolStrategy(size=workers),
             num_gpus=1 if gpus else 0,
-            num_cpus=intra_op_threads,
         )
         committer = RowCommitter(manifest, every=options.commit_every, seconds=options.commit_seconds)
         for table in ds.iter_batches(batch_size=None, batch_format="pyarrow"):

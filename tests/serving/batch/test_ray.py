@@ -8,6 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from xscreen.serving.batch.run import BatchOptions, run
+from xscreen.serving.batch.sources import list_sources
 
 
 @pytest.fixture(scope="module")
@@ -19,16 +20,25 @@ def ray_local():
     ray.shutdown()
 
 
-def test_ray_rows_equal_local_rows(ray_local, scan_tree: Path, lowconf_models_dir: Path, flag_all_policy: Path, tmp_path: Path) -> None:
-    common = dict(src=str(scan_tree), models_dir=lowconf_models_dir, policy_file=flag_all_policy,
-                  providers=["CPUExecutionProvider"], batch_size=4, commit_every=4, save_annotated=True)
-    local = run(BatchOptions(out=tmp_path / "local", engine="local", workers=2, **common))
-    on_ray = run(BatchOptions(out=tmp_path / "ray", engine="ray", workers=1, **common))
-    assert (on_ray.total, on_ray.screened, on_ray.errors) == (local.total, local.screened, local.errors) == (13, 13, 3)
-    local_rows = pq.read_table(tmp_path / "local" / "results.parquet")
-    ray_rows = pq.read_table(tmp_path / "ray" / "results.parquet")
-    assert ray_rows.to_pylist() == local_rows.to_pylist()
-    assert sum(len(r["detections"]) for r in ray_rows.to_pylist()) > 0  # the comparison covers real detections
+def test_ray_rows_equal_local_rows_and_ray_resumes(ray_local, scan_tree: Path, lowconf_models_dir: Path, flag_all_policy: Path,
+                                                   tmp_path: Path) -> None:
+    """One Ray run (actor start-up is the slow part) checks both: it finishes a run another attempt began,
+    skipping what that attempt committed, and its rows equal the local engine's for the same scans."""
+    every = list_sources(str(scan_tree))
+    first = tmp_path / "first.txt"
+    first.write_text("".join(f"{s}\n" for s in every[:5]))
+    common = dict(models_dir=lowconf_models_dir, policy_file=flag_all_policy, providers=["CPUExecutionProvider"],
+                  batch_size=4, commit_every=4, save_annotated=True)
+    local = run(BatchOptions(src=str(scan_tree), out=tmp_path / "local", engine="local", workers=2, **common))
+    run(BatchOptions(src=str(first), out=tmp_path / "ray", engine="local", **common))
+    on_ray = run(BatchOptions(src=str(scan_tree), out=tmp_path / "ray", engine="ray", workers=1, resume=True, **common))
+    assert (on_ray.skipped, on_ray.screened) == (5, 8)
+    assert (on_ray.total, on_ray.errors) == (local.total, local.errors) == (13, 3)
+    local_rows = pq.read_table(tmp_path / "local" / "results.parquet").to_pylist()
+    ray_rows = pq.read_table(tmp_path / "ray" / "results.parquet").to_pylist()
+    assert [r["source"] for r in ray_rows] == every
+    assert ray_rows == local_rows
+    assert sum(len(r["detections"]) for r in ray_rows if r["source"] in every[5:]) > 0  # Ray's rows hold real detections
 
 
 def test_address_needs_the_ray_engine(tmp_path: Path) -> None:
