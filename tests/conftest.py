@@ -18,6 +18,13 @@ os.environ["MPLBACKEND"] = "Agg"
 from tests.netblock import network_blocked  # noqa: E402
 from xscreen.settings import REPO_ROOT, get_settings  # noqa: E402
 
+try:  # the product imports ultralytics only through prepare_ultralytics; so does the test process
+    from xscreen.offline import prepare_ultralytics
+
+    prepare_ultralytics()
+except ImportError:  # a serving-only install: tests needing ultralytics skip themselves
+    pass
+
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 

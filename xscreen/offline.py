@@ -5,7 +5,10 @@ ultralytics 8.4 reaches out in four places, and YOLO_OFFLINE alone closes only s
   so we put a local font (DejaVu Sans, shipped by matplotlib) there under those names;
 - `check_requirements` pip-installs missing packages unless YOLO_AUTOINSTALL is false;
 - settings `sync` sends anonymous analytics; we switch it off in the settings file;
-- `check_amp` on CUDA downloads a pretrained checkpoint; we replace the trainer's reference to it.
+- `check_amp` on CUDA downloads a pretrained checkpoint; we replace the trainer's reference to it;
+- importing ultralytics patches `PIL.Image.open` to pip-install pi-heif on the first undecodable image,
+  which turns "not an image" into ModuleNotFoundError for every PIL user in the process (our decoders
+  and importers included); we mark its HEIF plugin as settled so PIL behaves as PIL again.
 `set_offline_environment` only touches environment variables (cheap, run on import of xscreen);
 `prepare_ultralytics` also writes the font and settings and must run before training or export.
 """
@@ -78,7 +81,9 @@ def _disable_online_checks() -> None:
     import ultralytics.utils.checks as checks
 
     import ultralytics.engine.trainer as trainer
+    import ultralytics.utils.patches as patches
 
+    patches._pil_plugins_registered = True  # never try to install pi-heif; HEIF scans are not supported
     uutils.ONLINE = False
     if hasattr(checks, "ONLINE"):
         checks.ONLINE = False

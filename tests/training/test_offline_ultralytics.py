@@ -34,3 +34,17 @@ def test_tiny_train_val_predict_export_offline(tmp_path: Path) -> None:
     assert len(results) == 4
     onnx_path = Path(model.export(format="onnx", imgsz=64, dynamic=True, simplify=False))
     assert onnx_path.exists() and onnx_path.stat().st_size > 100_000
+
+
+def test_pil_still_reports_undecodable_images_after_ultralytics() -> None:
+    # Regression: ultralytics' Image.open patch tried to pip-install pi-heif on the first undecodable image,
+    # so importers and decoders saw ModuleNotFoundError instead of PIL's UnidentifiedImageError.
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    prepare_ultralytics()
+    import ultralytics  # noqa: F401
+
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(b"not an image"))
