@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Optional
+from contextlib import contextmanager
+from typing import Any, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -18,11 +19,17 @@ keys_app = typer.Typer(help="Station API keys (only hashes are stored; a key is 
 reviews_app = typer.Typer(help="Officers' reviews of screened scans.", no_args_is_help=True)
 
 
-def _database():
+@contextmanager
+def _database() -> Iterator[Any]:
+    """The configured database's session factory, disposed of when the command is done."""
     from xscreen.serving.store.db import open_database
     from xscreen.settings import get_settings
 
-    return open_database(get_settings().effective_database_url)
+    engine, sessions = open_database(get_settings().effective_database_url)
+    try:
+        yield sessions
+    finally:
+        engine.dispose()
 
 
 def serve(
@@ -73,12 +80,9 @@ def keys_create(
     def body() -> None:
         from xscreen.serving.auth import create_key
 
-        engine, sessions = _database()
-        try:
+        with _database() as sessions:
             with sessions() as session:
                 key, record = create_key(session=session, station=station)
-        finally:
-            engine.dispose()
         if as_json:
             typer.echo(json.dumps({"key": key, "key_id": record.key_id, "station": record.station}))
             return
@@ -99,16 +103,13 @@ def keys_list(
     def body() -> None:
         from xscreen.serving.auth import list_keys
 
-        engine, sessions = _database()
-        try:
+        with _database() as sessions:
             with sessions() as session:
                 rows = [
                     {"key_id": r.key_id, "station": r.station, "created_at": r.created_at.isoformat(),
                      "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None}
                     for r in list_keys(session=session, station=station)
                 ]
-        finally:
-            engine.dispose()
         if as_json:
             typer.echo(json.dumps(rows))
             return
@@ -132,12 +133,9 @@ def keys_revoke(
         from xscreen.errors import InvalidRequest
         from xscreen.serving.auth import revoke_keys
 
-        engine, sessions = _database()
-        try:
+        with _database() as sessions:
             with sessions() as session:
                 revoked = revoke_keys(session=session, key_id=key_id, station=station)
-        finally:
-            engine.dispose()
         if not revoked:
             raise InvalidRequest(f"no active key matches {'key id ' + key_id if key_id else 'station ' + str(station)}")
         for r in revoked:
@@ -162,15 +160,12 @@ def reviews_export(
         from xscreen.vision.taxonomy import load_taxonomy
 
         settings = get_settings()
-        engine, sessions = _database()
-        try:
+        with _database() as sessions:
             summary = export_reviews(
                 sessions=sessions, images=ImageStore(settings.effective_scan_store_url), taxonomy=load_taxonomy(), out_dir=out,
                 since=since.replace(tzinfo=timezone.utc) if since is not None and since.tzinfo is None else since,
                 max_pixels=settings.max_image_pixels,
             )
-        finally:
-            engine.dispose()
         result = {"out": str(summary.out_dir), "exported": summary.exported, "confirmed": summary.confirmed,
                   "false_alarms": summary.false_alarms, "skipped": summary.skipped}
         if as_json:
