@@ -47,7 +47,7 @@ def register(app: typer.Typer) -> None:
         parity_count: int = typer.Option(16, "--parity-count"),
         imgsz: Optional[int] = typer.Option(None, "--imgsz"),
         conf: float = typer.Option(0.25, "--conf", help="Operating score threshold stored in the card."),
-        metrics: Optional[Path] = typer.Option(None, "--metrics", help="metrics.json from `xscreen evaluate` to store in the card."),
+        metrics: Optional[Path] = typer.Option(None, "--metrics", help="`xscreen evaluate` --out dir (or one metrics.json) to store in the card."),
         data_card: Optional[Path] = typer.Option(None, "--data-card", help="Dataset card of the training data."),
         image_kind: str = typer.Option("colour", "--image-kind", help="colour or gray: what the model expects."),
     ) -> None:

@@ -58,7 +58,7 @@ class ExportOptions:
     image_kind: str = "colour"
     parity_images: list[Path] = field(default_factory=list)
     check_parity: bool = True
-    metrics_file: Path | None = None  # metrics.json from `xscreen evaluate`, stored in the card
+    metrics_file: Path | None = None  # `xscreen evaluate` output (its --out dir, or one metrics.json), stored in the card
     data_card_file: Path | None = None  # dataset card of the training data, stored in the card
 
 
@@ -211,7 +211,7 @@ def run(options: ExportOptions) -> RegistryModel:
             thresholds=Thresholds(conf=options.conf, iou=options.iou),
             files={},
             training={"args": _jsonable(train_args), "weights": options.weights.name},
-            metrics=_read_json(options.metrics_file),
+            metrics=read_evaluation(options.metrics_file),
             software=software_versions(),
         )
         if options.data_card_file is not None:
@@ -228,6 +228,21 @@ def run(options: ExportOptions) -> RegistryModel:
 
             files["model-int8.onnx"] = quantize_int8(files["model.onnx"], workdir / "model-int8.onnx", _calibration_blobs(engine, options.calib))  # type: ignore[arg-type]
         return write_version(models_dir=options.models_dir, card=card, files=files)
+
+
+def read_evaluation(path: Path | None) -> dict[str, Any]:
+    """An evaluation for the card: one metrics.json, or an evaluate --out dir (summary table + each dataset)."""
+    if path is None:
+        return {}
+    if not path.exists():
+        raise ConfigError(f"evaluation {path} does not exist")
+    if path.is_file():
+        return _read_json(path)
+    datasets = {p.parent.name: _read_json(p) for p in sorted(path.glob("*/metrics.json"))}
+    if (path / "metrics.json").exists():
+        datasets[path.name] = _read_json(path / "metrics.json")
+    summary = json.loads((path / "summary.json").read_text()) if (path / "summary.json").exists() else []
+    return {"summary": summary, "datasets": datasets}
 
 
 def _read_json(path: Path | None) -> dict[str, Any]:

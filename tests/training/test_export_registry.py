@@ -59,3 +59,17 @@ def test_model_without_card_is_not_listed(tmp_path: Path) -> None:
     assert list_models(tmp_path) == []
     with pytest.raises(ModelNotFound):
         resolve_model("m", models_dir=tmp_path)
+
+
+def test_card_metrics_from_an_evaluate_dir(tmp_path: Path) -> None:
+    import json
+
+    from xscreen.training.export import read_evaluation
+
+    (tmp_path / "sixray").mkdir()
+    (tmp_path / "sixray" / "metrics.json").write_text(json.dumps({"mAP50": 0.5}))
+    (tmp_path / "summary.json").write_text(json.dumps([{"dataset": "sixray", "mAP50": 0.5}]))
+    assert read_evaluation(tmp_path) == {"summary": [{"dataset": "sixray", "mAP50": 0.5}], "datasets": {"sixray": {"mAP50": 0.5}}}
+    assert read_evaluation(tmp_path / "sixray" / "metrics.json") == {"mAP50": 0.5}
+    with pytest.raises(ConfigError, match="does not exist"):
+        read_evaluation(tmp_path / "nope")
