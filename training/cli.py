@@ -25,12 +25,13 @@ def register(app: typer.Typer) -> None:
         device: Optional[str] = typer.Option(None, "--device", help="cpu, or a CUDA index such as 0."),
         resume: bool = typer.Option(False, "--resume", help="Continue runs/train/NAME/weights/last.pt."),
         name: Optional[str] = typer.Option(None, "--name", help="Run name (default: the config's)."),
+        data: Optional[Path] = typer.Option(None, "--data", help="data.yaml to train on (default: the config's)."),
     ) -> None:
         """Train a detector from a config (from scratch, offline)."""
         from xscreen.training.train import load_options, run
 
         def body() -> None:
-            options = load_options(config, time=time, device=device, name=name, resume=resume or None)
+            options = load_options(config, time=time, device=device, name=name, data=data.resolve() if data else None, resume=resume or None)
             typer.echo(str(run(options)))
 
         run_command(body)

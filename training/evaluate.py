@@ -145,8 +145,9 @@ def load_samples(data_yaml: Path, split: str) -> tuple[str, list[str], list[Samp
     cfg = yaml.safe_load(data_yaml.read_text())
     names = cfg["names"]
     names = [names[i] for i in range(len(names))] if isinstance(names, dict) else list(names)
-    root = Path(cfg.get("path") or data_yaml.parent)
-    root = root if root.is_absolute() else data_yaml.parent / root
+    root = data_yaml.parent
+    if cfg.get("path"):  # relative to the yaml's folder
+        root = Path(cfg["path"]) if Path(cfg["path"]).is_absolute() else data_yaml.parent / cfg["path"]
     if split not in cfg:
         raise ConfigError(f"{data_yaml} has no {split!r} split")
     entries = cfg[split] if isinstance(cfg[split], list) else [cfg[split]]
@@ -165,8 +166,13 @@ def load_samples(data_yaml: Path, split: str) -> tuple[str, list[str], list[Samp
         cx, cy, bw, bh = rows[:, 1] * w, rows[:, 2] * h, rows[:, 3] * w, rows[:, 4] * h
         boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1) if len(rows) else np.zeros((0, 4))
         samples.append(Sample(image, boxes.astype(np.float32), [names[int(c)] for c in rows[:, 0]]))
-    name = cfg.get("name") or data_yaml.parent.name
-    return str(name), names, samples
+    return str(cfg.get("name") or dataset_name(data_yaml)), names, samples
+
+
+def dataset_name(data_yaml: Path) -> str:
+    """`data.yaml` is named by its folder; the builder's per-source views by folder and source: default-sixray."""
+    folder = data_yaml.resolve().parent.name
+    return folder if data_yaml.stem == "data" else f"{folder}-{data_yaml.stem.removeprefix('data-')}"
 
 
 def _image_size(path: Path) -> tuple[int, int]:

@@ -49,6 +49,8 @@ class TrainOptions:
     close_mosaic: int = 10
     val: bool = True  # validate each epoch (best.pt by fitness); off for CPU budgets: `xscreen evaluate` after
     cache: bool | str = False
+    plots: bool = True
+    plain: bool = False  # the plain-ultralytics reference: default hyperparameters, no X-ray augmentation
     hyp: dict[str, Any] = field(default_factory=dict)  # overrides of XRAY_HYPERPARAMETERS
     xray_augment: dict[str, Any] = field(default_factory=dict)  # XrayAugment fields; {} = defaults
 
@@ -105,7 +107,8 @@ def run(options: TrainOptions) -> Path:
     from ultralytics import YOLO
 
     last = options.run_dir / "weights" / "last.pt"
-    augment = XrayAugment(**options.xray_augment) if options.xray_augment is not None else None
+    use_augment = options.xray_augment is not None and not options.plain
+    augment = XrayAugment(**options.xray_augment) if use_augment else None
     trainer = _trainer_class(augment)
     if options.resume:
         if not last.exists():
@@ -117,12 +120,12 @@ def run(options: TrainOptions) -> Path:
     _check_data(options.data)
     if options.run_dir.exists():
         raise ConfigError(f"{options.run_dir} exists: pass --resume to continue it, or choose another name")
-    hyp = {**XRAY_HYPERPARAMETERS, **options.hyp}
+    hyp = options.hyp if options.plain else {**XRAY_HYPERPARAMETERS, **options.hyp}
     args: dict[str, Any] = dict(
         data=str(options.data), imgsz=options.imgsz, epochs=options.epochs, batch=options.batch, seed=options.seed,
         device=options.device, workers=options.workers, patience=options.patience, project=str(options.project),
         name=options.name, exist_ok=False, pretrained=False, close_mosaic=options.close_mosaic, cache=options.cache, val=options.val,
-        plots=True, verbose=False, **hyp,
+        plots=options.plots, verbose=False, **hyp,
     )
     if options.time is not None:
         args["time"] = options.time

@@ -62,3 +62,17 @@ def test_several_datasets_and_gray_give_one_table(tiny_models_dir: Path, dataset
     assert [(r["dataset"], r["view"]) for r in summary.rows()] == [("data", "as-is"), ("data", "gray"), ("other-scanner", "as-is"), ("other-scanner", "gray")]
     assert (tmp_path / "x" / "other-scanner-gray" / "metrics.json").exists()
     assert "| dataset | view |" in (tmp_path / "x" / "summary.md").read_text()
+
+
+def test_relative_data_yaml_without_path_key_and_list_split(dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: `--data data/default/data-sixray.yaml` (relative, no `path:`, a .txt split as the builder
+    writes) looked for data/default/data/default/val-sixray.txt."""
+    from xscreen.training.evaluate import load_samples
+
+    root = dataset.parent
+    (root / "val-list.txt").write_text("".join(f"./images/val/{p.name}\n" for p in sorted((root / "images/val").iterdir())))
+    (root / "data-list.yaml").write_text(yaml.safe_dump({"val": "val-list.txt", "names": dict(enumerate(load_taxonomy().names))}))
+    monkeypatch.chdir(root.parent)
+    name, _, samples = load_samples(Path(root.name) / "data-list.yaml", "val")
+    assert len(samples) == 6 and all(s.image.exists() for s in samples)
+    assert name == "data-list"  # regression: every per-source view of one build was named after the folder alone

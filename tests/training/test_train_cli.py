@@ -39,6 +39,15 @@ def test_train_writes_run_dir_with_config_and_taxonomy(tmp_path: Path) -> None:
     assert again.exit_code == 2 and "--resume" in again.output
 
 
+def test_plain_reference_keeps_ultralytics_defaults_and_data_override(tmp_path: Path) -> None:
+    other = tiny_yolo_dataset(tmp_path / "other", names=load_taxonomy().names, n_train=4, n_val=2, seed=5)
+    result = runner.invoke(app, ["train", "--config", str(_config(tmp_path, plain=True, plots=False)), "--data", str(other)])
+    assert result.exit_code == 0, result.output
+    args = yaml.safe_load((tmp_path / "runs" / "t" / "args.yaml").read_text())
+    assert args["data"] == str(other)
+    assert args["hsv_h"] == 0.015 and args["flipud"] == 0.0 and args["plots"] is False  # ultralytics' own defaults
+
+
 def test_resume_without_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["train", "--config", str(_config(tmp_path)), "--resume"])
     assert result.exit_code == 2 and "nothing to resume" in result.output
