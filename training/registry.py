@@ -45,6 +45,7 @@ def write_version(*, models_dir: Path, card: ModelCard, files: dict[str, Path]) 
             shutil.copyfile(source, staging / filename)
         card = card.model_copy(update={"files": {f: sha256_file(staging / f) for f in files}})
         (staging / CARD_FILE).write_text(json.dumps(card.model_dump(mode="json"), indent=2) + "\n")
+        staging.chmod(0o755)  # mkdtemp makes it 0700: a service running as another user could not read it
         os.replace(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -23,6 +23,11 @@ def test_tiny_model_is_registered_and_default(tiny_models_dir: Path) -> None:
     assert model.card.software["ultralytics"].startswith("8.4")
 
 
+def test_version_folder_is_readable_by_other_users(tiny_models_dir: Path) -> None:
+    """Regression: the version folder kept mkdtemp's 0700, so a service user other than the exporter got EACCES."""
+    assert (tiny_models_dir / "tiny" / "1").stat().st_mode & 0o777 == 0o755
+
+
 def test_tampered_model_is_refused(tiny_models_dir: Path, tmp_path: Path) -> None:
     models = tmp_path / "models"
     shutil.copytree(tiny_models_dir, models)
