@@ -30,7 +30,7 @@ def train(args: argparse.Namespace) -> None:
             continue
         started = time.time()
         run(TrainOptions(name=arch, model=f"{arch}.yaml", data=Path(args.data).resolve(), imgsz=args.imgsz, time=args.hours,
-                         epochs=1000, batch=16, workers=2, project=RUNS, xray_augment=None, close_mosaic=2))
+                         epochs=1000, batch=16, workers=2, device=args.device, project=RUNS, xray_augment=None, close_mosaic=2))
         (RUNS / arch / "wall_seconds.txt").write_text(f"{time.time() - started:.0f}\n")
 
 
@@ -98,6 +98,7 @@ def main() -> None:
     t = sub.add_parser("train")
     t.add_argument("--data", required=True)
     t.add_argument("--hours", type=float, default=0.15)
+    t.add_argument("--device", default="cpu", help="cpu, or a CUDA index such as 0")
     t.add_argument("--imgsz", type=int, default=320)
     t.add_argument("--only", nargs="*")
     r = sub.add_parser("report")
