@@ -11,7 +11,7 @@ import pytest
 
 from xscreen.vision.engine import Engine
 from xscreen.vision.io import read_scan
-from xscreen.vision.quantize import _head_float_nodes, quantize_int8
+from xscreen.vision.quantize import _head_float_nodes, _stem_nodes, quantize_int8
 from xscreen.vision.registry import sha256_file
 
 pytestmark = pytest.mark.slow  # calibration and quantisation: ~30 s on a busy 2-core machine
@@ -35,6 +35,10 @@ def test_int8_variant(tiny_models_dir: Path, shared_data: Path, tmp_path: Path) 
     assert any(n.op_type == "QuantizeLinear" for n in graph.node)
     kept = set(_head_float_nodes(version / "model.onnx"))
     assert any(name.endswith("/Conv") for name in kept), "the head's output convolutions must stay float"
+    stem = _stem_nodes(version / "model.onnx")
+    assert stem and all(n.op_type not in ("QLinearConv", "ConvInteger") for n in graph.node if n.name in stem)
+    stem_conv = next(n for n in graph.node if n.name == "/model.0/conv/Conv")
+    assert not any(n.op_type == "DequantizeLinear" and n.output[0] in stem_conv.input[1:] for n in graph.node), "stem weights stay float"
 
     scans = [read_scan(p.read_bytes()).pixels for p in sorted((shared_data / "sixray-subset" / "val").glob("*.jpg"))[:4]]
     for image in scans:
