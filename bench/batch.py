@@ -105,7 +105,7 @@ def main() -> None:
         samples: dict[str, list[float]] = {}
         # Rounds interleave the modes, so a change in the machine's load hits every mode alike; medians reported.
         for _ in range(args.rounds):
-            for threads in sorted({0, default_intra_op_threads("local", workers)}):
+            for threads in sorted({0, default_intra_op_threads("local")}):
                 for mode, rate in raw_rates(files, models_dir=models_dir, model=model, batch_size=args.batch_size,
                                             intra_op_threads=threads).items():
                     samples.setdefault(mode, []).append(rate)
@@ -125,7 +125,7 @@ def main() -> None:
         f"{args.files} scans per set, median of {args.rounds} interleaved rounds, onnxruntime CPU; {platform.machine()}, {os.cpu_count()} cores, no GPU, load average "
         f"{os.getloadavg()[0]:.1f} at the end.",
         "",
-        f"Local engine: {workers} decode thread(s), {default_intra_op_threads('local', workers)} ORT thread(s). Ratios are "
+        f"Local engine: {workers} decode thread(s), {default_intra_op_threads('local')} ORT thread(s). Ratios are "
         "against the best raw configuration of each kind.",
         "",
         "| set | mode | scans/s | vs best raw in memory | vs best raw loop |",

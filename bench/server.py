@@ -257,8 +257,8 @@ def report(args: argparse.Namespace, model_desc: str, scans_desc: str, raw: dict
         "# Screening service throughput (`bench/server.py`)",
         "",
         f"Run {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} on {platform.machine()} with {os.cpu_count()} CPU cores "
-        "(shared with other work: a training run and other engineers' tests), no GPU, onnxruntime CPU provider; "
-        f"everything under `nice -n 10`. Model: {model_desc}. Scans: {scans_desc}. {args.stations} concurrent stations, "
+        f"(load average {os.getloadavg()[0]:.1f} at the end, this benchmark's own load included), no GPU, onnxruntime CPU provider; "
+        f"niceness {os.nice(0)}. Model: {model_desc}. Scans: {scans_desc}. {args.stations} concurrent stations, "
         f"{args.seconds:.0f} s per run, service and load generator on one loopback host.",
         "",
         "## Raw engine (the ceiling), measured before each service run",
