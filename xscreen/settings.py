@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     providers: list[str] = Field(default_factory=lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
     intra_op_threads: int = Field(default=0, ge=0, description="0 lets onnxruntime choose.")
     max_batch_size: int = Field(default=8, ge=1)
-    max_queue_delay_ms: float = Field(default=5.0, ge=0)
+    max_queue_delay_ms: float = Field(default=20.0, ge=0)  # best of 0/5/20/50 ms on 2 cores: docs/bench/server.md
     max_queue_size: int = Field(default=64, ge=1)
 
     @classmethod
