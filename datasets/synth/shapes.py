@@ -11,7 +11,7 @@ negative shape carves a cavity (also used to hollow a book or a shoe sole around
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import cv2
@@ -54,18 +54,7 @@ class Shape:
 
     def transformed(self, center: np.ndarray, rotation: np.ndarray) -> "Shape":
         """This shape (in an object's local frame) placed by the object's pose."""
-        return Shape(
-            kind=self.kind,
-            material=self.material,
-            center=center + rotation @ self.center,
-            rotation=rotation @ self.rotation,
-            size=self.size,
-            outline=self.outline,
-            sign=self.sign,
-            texture=self.texture,
-            density_scale=self.density_scale,
-            extra=self.extra,
-        )
+        return replace(self, center=center + rotation @ self.center, rotation=rotation @ self.rotation)
 
 
 def rotation_matrix(yaw: float, pitch: float = 0.0, roll: float = 0.0) -> np.ndarray:

@@ -35,6 +35,7 @@ from xscreen.datasets.synth.objects import SceneObject, box, random_pose
 from xscreen.datasets.synth.scene import Scene, render_scene
 from xscreen.datasets.synth.shapes import footprint_bounds
 from xscreen.datasets.synth.threats import THREAT_BUILDERS
+from xscreen.datasets.synth.writer import write_data_yaml
 from xscreen.vision.taxonomy import Taxonomy
 from xscreen.vision.xray.profiles import ScannerProfile, load_profile
 
@@ -231,15 +232,4 @@ def tip_dataset(backgrounds: Path, out_dir: Path, *, count: int, seed: int, clas
             meta = {"name": name, "seed": seed, "index": i, "background": str(bg), "projected": [list(b) for b in boxes]}
             (out_dir / "meta" / split / f"{name}.json").write_text(json.dumps(meta))
             advance()
-    data = {
-        "path": str(out_dir.resolve()),
-        "train": "images/train",
-        "val": "images/val" if "val" in splits_seen else "images/train",
-        **({"test": "images/test"} if "test" in splits_seen else {}),
-        "nc": len(taxonomy),
-        "names": dict(enumerate(taxonomy.names)),
-    }
-    (out_dir / "images" / "train").mkdir(parents=True, exist_ok=True)
-    out_yaml = out_dir / "data.yaml"
-    out_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
-    return out_yaml
+    return write_data_yaml(out_dir, taxonomy, splits_seen)

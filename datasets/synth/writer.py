@@ -22,6 +22,7 @@ import logging
 import multiprocessing as mp
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Collection
 
 import cv2
 import numpy as np
@@ -160,16 +161,24 @@ def generate_dataset(out_dir: Path, *, count: int, seed: int, config: Path | Non
                     counts[split] += 1
                     labelled += n
                     advance()
+    data_yaml = write_data_yaml(out_dir, taxonomy, splits)
+    log.info("wrote %d scans (%d train, %d val, %d labelled objects) to %s", count, counts["train"], counts["val"], labelled, out_dir)
+    return data_yaml
+
+
+def write_data_yaml(out_dir: Path, taxonomy: Taxonomy, splits: Collection[str]) -> Path:
+    """ultralytics' data.yaml for a generated set; `val` falls back to the train images when no scan went to val."""
     data = {
         "path": str(out_dir.resolve()),
         "train": "images/train",
         "val": "images/val" if "val" in splits else "images/train",
+        **({"test": "images/test"} if "test" in splits else {}),
         "nc": len(taxonomy),
         "names": dict(enumerate(taxonomy.names)),
     }
+    (out_dir / "images" / "train").mkdir(parents=True, exist_ok=True)
     data_yaml = out_dir / "data.yaml"
     data_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
-    log.info("wrote %d scans (%d train, %d val, %d labelled objects) to %s", count, counts["train"], counts["val"], labelled, out_dir)
     return data_yaml
 
 
