@@ -53,12 +53,13 @@ def register(app: typer.Typer) -> None:
         image_kind: str = typer.Option("colour", "--image-kind", help="colour or gray: what the model expects."),
     ) -> None:
         """Export a checkpoint to ONNX, check parity with PyTorch, and add it to the registry."""
-        from xscreen.training.export import IMAGE_SUFFIXES, ExportOptions, run
+        from xscreen.datasets.importers.scan import find_images
+        from xscreen.training.export import ExportOptions, run
 
         def body() -> None:
             settings = get_settings()
             folder = parity or settings.real_data_dir / "sixray-subset" / "val"
-            images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)[:parity_count] if folder.is_dir() else []
+            images = list(find_images(folder))[:parity_count] if folder.is_dir() else []
             model = run(ExportOptions(
                 weights=weights, name=name, version=version, models_dir=settings.models_dir, half=half, int8=int8,
                 calib=calib, imgsz=imgsz, conf=conf, parity_images=images, metrics_file=metrics,

@@ -24,13 +24,13 @@ import cv2
 import numpy as np
 import yaml
 
+from xscreen.datasets.importers.scan import find_images
 from xscreen.errors import ConfigError
 from xscreen.training.metrics import ImageResult, box_iou, class_metrics, screening_metrics
 from xscreen.vision.detections import Detections
 from xscreen.vision.taxonomy import THREAT_CATEGORIES, Taxonomy, load_taxonomy
 
 logger = logging.getLogger(__name__)
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 SCORE_FLOOR = 0.001  # keep low-scoring boxes: AP integrates over every threshold
 
 
@@ -155,7 +155,7 @@ def load_samples(data_yaml: Path, split: str) -> tuple[str, list[str], list[Samp
     for entry in entries:
         p = Path(entry) if Path(entry).is_absolute() else root / entry
         if p.is_dir():
-            images += sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES)
+            images += find_images(p)
         elif p.suffix == ".txt":
             images += [Path(line.strip()) if Path(line.strip()).is_absolute() else root / line.strip() for line in p.read_text().splitlines() if line.strip()]
     samples = []

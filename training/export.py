@@ -25,6 +25,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from xscreen.datasets.importers.scan import find_images
 from xscreen.errors import ConfigError, XscreenError
 from xscreen.offline import prepare_ultralytics
 from xscreen.vision.registry import CARD_FILE, InputSpec, ModelCard, OutputSpec, RegistryModel, Thresholds, sha256_file
@@ -35,7 +36,6 @@ logger = logging.getLogger(__name__)
 BOX_TOL_PX = 1.0
 SCORE_TOL = 1e-3
 PARITY_CONF = 0.05  # below the operating threshold, so a young model still yields boxes to compare
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 
 
 class ParityError(XscreenError):
@@ -107,7 +107,7 @@ def _calibration_blobs(engine: Any, calib: Path, limit: int = 64) -> Iterator[np
     """Calibration inputs preprocessed exactly as the engine preprocesses station scans."""
     import cv2
 
-    images = [p for p in sorted(calib.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES][:limit]
+    images = list(find_images(calib))[:limit]
     if not images:
         raise ConfigError(f"--calib {calib} holds no images")
     for path in images:
@@ -139,14 +139,12 @@ def _export_variant(weights: Path, imgsz: int, workdir: Path, *, quantize: int |
     return Path(YOLO(str(local)).export(**kwargs))
 
 
-def verify_parity(weights: Path, engine: Any, images: list[Path]) -> dict[str, float]:
-    """Compare PyTorch (ultralytics predict) against our engine on the fp32 ONNX model; raise on mismatch."""
+def verify_parity(torch_model: Any, engine: Any, images: list[Path]) -> dict[str, float]:
+    """Compare PyTorch (the loaded ultralytics YOLO's predict) against our engine on the fp32 ONNX model; raise on mismatch."""
     import cv2
-    from ultralytics import YOLO
 
     card = engine.card
     engine = engine.with_thresholds(PARITY_CONF)
-    torch_model = YOLO(str(weights))
     worst_box = worst_score = 0.0
     compared = boxes = 0
     for path in images:
@@ -221,7 +219,7 @@ def run(options: ExportOptions) -> RegistryModel:
         if options.check_parity:
             if not options.parity_images:
                 raise ConfigError("parity check needs real scans: pass parity images (or disable the check explicitly)")
-            card.training["export_parity"] = verify_parity(options.weights, engine, options.parity_images)
+            card.training["export_parity"] = verify_parity(model, engine, options.parity_images)
             logger.info("parity: %s", card.training["export_parity"])
         if options.int8:
             from xscreen.vision.quantize import quantize_int8

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -37,6 +38,11 @@ class ImageResult:
     pred_boxes: np.ndarray
     pred_scores: np.ndarray
     pred_classes: np.ndarray
+
+    @cached_property
+    def true_positives(self) -> np.ndarray:
+        """`match_predictions(self)`, computed once: every class's metrics read the same matrix."""
+        return match_predictions(self)
 
 
 def match_predictions(image: ImageResult) -> np.ndarray:
@@ -96,9 +102,8 @@ class ClassMetrics:
 def class_metrics(images: list[ImageResult], class_id: int, operating_conf: float) -> ClassMetrics:
     tps, scores, n_gt = [], [], 0
     for image in images:
-        tp = match_predictions(image)
         keep = image.pred_classes == class_id
-        tps.append(tp[keep])
+        tps.append(image.true_positives[keep])
         scores.append(image.pred_scores[keep])
         n_gt += int((image.gt_classes == class_id).sum())
     tp = np.concatenate(tps) if tps else np.zeros((0, len(IOU_THRESHOLDS)), bool)

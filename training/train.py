@@ -124,13 +124,12 @@ def run(options: TrainOptions) -> Path:
     args: dict[str, Any] = dict(
         data=str(options.data), imgsz=options.imgsz, epochs=options.epochs, batch=options.batch, seed=options.seed,
         device=options.device, workers=options.workers, patience=options.patience, project=str(options.project),
-        name=options.name, exist_ok=False, pretrained=False, close_mosaic=options.close_mosaic, cache=options.cache, val=options.val,
+        name=options.name, exist_ok=True, pretrained=False, close_mosaic=options.close_mosaic, cache=options.cache, val=options.val,
         plots=options.plots, verbose=False, **hyp,
     )
     if options.time is not None:
         args["time"] = options.time
-    options.run_dir.mkdir(parents=True)
-    args["exist_ok"] = True  # we created it to hold our own records first
+    options.run_dir.mkdir(parents=True)  # ours first (config, taxonomy): hence exist_ok for ultralytics
     (options.run_dir / "xscreen-config.yaml").write_text(yaml.safe_dump(_plain(asdict(options)), sort_keys=False))
     shutil.copyfile(DEFAULT_TAXONOMY_PATH, options.run_dir / "taxonomy.yaml")
     logger.info("training %s on %s at imgsz %d", options.model, options.data, options.imgsz)

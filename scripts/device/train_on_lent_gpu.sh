@@ -62,12 +62,10 @@ print(run(o))
 " > $OUT/$4.log 2>&1; echo "$4 exit $?" >> $OUT/$4.log
 }
 train default-gpu.yaml data.yaml ${W1:-15} default & P1=$!
-P2=$P1
-( while kill -0 $P1 2>/dev/null || kill -0 $P2 2>/dev/null; do sleep 20
-    for n in default-gpu; do w=/tmp/runs/$n/weights/last.pt
-      [ -f $w ] && cp $w $OUT/$n.tmp && mv $OUT/$n.tmp $OUT/$n-last.pt; done; done ) &
-wait $P1 $P2
-for n in default-gpu; do
-  cp /tmp/runs/$n/weights/last.pt $OUT/$n-last.pt 2>/dev/null; cp /tmp/runs/$n/results.csv $OUT/$n-results.csv 2>/dev/null
-done
+W=/tmp/runs/default-gpu
+# copy the checkpoint out every 20 s: a call killed at its limit still returns the last epoch
+( while kill -0 $P1 2>/dev/null; do sleep 20
+    [ -f $W/weights/last.pt ] && cp $W/weights/last.pt $OUT/tmp.pt && mv $OUT/tmp.pt $OUT/default-gpu-last.pt; done ) &
+wait $P1
+cp $W/weights/last.pt $OUT/default-gpu-last.pt 2>/dev/null; cp $W/results.csv $OUT/default-gpu-results.csv 2>/dev/null
 tail -c 1500 $OUT/default.log; ls -la $OUT; echo "total $(( $(date +%s) - T0 )) s"
