@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-import cv2
 import numpy as np
 
 from xscreen.errors import ConfigError, ModelIntegrityError, ModelNotFound
@@ -36,7 +35,6 @@ from xscreen.vision.tiling import merge_tiles, tile_windows
 logger = logging.getLogger(__name__)
 
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
-DEFAULT_PROVIDERS = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
 PITCH_TOLERANCE = 0.05  # relative pitch difference below which a scan is not resampled
 
 
@@ -249,10 +247,6 @@ class Engine:
     def ref(self) -> str:
         return f"{self.card.name}:{self.card.version}"
 
-    @property
-    def imgsz(self) -> int:
-        return max(self.input_hw)
-
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -337,13 +331,11 @@ class Engine:
         return pitch_mm / model_pitch
 
     def _predict_at_scale(self, image: np.ndarray, factor: float) -> Detections:
+        from xscreen.vision.xray.convert import rescale_pitch
+
         height, width = image.shape[:2]
-        if abs(factor - 1.0) > PITCH_TOLERANCE:
-            new_w, new_h = max(1, round(width * factor)), max(1, round(height * factor))
-            interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
-            scaled = cv2.resize(image, (new_w, new_h), interpolation=interp)
-        else:
-            scaled, new_h, new_w = image, height, width
+        scaled = image if abs(factor - 1.0) <= PITCH_TOLERANCE else rescale_pitch(image, factor, 1.0)
+        new_h, new_w = scaled.shape[:2]
         in_h, in_w = self.input_hw
         if new_h <= in_h and new_w <= in_w:
             det = self._predict([scaled], scaleup=False)[0]
@@ -351,10 +343,8 @@ class Engine:
             det = self.predict_tiled(scaled, tile=min(in_h, in_w), overlap=0.2)
         if scaled is image:
             return det
-        boxes = det.xyxy / np.array([new_w / width, new_h / height, new_w / width, new_h / height], np.float32)
-        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
-        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
-        return Detections(boxes, det.scores, det.class_ids)
+        back = LetterboxMapping((height, width), (new_h, new_w), (new_h, new_w), 0, 0)  # a plain resize: no padding
+        return Detections(back.to_original(det.xyxy), det.scores, det.class_ids)
 
     # ---- the batch loop ----------------------------------------------------------------------------------
 

@@ -88,17 +88,14 @@ def check_locations(settings: Settings) -> list[Check]:
 
 
 def check_default_model(settings: Settings) -> Check:
-    """Resolve the default model, verify its checksums and load it into an onnxruntime session."""
+    """Load the default model exactly as the service does (checksums, classes against the taxonomy, outputs)."""
     try:
-        from xscreen.vision.registry import resolve_model
-    except ImportError as exc:  # registry not installed in this build
-        return Check("default_model", False, f"model registry code unavailable: {exc}")
+        from xscreen.vision.engine import Engine
+    except ImportError as exc:  # engine not installed in this build
+        return Check("default_model", False, f"model engine code unavailable: {exc}")
     try:
-        model = resolve_model(settings.default_model, models_dir=settings.models_dir)
-        import onnxruntime as ort
-
-        ort.InferenceSession(str(model.onnx_path), providers=["CPUExecutionProvider"])
-        return Check("default_model", True, f"{model.name}:{model.version} loads, sha256 matches its card")
+        engine = Engine.load(settings.default_model, models_dir=settings.models_dir, providers=["CPUExecutionProvider"], warmup=False)
+        return Check("default_model", True, f"{engine.ref} loads, sha256 matches its card")
     except Exception as exc:  # report any failure in plain words; doctor never crashes
         return Check("default_model", False, f"default model {settings.default_model!r} is not usable: {exc}")
 

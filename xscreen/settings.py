@@ -39,7 +39,6 @@ class Settings(BaseSettings):
     # Where things live
     data_dir: Path = Field(default_factory=_default_data_dir, description="Default database (which also holds the station API-key hashes) and stored scans.")
     models_dir: Path = Field(default=REPO_ROOT / "models", description="Model registry: NAME/VERSION/{model.onnx,card.json}.")
-    configs_dir: Path = Field(default=CONFIGS_DIR)
     real_data_dir: Path = Field(default=REPO_ROOT.parent / "shared" / "data", description="Real labeled scans (parity checks, evaluation).")
     default_model: str = Field(default="default", description="Model reference the service and batch use.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir.")
@@ -74,7 +73,7 @@ class Settings(BaseSettings):
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
         return tuple(sources)
 
-    @field_validator("data_dir", "models_dir", "configs_dir", "real_data_dir", "policy_file", mode="after")
+    @field_validator("data_dir", "models_dir", "real_data_dir", "policy_file", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None

@@ -25,15 +25,11 @@ import cv2
 import numpy as np
 
 from xscreen.vision.xray.profiles import ScannerProfile, load_profile
-from xscreen.vision.xray.render import A_MAX, COLOUR_LUT_SHAPE, colour_lut, gray_from_attenuation, palette_colour
+from xscreen.vision.xray.render import A_MAX, COLOUR_LUT_SHAPE, _resolve, colour_lut, gray_from_attenuation, palette_colour
 
 _Q = 8  # colour quantisation step of the inverse table (32 levels per channel)
 _N = 256 // _Q
 GRAY_Z_RAMP = ((0.7, 1.6), (2.4, 3.6))  # a_H where the assumed class moves organic->mixed, mixed->metal
-
-
-def _resolve(profile: ScannerProfile | None) -> ScannerProfile:
-    return profile if profile is not None else load_profile(None)
 
 
 @lru_cache(maxsize=8)
