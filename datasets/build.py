@@ -121,6 +121,8 @@ def build_dataset(recipe: BuildRecipe, out: Path, *, workers: int = 2, overwrite
 def _cross_source_near_duplicates(samples: list[BuildSample]) -> list[tuple[BuildSample, BuildSample]]:
     """Near-duplicate pairs between different sources (e.g. one set imported twice, once re-encoded)."""
     hashed = [s for s in samples if s.phash is not None]
+    if len({s.source for s in hashed}) < 2:  # within one source the import already grouped them
+        return []
     pairs = near_duplicate_pairs([s.phash for s in hashed], DEFAULT_NEAR_DUPLICATE_BITS)  # type: ignore[misc]
     return [(hashed[i], hashed[j]) for i, j, _ in pairs if hashed[i].source != hashed[j].source]
 

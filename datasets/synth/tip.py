@@ -30,9 +30,10 @@ from pathlib import Path
 
 import numpy as np
 
+from xscreen.datasets.importers.scan import find_images
 from xscreen.datasets.synth.config import SynthConfig
 from xscreen.datasets.synth.objects import SceneObject, box, random_pose
-from xscreen.datasets.synth.scene import Scene, render_scene
+from xscreen.datasets.synth.scene import Scene, _pick, render_scene
 from xscreen.datasets.synth.shapes import footprint_bounds
 from xscreen.datasets.synth.threats import THREAT_BUILDERS
 from xscreen.datasets.synth.writer import write_data_yaml
@@ -41,12 +42,6 @@ from xscreen.vision.xray.profiles import ScannerProfile, load_profile
 
 Box = tuple[int, float, float, float, float]
 _OBJECT_ATTENUATION = 0.05  # a_H above which a real pixel belongs to the scanned item, not the belt
-
-
-def _pick(rng: np.random.Generator, weights: dict[str, float]) -> str:
-    names = list(weights)
-    p = np.array([weights[n] for n in names], float)
-    return names[int(rng.choice(len(names), p=p / p.sum()))]
 
 
 def _render_alone(obj: SceneObject, pitch: float, profile: ScannerProfile, config: SynthConfig, rng: np.random.Generator):
@@ -151,7 +146,7 @@ def _display(lut: np.ndarray, a_low: np.ndarray, a_high: np.ndarray) -> np.ndarr
 
 def _background_images(root: Path) -> list[Path]:
     base = root / "images" if (root / "images").is_dir() else root
-    return sorted(p for p in base.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"))
+    return list(find_images(base))
 
 
 def _background_labels(root: Path, image: Path, ids: list[int] | None) -> list[str]:
