@@ -101,16 +101,20 @@ def prepare_model(workdir: Path, *, weights: Path | None, imgsz: int, calib: lis
 
 
 def _load_backend(name: str, paths: dict[str, str], imgsz: int, conf: float, iou: float):
-    """A callable list[RGB image] -> list[(xyxy, scores, class_ids)] for one backend."""
+    """A callable (list[RGB image], conf=None) -> list[(xyxy, scores, class_ids)] for one backend.
+
+    `conf` overrides the score threshold on the same loaded model (accuracy needs the low-score tail)."""
     if name.startswith("ours"):
         from xscreen.vision.engine import Engine
-        from xscreen.vision.registry import Thresholds
 
         path = Path(paths["int8" if name == "ours-int8" else "onnx"])
-        loaded = Engine.load(path, models_dir=path.parent, providers=["CPUExecutionProvider"])
-        card = loaded.card.model_copy(update={"thresholds": Thresholds(conf=conf, iou=iou)})
-        engine = Engine(session=loaded.session, card=card, model_path=path, variant=loaded.variant)
-        return lambda images: [(d.xyxy, d.scores, d.class_ids) for d in engine.predict(images)]
+        engine = Engine.load(path, models_dir=path.parent, providers=["CPUExecutionProvider"])  # card: conf, iou
+
+        def run_ours(images: list[np.ndarray], conf: float | None = None):
+            chosen = engine if conf is None else engine.with_thresholds(conf)
+            return [(d.xyxy, d.scores, d.class_ids) for d in chosen.predict(images)]
+
+        return run_ours
 
     import cv2
 
@@ -125,9 +129,11 @@ def _load_backend(name: str, paths: dict[str, str], imgsz: int, conf: float, iou
     model = YOLO(paths["pt"] if name == "ultralytics-pt" else paths["onnx"], task="detect")
     ids = np.array([taxonomy.id_of(model.names[i]) for i in range(len(model.names))], np.int64) if name == "ultralytics-pt" else None
 
-    def run(images: list[np.ndarray]):
+    default_conf = conf
+
+    def run(images: list[np.ndarray], conf: float | None = None):
         bgr = [cv2.cvtColor(im, cv2.COLOR_RGB2BGR) for im in images]
-        results = model.predict(bgr, imgsz=imgsz, conf=conf, iou=iou, device="cpu", verbose=False, batch=len(bgr))
+        results = model.predict(bgr, imgsz=imgsz, conf=default_conf if conf is None else conf, iou=iou, device="cpu", verbose=False, batch=len(bgr))
         out = []
         for r in results:
             cls = r.boxes.cls.numpy().astype(np.int64)
@@ -169,11 +175,9 @@ def _worker(name: str, paths: dict[str, str], job: dict[str, Any], conn: Any) ->
             conn.send(("peak_rss_mb", peak_rss_mb()))
             return
         if cmd == "eval":
-            eval_run = _load_backend(name, paths, job["imgsz"], 0.001, job["iou"])  # AP needs the low-score tail
-            eval_images = [read_scan(Path(p).read_bytes()).pixels for p in arg]
             dets = []
-            for i in range(0, len(eval_images), 8):
-                dets.extend(eval_run(eval_images[i : i + 8]))
+            for i in range(0, len(arg), 8):  # decoded 8 at a time: the peak memory stays the timing loop's
+                dets.extend(run([read_scan(Path(p).read_bytes()).pixels for p in arg[i : i + 8]], conf=0.001))
             conn.send(("eval", [(x.tolist(), s.tolist(), c.tolist()) for x, s, c in dets]))
         elif cmd == "time":
             batch, seconds = arg
@@ -243,16 +247,10 @@ def labelled_val_scans(count: int) -> list[tuple[Path, np.ndarray, np.ndarray]]:
     return out
 
 
-def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    x1 = np.maximum(box[0], boxes[:, 0]); y1 = np.maximum(box[1], boxes[:, 1])
-    x2 = np.minimum(box[2], boxes[:, 2]); y2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    a = (box[2] - box[0]) * (box[3] - box[1]); b = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(a + b - inter, 1e-9)
-
-
 def ap50(predictions: list[tuple], truths: list[tuple[np.ndarray, np.ndarray]]) -> dict[int, float]:
     """Per-class AP at IoU 0.5 (all-point interpolated precision-recall area), classes with ground truth only."""
+    from xscreen.vision.postprocess import box_iou_one
+
     result = {}
     for cls in sorted({int(c) for _, ids in truths for c in ids}):
         scored, n_gt = [], 0
@@ -266,7 +264,7 @@ def ap50(predictions: list[tuple], truths: list[tuple[np.ndarray, np.ndarray]]) 
             for box, score in zip(xyxy[mask][order], scores[mask][order]):
                 hit = False
                 if len(gt):
-                    ious = _iou(box, gt)
+                    ious = box_iou_one(box, gt)
                     ious[used] = 0
                     j = int(ious.argmax())
                     if ious[j] >= 0.5:
