@@ -12,7 +12,6 @@ from xscreen.errors import ServiceUnavailable
 from xscreen.serving.api.service import Service
 from xscreen.serving.auth import authenticate
 from xscreen.serving.store.records import ApiKeyRecord
-from xscreen.settings import Settings
 
 API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="The station's API key (`xscreen keys create`).")
 
@@ -25,13 +24,6 @@ def get_service(request: Request) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
-
-
-def get_settings_dep(service: ServiceDep) -> Settings:
-    return service.settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
 def get_session(service: ServiceDep) -> Iterator[Session]:

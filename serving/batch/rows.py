@@ -49,7 +49,6 @@ ROW_SCHEMA = pa.schema(
         ("annotated", pa.string()),  # annotated PNG, relative to the run directory, when saved
     ]
 )
-COLUMNS: tuple[str, ...] = tuple(ROW_SCHEMA.names)
 
 
 def rows_to_table(rows: list[dict[str, Any]]) -> pa.Table:

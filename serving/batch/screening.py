@@ -7,7 +7,6 @@ A scan that cannot be read or decoded becomes a row with its error; it never sto
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -16,6 +15,7 @@ from typing import Any, Protocol, Sequence
 from xscreen.errors import XscreenError
 from xscreen.serving.batch.sources import read_source
 from xscreen.serving.policy import VERDICTS, Policy
+from xscreen.serving.store.images import sha256_bytes
 from xscreen.vision.detections import Detections
 from xscreen.vision.taxonomy import Taxonomy
 
@@ -50,7 +50,7 @@ def fetch(source: str) -> tuple[Loaded, bytes | None]:
         data = read_source(source)
     except (OSError, ValueError) as exc:  # missing, permission, network, bad URL
         return Loaded(source, error_code=UNREADABLE, error=f"{type(exc).__name__}: {exc}"), None
-    return Loaded(source, sha256=hashlib.sha256(data).hexdigest()), data
+    return Loaded(source, sha256=sha256_bytes(data)), data
 
 
 def decode(loaded: Loaded, data: bytes | None, *, max_pixels: int | None) -> Loaded:

@@ -32,9 +32,11 @@ class ImageStore:
             raise ValueError(f"not a sha256 hex digest: {sha256!r}")
         return f"{self.root}/{sha256[:2]}/{sha256}"
 
-    def put(self, data: bytes) -> str:
-        """Store `data` durably (on local disk: written, fsynced, renamed into place) and return its sha256."""
-        digest = sha256_bytes(data)
+    def put(self, data: bytes, digest: str | None = None) -> str:
+        """Store `data` durably (on local disk: written, fsynced, renamed into place) and return its sha256.
+
+        `digest`: the caller's sha256 of `data`, when it already has one (not hashed twice)."""
+        digest = digest or sha256_bytes(data)
         path = self.path(digest)
         if self.fs.exists(path):
             return digest

@@ -107,7 +107,7 @@ def _find_replay(service: Service, scan_id: str, station: str, digest: str) -> S
 
 def _store(service: Service, data: bytes, record: ScanRecord) -> tuple[ScanOut, bool]:
     """Image first (content-addressed, so a lost race stores nothing twice), then the record, committed."""
-    service.images.put(data)
+    service.images.put(data, record.image_sha256)
     with service.sessions() as session:
         stored, created = save_scan(session=session, record=record)
         return scan_out(stored, service.taxonomy), created
