@@ -10,10 +10,14 @@ Recipe (`xscreen train --config configs/train/default.yaml [--time HOURS] [--dev
 - `--resume` continues `runs/train/NAME/weights/last.pt` (optimizer, epoch and schedule included), so a
   long CPU run goes in chunks: stop it any time, start it again with `--resume`.
 A run with `time:` set lets ultralytics fit the epoch count to the budget (the LR schedule follows it).
+`mix:` picks and weights the training scans by source from the build's manifest: `{sixray: 2, synth: 1}`
+repeats SIXray twice and leaves every other source out; `tip:sixray` names the threat-image-projection
+composites on SIXray backgrounds (so a "train without OPIXray" run sees no OPIXray pixel at all).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -53,6 +57,7 @@ class TrainOptions:
     plain: bool = False  # the plain-ultralytics reference: default hyperparameters, no X-ray augmentation
     hyp: dict[str, Any] = field(default_factory=dict)  # overrides of XRAY_HYPERPARAMETERS
     xray_augment: dict[str, Any] = field(default_factory=dict)  # XrayAugment fields; {} = defaults
+    mix: dict[str, int] | None = None  # training scans by source -> repeat count (module docstring); None: all once
 
     @property
     def run_dir(self) -> Path:
@@ -101,6 +106,47 @@ def _check_data(data: Path) -> None:
         raise ConfigError(f"{data} classes {names} differ from the taxonomy {load_taxonomy().names}; rebuild the dataset")
 
 
+def _source_keys(entry: dict[str, Any]) -> set[str]:
+    """A manifest entry's mix keys: its source, and for composites also `source:background-source`."""
+    keys = {entry["source"]}
+    origin = (entry.get("origins") or [""])[0]
+    if ":" in origin:
+        keys.add(f"{entry['source']}:{origin.split(':', 1)[0]}")
+    return keys
+
+
+def mixed_data(data: Path, mix: dict[str, int], run_dir: Path) -> Path:
+    """Write `run_dir/train.txt` (training scans chosen and repeated by `mix`) and a data.yaml that trains on
+    it and validates as `data` does; return that data.yaml."""
+    manifest = data.parent / "manifest.jsonl"
+    if not manifest.exists():
+        raise ConfigError(f"mix needs the build's manifest, {manifest} does not exist")
+    entries = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    train = [e for e in entries if e["split"] == "train"]
+    known = set().union(*(_source_keys(e) for e in train)) if train else set()
+    unknown = sorted(set(mix) - known)
+    if unknown:
+        raise ConfigError(f"mix names {unknown}, not in {manifest}; known: {sorted(known)}")
+    files: list[str] = []
+    for entry in train:
+        # An entry matched by both its source and source:background takes the larger count, not the sum.
+        files += [str(data.parent / entry["file"])] * max((mix.get(k, 0) for k in _source_keys(entry)), default=0)
+    if not files:
+        raise ConfigError(f"mix {mix} selects no training scans from {manifest}")
+    spec = yaml.safe_load(data.read_text())
+    root = Path(spec.pop("path", data.parent))
+    root = root if root.is_absolute() else data.parent / root
+    for key in ("val", "test"):
+        if key in spec and not Path(spec[key]).is_absolute():
+            spec[key] = str(root / spec[key])
+    (run_dir / "train.txt").write_text("\n".join(files) + "\n")
+    spec["train"] = str(run_dir / "train.txt")
+    out = run_dir / "data.yaml"
+    out.write_text(yaml.safe_dump(spec, sort_keys=False))
+    logger.info("mix %s: %d training scans (with repeats)", mix, len(files))
+    return out
+
+
 def run(options: TrainOptions) -> Path:
     """Train (or resume) and return the run directory."""
     prepare_ultralytics()
@@ -121,15 +167,16 @@ def run(options: TrainOptions) -> Path:
     if options.run_dir.exists():
         raise ConfigError(f"{options.run_dir} exists: pass --resume to continue it, or choose another name")
     hyp = options.hyp if options.plain else {**XRAY_HYPERPARAMETERS, **options.hyp}
+    options.run_dir.mkdir(parents=True)  # ours first (config, taxonomy, mix): hence exist_ok for ultralytics
+    data = mixed_data(options.data, options.mix, options.run_dir) if options.mix else options.data
     args: dict[str, Any] = dict(
-        data=str(options.data), imgsz=options.imgsz, epochs=options.epochs, batch=options.batch, seed=options.seed,
+        data=str(data), imgsz=options.imgsz, epochs=options.epochs, batch=options.batch, seed=options.seed,
         device=options.device, workers=options.workers, patience=options.patience, project=str(options.project),
         name=options.name, exist_ok=True, pretrained=False, close_mosaic=options.close_mosaic, cache=options.cache, val=options.val,
         plots=options.plots, verbose=False, **hyp,
     )
     if options.time is not None:
         args["time"] = options.time
-    options.run_dir.mkdir(parents=True)  # ours first (config, taxonomy): hence exist_ok for ultralytics
     (options.run_dir / "xscreen-config.yaml").write_text(yaml.safe_dump(_plain(asdict(options)), sort_keys=False))
     shutil.copyfile(DEFAULT_TAXONOMY_PATH, options.run_dir / "taxonomy.yaml")
     logger.info("training %s on %s at imgsz %d", options.model, options.data, options.imgsz)

@@ -21,9 +21,12 @@ class Spek:
         r = self.s.get_spectrum(); rec["spek"][repr(self.key)] = (np.asarray(r[0]), np.asarray(r[1])); return r
 spekpy.Spek = Spek
 from xscreen.training.augment import XrayAugment
+from xscreen.vision.xray.profiles import apply_profile, list_profiles, load_profile
 a = XrayAugment(p_gray=0.5, p_profile=1.0)
 imgs = sorted(glob.glob("data/default/images/train/*.jpg"))[::200]
 for i in range(60):
     a({"img": cv2.imread(imgs[i % len(imgs)]), "cls": np.zeros((0, 1))})
+for name in list_profiles():  # every profile once, whatever the random draws above missed
+    apply_profile(cv2.imread(imgs[0])[..., ::-1].copy(), load_profile(name), np.random.default_rng(0))
 pickle.dump(rec, open(sys.argv[1], "wb"))
 print(len(rec["mu"]), len(rec["spek"]), list(rec["spek"]))

@@ -1,13 +1,17 @@
 #!/bin/bash
-# Train on a GPU host lent for minutes by this workplace's device tool (no registry, no polars/spekpy there).
-# How the shipped default model was trained (docs/model.md). Prepared here, in the repo root:
-#   python scripts/device/pack_train_split.py .pack/default 512 75 && tar -cf .pack/default.tar -C .pack default
+# Train on a GPU host lent for minutes by this workplace's device tool (no registry, no polars/spekpy there):
+# several runs side by side, each `CONFIG[:NAME[:MODEL]]` (configs/train/CONFIG.yaml; MODEL overrides the
+# config's, e.g. yolov8n.yaml or a carried .pt). How the shipped models were trained (docs/model.md).
+# Prepared here, in the repo root:
+#   python scripts/device/pack_train_split.py .pack/default 512 75 && tar -cf .pack/default.tar -C .pack default && rm -r .pack/default
 #   python scripts/device/record_physics.py .pack/physics.pkl
-#   cp scripts/device/train_on_lent_gpu.sh .pack/run.sh; cp runs/train/reference-plain-gpu/weights/last.pt .pack/reference-last.pt
+#   cp runs/train/default-gpu/weights/last.pt .pack/default-gpu-last.pt   # a checkpoint a run continues
 #   pip download (ultralytics, ultralytics-thop, pydantic, pydantic-core, pydantic-settings, python-dotenv,
 #     typing-inspection, annotated-types for cp312) into .whl/
-# then on the host (carry .pack and .whl): HOURS=0.045 LIMIT=190 bash .pack/run.sh
-# Env: PY (python), DEV (0|cpu), HOURS, OUT (results), W1 workers, SKIP_PIP (dry run here with the venv).
+# then on the host (carry .pack and .whl):
+#   LIMIT=540 bash scripts/device/train_on_lent_gpu.sh default-v2-gpu::.pack/default-gpu-last.pt no-opixray-gpu
+# Env: PY (python), DEV (0|cpu), HOURS (overrides the configs' budget), LIMIT (seconds for everything),
+# OUT (results), SKIP_PIP (dry run here with the venv).
 set -u
 REPO=$(pwd); PY=${PY:-python3}; DEV=${DEV:-0}; HOURS=${HOURS:-0.125}
 export PYTHONUNBUFFERED=1 YOLO_OFFLINE=1 YOLO_AUTOINSTALL=false
@@ -51,21 +55,28 @@ export PYTHONPATH=/tmp/shim:/tmp/pkg:/tmp/site
 mkdir -p /tmp/data && tar -xf .pack/default.tar -C /tmp/data || exit 4
 nvidia-smi --query-gpu=name,memory.total --format=csv 2>/dev/null
 echo "setup $(( $(date +%s) - T0 )) s"
-train() {  # config data workers name
+train() {  # config name model
   cd /tmp && timeout $(( ${LIMIT:-540} - ($(date +%s) - T0) )) $PY -c "
-import logging, sys; from pathlib import Path
+import logging; from pathlib import Path
 logging.basicConfig(level=logging.INFO)
 from xscreen.training.train import load_options, run
-o = load_options(Path('$REPO/configs/train/$1'), data=Path('/tmp/data/default/$2'), device='$DEV', time=$HOURS,
-                 workers=$3, project=Path('/tmp/runs'), model='$REPO/.pack/reference-last.pt')
+o = load_options(Path('$REPO/configs/train/$1.yaml'), name='$2', data=Path('/tmp/data/default/data.yaml'), device='$DEV',
+                 time=${HOURS:-None}, project=Path('/tmp/runs'), model=('$3' and ('$3' if '$3'.endswith('.yaml') else '$REPO/$3')) or None)
 print(run(o))
-" > $OUT/$4.log 2>&1; echo "$4 exit $?" >> $OUT/$4.log
+" > $OUT/$2.log 2>&1; echo "$2 exit $?" >> $OUT/$2.log
 }
-train default-gpu.yaml data.yaml ${W1:-15} default & P1=$!
-W=/tmp/runs/default-gpu
-# copy the checkpoint out every 20 s: a call killed at its limit still returns the last epoch
-( while kill -0 $P1 2>/dev/null; do sleep 20
-    [ -f $W/weights/last.pt ] && cp $W/weights/last.pt $OUT/tmp.pt && mv $OUT/tmp.pt $OUT/default-gpu-last.pt; done ) &
-wait $P1
-cp $W/weights/last.pt $OUT/default-gpu-last.pt 2>/dev/null; cp $W/results.csv $OUT/default-gpu-results.csv 2>/dev/null
-tail -c 1500 $OUT/default.log; ls -la $OUT; echo "total $(( $(date +%s) - T0 )) s"
+NAMES=()
+for spec in "$@"; do
+  IFS=: read -r cfg name model <<< "$spec"; name=${name:-$cfg}; NAMES+=("$name")
+  train "$cfg" "$name" "$model" &
+done
+# copy checkpoints out every 20 s: a call killed at its limit still returns each run's last epoch
+( while true; do sleep 20
+    for n in "${NAMES[@]}"; do W=/tmp/runs/$n
+      [ -f $W/weights/last.pt ] && cp $W/weights/last.pt $OUT/tmp.pt && mv $OUT/tmp.pt $OUT/$n-last.pt; done; done ) & COPIER=$!
+wait $(jobs -p | grep -v "^$COPIER$")
+kill $COPIER 2>/dev/null
+for n in "${NAMES[@]}"; do W=/tmp/runs/$n
+  cp $W/weights/last.pt $OUT/$n-last.pt 2>/dev/null; cp $W/results.csv $OUT/$n-results.csv 2>/dev/null; cp $W/args.yaml $OUT/$n-args.yaml 2>/dev/null
+  tail -c 600 $OUT/$n.log; done
+ls -la $OUT; echo "total $(( $(date +%s) - T0 )) s"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -78,3 +79,36 @@ def test_models_list_show_promote(tiny_models_dir: Path, tmp_path: Path, monkeyp
     assert shown.exit_code == 0 and '"imgsz": 64' in shown.output
     missing = runner.invoke(app, ["models", "promote", "tiny:9"])
     assert missing.exit_code == 3 and "no version 9" in missing.output
+
+
+def _manifest(data: Path) -> None:
+    """A build manifest for the tiny set: train 0-1 'real', 2-3 composites on 'real', 4-7 composites on 'other'."""
+    lines = []
+    for i in range(8):
+        source, origin = ("real", f"train/{i}.jpg") if i < 2 else ("tip", f"{'real' if i < 4 else 'other'}:train/{i}.jpg")
+        lines.append({"file": f"images/train/{i:04d}.png", "source": source, "split": "train", "id": str(i), "origins": [origin]})
+    lines.append({"file": "images/val/0000.png", "source": "real", "split": "val", "id": "v", "origins": ["val/0.jpg"]})
+    (data.parent / "manifest.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+
+def test_mix_picks_and_repeats_sources_and_keeps_validation(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, mix={"real": 3, "tip:real": 1}, model="yolo26n.yaml")
+    data = Path(yaml.safe_load(cfg.read_text())["data"])
+    _manifest(data)
+    result = runner.invoke(app, ["train", "--config", str(cfg)])
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "runs" / "t"
+    listed = (run / "train.txt").read_text().split()
+    names = sorted(Path(f).name for f in listed)
+    assert names == ["0000.png"] * 3 + ["0001.png"] * 3 + ["0002.png", "0003.png"]  # no composite on 'other'
+    spec = yaml.safe_load((run / "data.yaml").read_text())
+    assert spec["val"] == str(data.parent / "images" / "val") and yaml.safe_load((run / "args.yaml").read_text())["data"] == str(run / "data.yaml")
+    assert (run / "weights" / "last.pt").exists()  # YOLO26n trains through the same path
+
+
+@pytest.mark.parametrize("mix, message", [({"opixray": 1}, "not in"), ({"real": 0}, "selects no training scans")])
+def test_bad_mix_is_refused(tmp_path: Path, mix: dict, message: str) -> None:
+    cfg = _config(tmp_path, mix=mix)
+    _manifest(Path(yaml.safe_load(cfg.read_text())["data"]))
+    result = runner.invoke(app, ["train", "--config", str(cfg)])
+    assert result.exit_code == 2 and message in result.output

@@ -14,6 +14,13 @@ Public API (the inference engine and training augmentation use these):
         a_H alone (light attenuation organic, medium mixed, strong metal: in parcels, strong attenuation
         is nearly always metal). The result uses the same palette as real dual-energy renders, so a
         colour model sees gray scans as plausible colour scans whose hue is uninformative.
+    recolour(rgb, target, beam_softening=0.0, source=None) -> (H, W, 3) uint8
+        The same scan on another dual-energy scanner: each colour traced back to (a_H, material class z)
+        under `source`'s display, the attenuation changed as another tube voltage changes it, and shown
+        through `target`'s palette. A softer beam (lower kV) raises a_H more for high-Z matter
+        (photoelectric absorption grows ~Z^4/E^3): ln(a'/a) = s * w(z), w = 1, 2.4, 5 at z = 0, 1, 2.
+        These weights fit the profiles' own spectra: from 160 kV to 100 kV, s = 0.12 (water x1.13,
+        aluminium x1.34, steel x1.84; 120 kV: s = 0.08).
     rescale_pitch(image, src_pitch_mm, dst_pitch_mm) -> image resampled to another pixel pitch.
 """
 
@@ -25,11 +32,22 @@ import cv2
 import numpy as np
 
 from xscreen.vision.xray.profiles import ScannerProfile, load_profile
-from xscreen.vision.xray.render import A_MAX, COLOUR_LUT_SHAPE, _resolve, colour_lut, gray_from_attenuation, palette_colour
+from xscreen.vision.xray.render import (
+    A_MAX,
+    COLOUR_LUT_SHAPE,
+    _resolve,
+    colour_lut,
+    gray_from_attenuation,
+    material_class,
+    palette_colour,
+    reference_curves,
+)
 
 _Q = 8  # colour quantisation step of the inverse table (32 levels per channel)
 _N = 256 // _Q
 GRAY_Z_RAMP = ((0.7, 1.6), (2.4, 3.6))  # a_H where the assumed class moves organic->mixed, mixed->metal
+SOFTENING_WEIGHTS = (1.0, 2.4, 5.0)  # w(z) at z = 0, 1, 2 (see recolour)
+_Z_STEPS = 65  # rows of the (z, a_H) -> RGB table recolour reads
 
 
 @lru_cache(maxsize=8)
@@ -102,6 +120,46 @@ def gray_to_colour(gray: np.ndarray, profile: ScannerProfile | None = None) -> n
     if arr.dtype != np.uint8:
         raise ValueError(f"expected uint8 gray, got {arr.dtype}")
     return _gray_palette(profile)[arr]
+
+
+@lru_cache(maxsize=8)
+def _inverse_z_table(profile: ScannerProfile) -> np.ndarray:
+    """(32, 32, 32, 2) float32: (a_H, z) for each quantised RGB colour of `profile`'s display."""
+    t = _inverse_table(profile)
+    z = material_class(t[..., 0], t[..., 1], reference_curves(profile))
+    return np.stack([t[..., 0], z], axis=-1).astype(np.float32)
+
+
+@lru_cache(maxsize=8)
+def _palette_table(profile: ScannerProfile) -> np.ndarray:
+    """(_Z_STEPS, nA, 3) uint8: `profile`'s display colour over material class z (rows) and a_H (columns)."""
+    a = np.linspace(0.0, A_MAX, COLOUR_LUT_SHAPE[1], dtype=np.float32)
+    z = np.linspace(0.0, 2.0, _Z_STEPS, dtype=np.float32)
+    aa, zz = np.meshgrid(a, z)
+    return np.clip(palette_colour(zz, aa, profile) + 0.5, 0, 255).astype(np.uint8)
+
+
+def recolour(rgb: np.ndarray, target: ScannerProfile, beam_softening: float = 0.0, source: ScannerProfile | None = None) -> np.ndarray:
+    """A pseudo-colour scan as `target`'s scanner shows it, its beam softer by `beam_softening` (see module docstring).
+
+    The scan changes by the difference between the two displays of its recovered (a_H, z), so detail finer
+    than the inverse table's 32 levels, and the scan's own background, survive.
+    """
+    source = _resolve(source)
+    arr = np.asarray(rgb)
+    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
+        raise ValueError(f"expected (H, W, 3) uint8 RGB, got {arr.shape} {arr.dtype}")
+    q = (arr // _Q).astype(np.intp)
+    t = _inverse_z_table(source)[q[..., 0], q[..., 1], q[..., 2]]
+    a_high, z = t[..., 0], t[..., 1]
+    y = z * np.float32((_Z_STEPS - 1) / 2.0)
+    scale = np.float32((COLOUR_LUT_SHAPE[1] - 1) / A_MAX)
+    before = cv2.remap(_palette_table(source), a_high * scale, y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if beam_softening:
+        a_high = a_high * np.exp(np.float32(beam_softening) * np.interp(z, (0.0, 1.0, 2.0), SOFTENING_WEIGHTS).astype(np.float32))
+    after = cv2.remap(_palette_table(target), a_high * scale, y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    out = arr.astype(np.int16) + after.astype(np.int16) - before.astype(np.int16)
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def rescale_pitch(image: np.ndarray, src_pitch_mm: float, dst_pitch_mm: float) -> np.ndarray:

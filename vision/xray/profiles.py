@@ -4,7 +4,7 @@ A profile is everything that makes one scanner's image differ from another's: tu
 physics of the channels), pixel pitch, blur, noise, gain errors, edge enhancement, the display palette
 (the organic / mixed / metal colour curves), gamma and JPEG quality. The synthetic renderer draws a profile
 per scan, so one scene can be seen as several scanners; `apply_profile` pushes a real scan towards a
-profile (pitch, blur, sharpening, noise, palette shift, gray conversion) for training-time augmentation.
+profile (pitch, tube voltage and palette, blur, sharpening, noise, gray conversion) for training-time augmentation.
 
 Public API:
     load_profile(name_or_path) -> ScannerProfile
@@ -100,6 +100,8 @@ class Augment(_Model):
     """Ranges sampled by apply_profile (real scans) and the renderer (synthetic)."""
 
     pitch_scale: tuple[float, float] = (0.85, 1.2)
+    # Tube voltage differs between makes (about 100-200 kV): s of convert.recolour, 0.12 = 160 -> 100 kV.
+    beam_softening: tuple[float, float] = (-0.08, 0.15)
     hue_shift_deg: float = Field(6.0, ge=0)
     saturation_scale: tuple[float, float] = (0.85, 1.15)
     extra_blur_sigma_px: tuple[float, float] = (0.0, 0.6)
@@ -151,11 +153,12 @@ def apply_profile(image: np.ndarray, profile: ScannerProfile, rng: np.random.Gen
 
     Steps, each grounded in what differs between scanners: rescale from `source_pitch_mm` to the
     profile's pitch (times a sampled factor), gray conversion by attenuation for single-energy profiles
-    (`convert.colour_to_gray`, not an RGB average), a hue shift and saturation change within the profile's
-    range (palette differences), extra blur, the profile's edge enhancement, and additive noise.
+    (`convert.colour_to_gray`, not an RGB average), for colour profiles the scan re-shown through the
+    profile's palette with another tube voltage's attenuation (`convert.recolour`) plus a small hue and
+    saturation change within the profile's range, extra blur, the profile's edge enhancement, and noise.
     Boxes scale with the image by `image.shape` ratio: callers rescale their labels by the output size.
     """
-    from xscreen.vision.xray.convert import colour_to_gray, gray_to_colour, rescale_pitch
+    from xscreen.vision.xray.convert import colour_to_gray, gray_to_colour, recolour, rescale_pitch
 
     out = np.asarray(image)
     aug = profile.augment
@@ -167,6 +170,7 @@ def apply_profile(image: np.ndarray, profile: ScannerProfile, rng: np.random.Gen
     else:
         if out.ndim == 2:
             out = gray_to_colour(out)
+        out = recolour(out, profile, float(rng.uniform(*aug.beam_softening)))
         out = _palette_shift(out, float(rng.uniform(-aug.hue_shift_deg, aug.hue_shift_deg)), float(rng.uniform(*aug.saturation_scale)))
     sigma = float(rng.uniform(*aug.extra_blur_sigma_px))
     if sigma > 0.05:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from xscreen.errors import ConfigError
-from xscreen.vision.xray.convert import colour_to_gray, gray_to_colour, rescale_pitch
+from xscreen.vision.xray.convert import attenuation_from_colour, colour_to_gray, gray_to_colour, recolour, rescale_pitch
 from xscreen.vision.xray.materials import get_material
-from xscreen.vision.xray.physics import transmission_model
+from xscreen.vision.xray.physics import exact_transmission, transmission_model
 from xscreen.vision.xray.profiles import apply_profile, list_profiles, load_profile
 from xscreen.vision.xray.render import render_gray, render_pseudocolour, reference_curves
 
@@ -97,3 +99,30 @@ def test_apply_profile_kinds_and_determinism(profile):
     b = apply_profile(rgb, cool, np.random.default_rng(2))
     assert a.shape == rgb.shape and np.array_equal(a, b)
     assert not np.array_equal(a, rgb)
+
+
+def test_recolour_without_change_is_identity(profile):
+    t = _scene(profile)
+    rgb = render_pseudocolour(t["low"], t["high"], profile)
+    assert np.array_equal(recolour(rgb, profile, 0.0), rgb)
+
+
+def test_recolour_softer_beam_matches_low_kv_physics(profile):
+    """A 160 kV render re-shown with the softening of 160 -> 100 kV carries the attenuation a 100 kV beam
+    really gives: water barely changes, steel nearly doubles (photoelectric absorption grows with Z)."""
+    soft = load_profile(Path(__file__).parents[3] / "configs/scanners-heldout/dual-100kv-fine.yaml")
+    for material, cm in (("water", 5.0), ("steel", 0.3)):
+        mass = {material: get_material(material).density * cm}
+        hard_t = exact_transmission(profile.beam_spec, mass)
+        want = -np.log(exact_transmission(soft.beam_spec, mass)["high"])
+        low = np.full((8, 8), hard_t["low"], np.float32)
+        high = np.full((8, 8), hard_t["high"], np.float32)
+        rgb = render_pseudocolour(low, high, profile)
+        got = float(np.median(attenuation_from_colour(recolour(rgb, profile, 0.12), profile)))
+        before = float(np.median(attenuation_from_colour(rgb, profile)))
+        assert got == pytest.approx(want, rel=0.15), (material, before, got, want)
+
+
+def test_recolour_rejects_gray(profile):
+    with pytest.raises(ValueError, match="RGB"):
+        recolour(np.zeros((4, 4), np.uint8), profile)
