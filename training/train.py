@@ -106,6 +106,12 @@ def _check_data(data: Path) -> None:
         raise ConfigError(f"{data} classes {names} differ from the taxonomy {load_taxonomy().names}; rebuild the dataset")
 
 
+def _continues_checkpoint(model: str) -> bool:
+    """ultralytics' `pretrained`: True keeps a .pt model's weights. False (from scratch) for a model yaml; it
+    must not be False for a .pt, where ultralytics 8.4 then rebuilds the architecture and drops the weights."""
+    return str(model).endswith(".pt")
+
+
 def _source_keys(entry: dict[str, Any]) -> set[str]:
     """A manifest entry's mix keys: its source, and for composites also `source:background-source`."""
     keys = {entry["source"]}
@@ -172,7 +178,7 @@ def run(options: TrainOptions) -> Path:
     args: dict[str, Any] = dict(
         data=str(data), imgsz=options.imgsz, epochs=options.epochs, batch=options.batch, seed=options.seed,
         device=options.device, workers=options.workers, patience=options.patience, project=str(options.project),
-        name=options.name, exist_ok=True, pretrained=False, close_mosaic=options.close_mosaic, cache=options.cache, val=options.val,
+        name=options.name, exist_ok=True, pretrained=_continues_checkpoint(options.model), close_mosaic=options.close_mosaic, cache=options.cache, val=options.val,
         plots=options.plots, verbose=False, **hyp,
     )
     if options.time is not None:

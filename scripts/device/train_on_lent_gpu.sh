@@ -5,11 +5,11 @@
 # Prepared here, in the repo root:
 #   python scripts/device/pack_train_split.py .pack/default 512 75 && tar -cf .pack/default.tar -C .pack default && rm -r .pack/default
 #   python scripts/device/record_physics.py .pack/physics.pkl
-#   cp runs/train/default-gpu/weights/last.pt .pack/default-gpu-last.pt   # a checkpoint a run continues
+#   cp runs/train/reference-plain-gpu/weights/last.pt .pack/reference-last.pt   # stage 1, which stage 2 continues
 #   pip download (ultralytics, ultralytics-thop, pydantic, pydantic-core, pydantic-settings, python-dotenv,
 #     typing-inspection, annotated-types for cp312) into .whl/
 # then on the host (carry .pack and .whl):
-#   LIMIT=540 bash scripts/device/train_on_lent_gpu.sh default-v2-gpu::.pack/default-gpu-last.pt no-opixray-gpu
+#   LIMIT=540 bash scripts/device/train_on_lent_gpu.sh default-v2-gpu::.pack/reference-last.pt no-opixray-gpu
 # Env: PY (python), DEV (0|cpu), HOURS (overrides the configs' budget), LIMIT (seconds for everything),
 # OUT (results), SKIP_PIP (dry run here with the venv).
 set -u

@@ -112,3 +112,24 @@ def test_bad_mix_is_refused(tmp_path: Path, mix: dict, message: str) -> None:
     _manifest(Path(yaml.safe_load(cfg.read_text())["data"]))
     result = runner.invoke(app, ["train", "--config", str(cfg)])
     assert result.exit_code == 2 and message in result.output
+
+
+def test_training_from_a_checkpoint_starts_from_its_weights(tmp_path: Path) -> None:
+    """Regression: `pretrained=False` made ultralytics rebuild a .pt model from its yaml, so a stage-2 run
+    silently trained from scratch. With no learning rate the continued run must keep the checkpoint's weights."""
+    import torch
+
+    first = runner.invoke(app, ["train", "--config", str(_config(tmp_path))])
+    assert first.exit_code == 0, first.output
+    start = tmp_path / "runs" / "t" / "weights" / "last.pt"
+    frozen = {"optimizer": "SGD", "lr0": 0.0, "lrf": 1.0, "warmup_epochs": 0, "momentum": 0.0, "weight_decay": 0.0}
+    cfg = _config(tmp_path / "second", name="t2", model=str(start), hyp=frozen, project=str(tmp_path / "runs"))
+    second = runner.invoke(app, ["train", "--config", str(cfg)])
+    assert second.exit_code == 0, second.output
+
+    def conv_weights(path: Path) -> dict[str, torch.Tensor]:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        return {k: v for k, v in (ckpt["ema"] or ckpt["model"]).float().state_dict().items() if k.endswith("conv.weight")}
+
+    before, after = conv_weights(start), conv_weights(tmp_path / "runs" / "t2" / "weights" / "last.pt")
+    assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
