@@ -1,6 +1,6 @@
 """Pack data/default small enough to travel to a lent GPU host (64 MiB in all).
 
-    python scripts/device/pack_train_split.py .pack/default 512 75    # max side 512 px, WebP quality 75
+    python scripts/device/pack_train_split.py .pack/default 512 52    # max side 512 px, WebP quality 52 (the 64 MiB carry limit)
 Writes images/train (every training scan) and images/val (the SIXray validation scans, which ultralytics
 validates on once at the end of a run) with their labels, data.yaml, and manifest.jsonl naming the .webp
 files, so a config's `mix:` picks sources on the host exactly as it does on data/default.

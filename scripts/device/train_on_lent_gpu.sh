@@ -3,7 +3,7 @@
 # several runs side by side, each `CONFIG[:NAME[:MODEL]]` (configs/train/CONFIG.yaml; MODEL overrides the
 # config's, e.g. yolov8n.yaml or a carried .pt). How the shipped models were trained (docs/model.md).
 # Prepared here, in the repo root:
-#   python scripts/device/pack_train_split.py .pack/default 512 75 && tar -cf .pack/default.tar -C .pack default && rm -r .pack/default
+#   python scripts/device/pack_train_split.py .pack/default 512 52 && tar -cf .pack/default.tar -C .pack default && rm -r .pack/default
 #   python scripts/device/record_physics.py .pack/physics.pkl
 #   cp runs/train/reference-plain-gpu/weights/last.pt .pack/reference-last.pt   # stage 1, which stage 2 continues
 #   pip download (ultralytics, ultralytics-thop, pydantic, pydantic-core, pydantic-settings, python-dotenv,
