@@ -152,13 +152,16 @@ def recolour(rgb: np.ndarray, target: ScannerProfile, beam_softening: float = 0.
     q = (arr // _Q).astype(np.intp)
     t = _inverse_z_table(source)[q[..., 0], q[..., 1], q[..., 2]]
     a_high, z = t[..., 0], t[..., 1]
-    y = z * np.float32((_Z_STEPS - 1) / 2.0)
-    scale = np.float32((COLOUR_LUT_SHAPE[1] - 1) / A_MAX)
-    before = cv2.remap(_palette_table(source), a_high * scale, y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    rows = z * np.float32((_Z_STEPS - 1) / 2.0)
+
+    def show(profile: ScannerProfile, a: np.ndarray) -> np.ndarray:
+        cols = a * np.float32((COLOUR_LUT_SHAPE[1] - 1) / A_MAX)
+        return cv2.remap(_palette_table(profile), cols, rows, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+    before = show(source, a_high)
     if beam_softening:
         a_high = a_high * np.exp(np.float32(beam_softening) * np.interp(z, (0.0, 1.0, 2.0), SOFTENING_WEIGHTS).astype(np.float32))
-    after = cv2.remap(_palette_table(target), a_high * scale, y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    out = arr.astype(np.int16) + after.astype(np.int16) - before.astype(np.int16)
+    out = arr.astype(np.int16) + show(target, a_high).astype(np.int16) - before.astype(np.int16)
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
