@@ -32,6 +32,7 @@ import yaml
 from xscreen.datasets.hygiene import DEFAULT_NEAR_DUPLICATE_BITS, content_hash, near_duplicate_pairs
 from xscreen.datasets.importers.imported import ImportedSample, import_dataset, read_imported
 from xscreen.datasets.importers.names import load_name_map
+from xscreen.datasets.layout import MANIFEST
 from xscreen.datasets.recipe import BuildRecipe, ImportSource, SyntheticSource, TipSource, resolve
 from xscreen.datasets.split import SPLITS, assign_splits, check_ratios, hash_fraction, split_for
 from xscreen.errors import ConfigError, DatasetError
@@ -40,7 +41,6 @@ from xscreen.vision.taxonomy import Taxonomy, load_taxonomy
 log = logging.getLogger(__name__)
 
 BUILD_FILE = "build.json"
-MANIFEST = "manifest.jsonl"
 
 Box = tuple[int, float, float, float, float]  # class id, x1, y1, x2, y2 in pixels
 

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
+from xscreen.datasets.layout import data_root, read_manifest
+
 from xscreen.datasets.importers.scan import IMAGE_SUFFIXES
 from xscreen.errors import DatasetError
 
@@ -131,8 +133,7 @@ def _read_yolo(root: Path) -> tuple[list[str], list[_Image]]:
     data = yaml.safe_load((root / "data.yaml").read_text()) or {}
     raw = data.get("names")
     names = [str(raw[k]) for k in sorted(raw)] if isinstance(raw, dict) else [str(n) for n in raw or []]
-    base = Path(data["path"]) if data.get("path") else root
-    base = base if base.is_absolute() else root / base
+    base = data_root(root / "data.yaml", data)
     sources = _manifest_sources(root)
     images: list[_Image] = []
     for split in ("train", "val", "test"):
@@ -173,14 +174,7 @@ def _label_for(image: Path) -> Path:
 
 
 def _manifest_sources(root: Path) -> dict[str, str]:
-    manifest = root / "manifest.jsonl"
-    if not manifest.is_file():
-        return {}
-    out = {}
-    for line in manifest.read_text().splitlines():
-        d = json.loads(line)
-        out[Path(d["file"]).name] = d["source"]
-    return out
+    return {Path(d["file"]).name: d["source"] for d in read_manifest(root)}
 
 
 def _read_imported(root: Path) -> tuple[list[str], list[_Image]]:

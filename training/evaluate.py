@@ -25,6 +25,7 @@ import numpy as np
 import yaml
 
 from xscreen.datasets.importers.scan import find_images
+from xscreen.datasets.layout import data_root
 from xscreen.errors import ConfigError
 from xscreen.training.metrics import ImageResult, box_iou, class_metrics, screening_metrics
 from xscreen.vision.detections import Detections
@@ -145,9 +146,7 @@ def load_samples(data_yaml: Path, split: str) -> tuple[str, list[str], list[Samp
     cfg = yaml.safe_load(data_yaml.read_text())
     names = cfg["names"]
     names = [names[i] for i in range(len(names))] if isinstance(names, dict) else list(names)
-    root = data_yaml.parent
-    if cfg.get("path"):  # relative to the yaml's folder
-        root = Path(cfg["path"]) if Path(cfg["path"]).is_absolute() else data_yaml.parent / cfg["path"]
+    root = data_root(data_yaml, cfg)
     if split not in cfg:
         raise ConfigError(f"{data_yaml} has no {split!r} split")
     entries = cfg[split] if isinstance(cfg[split], list) else [cfg[split]]

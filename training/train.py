@@ -17,7 +17,6 @@ composites on SIXray backgrounds (so a "train without OPIXray" run sees no OPIXr
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -26,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from xscreen.datasets.layout import MANIFEST, data_root, read_manifest
 from xscreen.errors import ConfigError
 from xscreen.offline import prepare_ultralytics
 from xscreen.settings import REPO_ROOT
@@ -124,12 +124,11 @@ def _source_keys(entry: dict[str, Any]) -> set[str]:
 def mixed_data(data: Path, mix: dict[str, int], run_dir: Path) -> Path:
     """Write `run_dir/train.txt` (training scans chosen and repeated by `mix`) and a data.yaml that trains on
     it and validates as `data` does; return that data.yaml."""
-    manifest = data.parent / "manifest.jsonl"
-    if not manifest.exists():
-        raise ConfigError(f"mix needs the build's manifest, {manifest} does not exist")
-    entries = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
-    train = [e for e in entries if e["split"] == "train"]
-    known = set().union(*(_source_keys(e) for e in train)) if train else set()
+    manifest = data.parent / MANIFEST
+    train = [e for e in read_manifest(data.parent) if e["split"] == "train"]
+    if not train:
+        raise ConfigError(f"mix needs the build's manifest with training scans; {manifest} has none")
+    known = set().union(*(_source_keys(e) for e in train))
     unknown = sorted(set(mix) - known)
     if unknown:
         raise ConfigError(f"mix names {unknown}, not in {manifest}; known: {sorted(known)}")
@@ -140,8 +139,8 @@ def mixed_data(data: Path, mix: dict[str, int], run_dir: Path) -> Path:
     if not files:
         raise ConfigError(f"mix {mix} selects no training scans from {manifest}")
     spec = yaml.safe_load(data.read_text())
-    root = Path(spec.pop("path", data.parent))
-    root = root if root.is_absolute() else data.parent / root
+    root = data_root(data, spec)
+    spec.pop("path", None)
     for key in ("val", "test"):
         if key in spec and not Path(spec[key]).is_absolute():
             spec[key] = str(root / spec[key])
