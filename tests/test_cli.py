@@ -40,3 +40,26 @@ def test_doctor_fails_in_plain_words_without_model(tmp_path: Path, monkeypatch: 
     assert result.exit_code == 1
     assert "The service needs default_model" in result.output
     assert "The service needs models_dir" in result.output
+
+
+@pytest.mark.parametrize("columns", ["20", "80", "400"])
+def test_errors_are_one_unwrapped_line_at_any_width(columns: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A long path in the message: rich used to wrap it at the terminal's width, wherever the path ended.
+    from xscreen.errors import ConfigError
+    from xscreen.cli import run_command
+    import typer
+
+    monkeypatch.setenv("COLUMNS", columns)
+    long_path = tmp_path / ("deep" * 30) / "train.yaml"
+    probe = typer.Typer()
+
+    @probe.command()
+    def fail() -> None:
+        def body() -> None:
+            raise ConfigError(f"{long_path}: unknown keys ['bogus']\n(see configs/train/)")
+
+        run_command(body)
+
+    result = CliRunner().invoke(probe, [])
+    assert result.exit_code == 2
+    assert result.output == f"error (config_error): {long_path}: unknown keys ['bogus'] (see configs/train/)\n"

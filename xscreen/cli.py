@@ -11,7 +11,6 @@ import sys
 from typing import Callable
 
 import typer
-from rich.console import Console
 
 from xscreen.errors import XscreenError
 
@@ -22,7 +21,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err_console = Console(stderr=True)
 
 
 @app.callback()
@@ -59,12 +57,19 @@ def _register_packages() -> None:
         module.register(app)
 
 
+def one_line(message: str) -> str:
+    """Collapse a message's line breaks and runs of spaces so a log line holds all of it."""
+    return " ".join(message.split())
+
+
 def run_command(fn: Callable[[], object]) -> object:
     """Run a command body, turning xscreen's typed errors into one sentence and an exit code."""
     try:
         return fn()
     except XscreenError as exc:
-        err_console.print(f"[bold red]error[/] ({exc.code}): {exc.message}")
+        # Plain text, one line: rich would wrap at the terminal's width (or 80 columns in logs and CI),
+        # splitting the message wherever the paths in it happen to end.
+        typer.echo(f"error ({exc.code}): {one_line(exc.message)}", err=True)
         raise typer.Exit(exc.exit_code) from exc
 
 
