@@ -27,7 +27,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import yaml
 
 from xscreen.datasets.hygiene import DEFAULT_NEAR_DUPLICATE_BITS, content_hash, near_duplicate_pairs
 from xscreen.datasets.importers.imported import ImportedSample, import_dataset, read_imported
@@ -37,12 +36,11 @@ from xscreen.datasets.recipe import BuildRecipe, ImportSource, SyntheticSource, 
 from xscreen.datasets.split import SPLITS, assign_splits, check_ratios, hash_fraction, split_for
 from xscreen.errors import ConfigError, DatasetError
 from xscreen.vision.taxonomy import Taxonomy, load_taxonomy
+from xscreen.vision.yolo import Box, boxes_to_labels, image_path, label_path, load_data_yaml, read_labels, write_data_yaml, write_labels
 
 log = logging.getLogger(__name__)
 
 BUILD_FILE = "build.json"
-
-Box = tuple[int, float, float, float, float]  # class id, x1, y1, x2, y2 in pixels
 
 
 @dataclass
@@ -185,15 +183,14 @@ def _synthetic_source(
             raise ConfigError(f"source {source.name!r}: synthetic sources need xscreen.datasets.synth, which this install lacks") from exc
         root = work / source.name
         data_yaml = generate_dataset(root, count=source.count, seed=source.seed, config=resolve(source.config), workers=workers, progress=progress)
-    ids = _taxonomy_ids(_yaml_names(data_yaml), taxonomy, source.name)
+    ids = _taxonomy_ids(load_data_yaml(data_yaml).names, taxonomy, source.name)
     images = sorted((p for p in (root / "images").rglob("*") if p.is_file()), key=lambda p: p.name)[: source.count]
     out: list[BuildSample] = []
     for image in images:
         data = image.read_bytes()
         digest = content_hash(data)
         h, w = _image_size(data)
-        label = root / "labels" / image.parent.name / f"{image.stem}.txt"
-        boxes = _yolo_to_boxes(label.read_text() if label.is_file() else "", ids, w, h)
+        boxes = [(ids[c], x1, y1, x2, y2) for c, x1, y1, x2, y2 in (label.to_box(w, h) for label in read_labels(label_path(image)))]
         sample = BuildSample(
             source=source.name, id=digest, boxes=boxes, load=image.read_bytes, suffix=image.suffix.lower(),
             width=w, height=h, split=split_for(digest, ratios, seed), origins=[str(image.relative_to(root))],
@@ -202,28 +199,12 @@ def _synthetic_source(
     return out
 
 
-def _yaml_names(data_yaml: Path) -> list[str]:
-    raw = (yaml.safe_load(data_yaml.read_text()) or {}).get("names") or []
-    return [str(raw[k]) for k in sorted(raw)] if isinstance(raw, dict) else [str(n) for n in raw]
-
-
 def _taxonomy_ids(names: list[str], taxonomy: Taxonomy, source: str) -> list[int]:
     """Class ids of a generated set in our taxonomy, matched by name (the generator writes taxonomy names)."""
     unknown = [n for n in names if n not in taxonomy.names]
     if unknown:
         raise DatasetError(f"source {source!r}: class names {unknown} are not in the taxonomy")
     return [taxonomy.id_of(n) for n in names]
-
-
-def _yolo_to_boxes(text: str, ids: list[int], width: int, height: int) -> list[Box]:
-    boxes: list[Box] = []
-    for line in text.splitlines():
-        f = line.split()
-        if len(f) < 5:
-            continue
-        cx, cy, bw, bh = (float(v) for v in f[1:5])
-        boxes.append((ids[int(f[0])], (cx - bw / 2) * width, (cy - bh / 2) * height, (cx + bw / 2) * width, (cy + bh / 2) * height))
-    return boxes
 
 
 def _image_size(data: bytes) -> tuple[int, int]:
@@ -339,12 +320,9 @@ def _write_samples(samples: list[BuildSample], out: Path, recipe: BuildRecipe, w
 
     def write(sample: BuildSample) -> None:
         data, suffix, boxes, w, h = _prepare(sample, recipe)
-        (out / "images" / str(sample.split) / f"{_stem(sample)}{suffix}").write_bytes(data)
-        lines = [
-            f"{c} {(x1 + x2) / 2 / w:.6f} {(y1 + y2) / 2 / h:.6f} {(x2 - x1) / w:.6f} {(y2 - y1) / h:.6f}"
-            for c, x1, y1, x2, y2 in boxes
-        ]
-        (out / "labels" / str(sample.split) / f"{_stem(sample)}.txt").write_text("".join(line + "\n" for line in lines))
+        image = image_path(out / "images" / str(sample.split), _stem(sample), suffix)
+        image.write_bytes(data)
+        write_labels(label_path(image), boxes_to_labels(boxes, w, h))
         sample.suffix = suffix
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
@@ -354,13 +332,9 @@ def _write_samples(samples: list[BuildSample], out: Path, recipe: BuildRecipe, w
 def _write_yaml(samples: list[BuildSample], out: Path, taxonomy: Taxonomy) -> Path:
     """data.yaml (no `path`: ultralytics then resolves splits beside the file, so the folder can move),
     and per source `data-<source>.yaml` listing only its scans, for per-source evaluation."""
-    names = dict(enumerate(taxonomy.names))
+    names = taxonomy.names
     present = [s for s in SPLITS if any(x.split == s for x in samples)]
-    main = {"train": "images/train", "val": "images/val", "nc": len(names), "names": names}
-    if "test" in present:
-        main["test"] = "images/test"
-    data_yaml = out / "data.yaml"
-    data_yaml.write_text(yaml.safe_dump(main, sort_keys=False))
+    data_yaml = write_data_yaml(out / "data.yaml", names=names, splits={s: f"images/{s}" for s in ("train", "val", *(["test"] if "test" in present else []))})
     for source in sorted({s.source for s in samples}):
         lists = {}
         for split in SPLITS:
@@ -369,11 +343,8 @@ def _write_yaml(samples: list[BuildSample], out: Path, taxonomy: Taxonomy) -> Pa
                 (out / f"{split}-{source}.txt").write_text("\n".join(files) + "\n")
                 lists[split] = f"{split}-{source}.txt"
         # ultralytics insists on train and val keys; a source with no scans in one points at the full split.
-        per_source = {
-            "train": lists.get("train", "images/train"), "val": lists.get("val", "images/val"),
-            **({"test": lists["test"]} if "test" in lists else {}), "nc": len(names), "names": names,
-        }
-        (out / f"data-{source}.yaml").write_text(yaml.safe_dump(per_source, sort_keys=False))
+        per_source = {"train": lists.get("train", "images/train"), "val": lists.get("val", "images/val"), **({"test": lists["test"]} if "test" in lists else {})}
+        write_data_yaml(out / f"data-{source}.yaml", names=names, splits=per_source)
     return data_yaml
 
 

@@ -1,25 +1,16 @@
-"""Reading what `xscreen data build` writes: the data.yaml's root and the manifest of built scans.
+"""Reading the manifest `xscreen data build` writes beside data.yaml (the YOLO format itself is
+`xscreen.vision.yolo`).
 
-    data_root(data_yaml, spec) -> Path           the folder a data.yaml's split entries are relative to
     read_manifest(root) -> list[dict]             manifest.jsonl entries (file, source, split, id, origins)
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 MANIFEST = "manifest.jsonl"
-
-
-def data_root(data_yaml: Path, spec: Mapping[str, Any]) -> Path:
-    """`path:` when given (relative to the yaml's folder), else the yaml's folder, as ultralytics reads it."""
-    path = spec.get("path")
-    if not path:
-        return data_yaml.parent
-    return Path(path) if Path(path).is_absolute() else data_yaml.parent / path
 
 
 def read_manifest(root: Path) -> list[dict[str, Any]]:

@@ -12,12 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import yaml
 
-from xscreen.datasets.layout import data_root, read_manifest
-
-from xscreen.datasets.importers.scan import IMAGE_SUFFIXES
+from xscreen.datasets.layout import read_manifest
 from xscreen.errors import DatasetError
+from xscreen.vision.yolo import label_path, load_data_yaml, read_labels
 
 if TYPE_CHECKING:
     from xscreen.datasets.recipe import BuildRecipe
@@ -130,47 +128,16 @@ def compute_stats(root: Path) -> DatasetStats:
 def _read_yolo(root: Path) -> tuple[list[str], list[_Image]]:
     from PIL import Image
 
-    data = yaml.safe_load((root / "data.yaml").read_text()) or {}
-    raw = data.get("names")
-    names = [str(raw[k]) for k in sorted(raw)] if isinstance(raw, dict) else [str(n) for n in raw or []]
-    base = data_root(root / "data.yaml", data)
+    spec = load_data_yaml(root / "data.yaml")
     sources = _manifest_sources(root)
     images: list[_Image] = []
-    for split in ("train", "val", "test"):
-        if not data.get(split):
-            continue
-        for image in _split_images(base, data[split]):
-            label = _label_for(image)
+    for split in spec.splits:
+        for image in spec.images(split):
             with Image.open(image) as img:
                 w, h = img.size
-            boxes = []
-            if label.is_file():
-                for line in label.read_text().splitlines():
-                    f = line.split()
-                    if len(f) >= 5:
-                        boxes.append((int(float(f[0])), float(f[3]) * w, float(f[4]) * h))
+            boxes = [(label.class_id, label.w * w, label.h * h) for label in read_labels(label_path(image))]
             images.append(_Image(split, sources.get(image.name), w, h, boxes))
-    return names, images
-
-
-def _split_images(base: Path, spec: str | list[str]) -> list[Path]:
-    out: list[Path] = []
-    for item in [spec] if isinstance(spec, str) else spec:
-        p = base / item
-        if p.is_dir():
-            out.extend(sorted(q for q in p.rglob("*") if q.suffix.lower() in IMAGE_SUFFIXES))
-        elif p.is_file():  # a list file, ultralytics-style: ./ is relative to the list's folder
-            for line in p.read_text().split():
-                out.append(p.parent / line[2:] if line.startswith("./") else Path(line))
-    return out
-
-
-def _label_for(image: Path) -> Path:
-    parts = list(image.parts)
-    idx = len(parts) - 1 - parts[::-1].index("images") if "images" in parts else None
-    if idx is not None:
-        parts[idx] = "labels"
-    return Path(*parts).with_suffix(".txt")
+    return spec.names, images
 
 
 def _manifest_sources(root: Path) -> dict[str, str]:

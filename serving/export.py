@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import yaml
 from sqlalchemy.orm import Session, sessionmaker
 
 from xscreen.serving.store.images import ImageStore
@@ -26,6 +25,7 @@ from xscreen.serving.store.records import ReviewRecord, ScanRecord
 from xscreen.serving.store.scans import reviewed_scans
 from xscreen.vision.draw import encode_png
 from xscreen.vision.taxonomy import Taxonomy
+from xscreen.vision.yolo import Label, image_path, label_path, write_data_yaml, write_labels
 
 logger = logging.getLogger(__name__)
 
@@ -54,27 +54,22 @@ def label_boxes(scan: ScanRecord, review: ReviewRecord) -> list[tuple[int, list[
     return boxes
 
 
-def yolo_line(class_id: int, box: list[float], width: int, height: int) -> str:
-    x0, y0, x1, y1 = (max(0.0, min(box[0], width)), max(0.0, min(box[1], height)), max(0.0, min(box[2], width)), max(0.0, min(box[3], height)))
-    return f"{class_id} {(x0 + x1) / 2 / width:.6f} {(y0 + y1) / 2 / height:.6f} {(x1 - x0) / width:.6f} {(y1 - y0) / height:.6f}"
-
-
 def file_stem(scan_id: str) -> str:
     """A file name for a station's scan id, which may hold ':' or '/'; a hash keeps altered names distinct."""
     safe = scan_id.replace("/", "_").replace(":", "_")
     return safe if safe == scan_id else f"{safe}-{hashlib.sha256(scan_id.encode()).hexdigest()[:8]}"
 
 
-def _write_image(data: bytes, out_base: Path, max_pixels: int) -> Path:
+def _write_image(data: bytes, images_dir: Path, stem: str, max_pixels: int) -> Path:
     from xscreen.vision.io import read_scan, sniff_format
 
     fmt = sniff_format(data)
     scan = read_scan(data, max_pixels=max_pixels)
     if fmt in COPIED_FORMATS and not scan.is_raw:
-        path = out_base.with_suffix(COPIED_FORMATS[fmt])
+        path = image_path(images_dir, stem, COPIED_FORMATS[fmt])
         path.write_bytes(data)
         return path
-    path = out_base.with_suffix(".png")
+    path = image_path(images_dir, stem, ".png")
     path.write_bytes(encode_png(scan.display_rgb()))
     return path
 
@@ -101,19 +96,16 @@ def export_reviews(
                 summary.skipped.append(scan.id)
                 manifest.append(entry)
                 continue
-            stem = file_stem(scan.id)
-            image_path = _write_image(images.get(scan.image_sha256), out_dir / "images" / stem, max_pixels)
-            lines = [yolo_line(c, box, scan.width, scan.height) for c, box in labels]
-            (out_dir / "labels" / f"{stem}.txt").write_text("".join(line + "\n" for line in lines))
-            entry["image"] = str(image_path.relative_to(out_dir))
+            image = _write_image(images.get(scan.image_sha256), out_dir / "images", file_stem(scan.id), max_pixels)
+            write_labels(label_path(image), [Label.from_box((c, *box), scan.width, scan.height) for c, box in labels])
+            entry["image"] = str(image.relative_to(out_dir))
             manifest.append(entry)
             summary.exported += 1
             if review.outcome == "false_alarm":
                 summary.false_alarms += 1
             else:
                 summary.confirmed += 1
-    data_yaml = {"path": str(out_dir.resolve()), "train": "images", "val": "images", "names": dict(enumerate(taxonomy.names))}
-    (out_dir / "data.yaml").write_text(yaml.safe_dump(data_yaml, sort_keys=False))
+    write_data_yaml(out_dir / "data.yaml", names=taxonomy.names, splits={"train": "images", "val": "images"}, root=out_dir.resolve())
     (out_dir / "reviews.jsonl").write_text("".join(json.dumps(e) + "\n" for e in manifest))
     logger.info("exported %d reviewed scans to %s (%d skipped)", summary.exported, out_dir, len(summary.skipped))
     return summary

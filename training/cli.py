@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
         image_kind: str = typer.Option("colour", "--image-kind", help="colour or gray: what the model expects."),
     ) -> None:
         """Export a checkpoint to ONNX, check parity with PyTorch, and add it to the registry."""
-        from xscreen.datasets.importers.scan import find_images
+        from xscreen.vision.yolo import find_images
         from xscreen.training.export import ExportOptions, run
 
         def body() -> None:

@@ -22,14 +22,12 @@ from typing import Any, Protocol
 
 import cv2
 import numpy as np
-import yaml
 
-from xscreen.datasets.importers.scan import find_images
-from xscreen.datasets.layout import data_root
-from xscreen.errors import ConfigError
+from xscreen.errors import ConfigError, DatasetError
 from xscreen.training.metrics import ImageResult, box_iou, class_metrics, screening_metrics
 from xscreen.vision.detections import Detections
 from xscreen.vision.taxonomy import THREAT_CATEGORIES, Taxonomy, load_taxonomy
+from xscreen.vision.yolo import label_path, load_data_yaml, read_labels
 
 logger = logging.getLogger(__name__)
 SCORE_FLOOR = 0.001  # keep low-scoring boxes: AP integrates over every threshold
@@ -141,31 +139,19 @@ class Sample:
 
 def load_samples(data_yaml: Path, split: str) -> tuple[str, list[str], list[Sample]]:
     """Images and YOLO labels of one split of an ultralytics dataset."""
-    if not data_yaml.exists():
-        raise ConfigError(f"dataset {data_yaml} does not exist")
-    cfg = yaml.safe_load(data_yaml.read_text())
-    names = cfg["names"]
-    names = [names[i] for i in range(len(names))] if isinstance(names, dict) else list(names)
-    root = data_root(data_yaml, cfg)
-    if split not in cfg:
+    try:
+        spec = load_data_yaml(data_yaml)
+    except DatasetError as exc:
+        raise ConfigError(str(exc)) from exc
+    if split not in spec.splits:
         raise ConfigError(f"{data_yaml} has no {split!r} split")
-    entries = cfg[split] if isinstance(cfg[split], list) else [cfg[split]]
-    images: list[Path] = []
-    for entry in entries:
-        p = Path(entry) if Path(entry).is_absolute() else root / entry
-        if p.is_dir():
-            images += find_images(p)
-        elif p.suffix == ".txt":
-            images += [Path(line.strip()) if Path(line.strip()).is_absolute() else root / line.strip() for line in p.read_text().splitlines() if line.strip()]
     samples = []
-    for image in images:
-        label = Path("/labels/".join(str(image).rsplit("/images/", 1))).with_suffix(".txt")  # ultralytics' rule
-        rows = np.loadtxt(label, ndmin=2) if label.exists() and label.stat().st_size else np.zeros((0, 5))
+    for image in spec.images(split):
         h, w = _image_size(image)
-        cx, cy, bw, bh = rows[:, 1] * w, rows[:, 2] * h, rows[:, 3] * w, rows[:, 4] * h
-        boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1) if len(rows) else np.zeros((0, 4))
-        samples.append(Sample(image, boxes.astype(np.float32), [names[int(c)] for c in rows[:, 0]]))
-    return str(cfg.get("name") or dataset_name(data_yaml)), names, samples
+        labels = read_labels(label_path(image))
+        boxes = np.array([label.to_box(w, h)[1:] for label in labels], np.float32).reshape(-1, 4)
+        samples.append(Sample(image, boxes, [spec.names[label.class_id] for label in labels]))
+    return str(spec.raw.get("name") or dataset_name(data_yaml)), spec.names, samples
 
 
 def dataset_name(data_yaml: Path) -> str:

@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from xscreen.datasets.importers.scan import find_images
+from xscreen.vision.yolo import find_images
 from xscreen.errors import ConfigError, XscreenError
 from xscreen.offline import prepare_ultralytics
 from xscreen.vision.registry import CARD_FILE, InputSpec, ModelCard, OutputSpec, RegistryModel, Thresholds, sha256_file

@@ -25,12 +25,13 @@ from typing import Any
 
 import yaml
 
-from xscreen.datasets.layout import MANIFEST, data_root, read_manifest
+from xscreen.datasets.layout import MANIFEST, read_manifest
 from xscreen.errors import ConfigError
 from xscreen.offline import prepare_ultralytics
 from xscreen.settings import REPO_ROOT
 from xscreen.training.augment import XRAY_HYPERPARAMETERS, XrayAugment, install
 from xscreen.vision.taxonomy import DEFAULT_TAXONOMY_PATH, load_taxonomy
+from xscreen.vision.yolo import load_data_yaml
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +101,7 @@ def _trainer_class(augment: XrayAugment | None) -> type:
 def _check_data(data: Path) -> None:
     if not data.exists():
         raise ConfigError(f"dataset {data} does not exist; build it with `xscreen data build`")
-    names = yaml.safe_load(data.read_text()).get("names")
-    names = list(names.values()) if isinstance(names, dict) else list(names or [])
+    names = load_data_yaml(data).names
     if names != load_taxonomy().names:
         raise ConfigError(f"{data} classes {names} differ from the taxonomy {load_taxonomy().names}; rebuild the dataset")
 
@@ -138,8 +138,8 @@ def mixed_data(data: Path, mix: dict[str, int], run_dir: Path) -> Path:
         files += [str(data.parent / entry["file"])] * max((mix.get(k, 0) for k in _source_keys(entry)), default=0)
     if not files:
         raise ConfigError(f"mix {mix} selects no training scans from {manifest}")
-    spec = yaml.safe_load(data.read_text())
-    root = data_root(data, spec)
+    data_spec = load_data_yaml(data)
+    spec, root = dict(data_spec.raw), data_spec.root
     spec.pop("path", None)
     for key in ("val", "test"):
         if key in spec and not Path(spec[key]).is_absolute():

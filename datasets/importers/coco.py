@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from xscreen.datasets.importers.records import SourceBox, SourceSample
-from xscreen.datasets.importers.scan import find_images
+from xscreen.vision.yolo import find_images
 from xscreen.errors import DatasetError
 
 log = logging.getLogger(__name__)

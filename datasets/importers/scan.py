@@ -1,19 +1,12 @@
-"""Finding images in a source tree and naming the subset (split folder) each one sits in."""
+"""Naming the subset (split folder) an image of a source tree sits in. Finding the images:
+`xscreen.vision.yolo.find_images`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 # Folder names that say "images" rather than which split they hold.
 GENERIC_DIRS = frozenset({"images", "image", "jpegimages", "imgs", "img", "data"})
-
-
-def find_images(root: Path) -> Iterator[Path]:
-    for path in sorted(root.rglob("*")):
-        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
-            yield path
 
 
 def subset_of(image: Path, root: Path) -> str | None:

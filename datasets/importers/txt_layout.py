@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from xscreen.datasets.importers.records import SourceBox, SourceSample
-from xscreen.datasets.importers.scan import find_images, subset_of
+from xscreen.datasets.importers.scan import subset_of
+from xscreen.vision.yolo import find_images
 from xscreen.errors import DatasetError
 
 log = logging.getLogger(__name__)

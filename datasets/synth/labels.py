@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xscreen.vision.taxonomy import Taxonomy
+from xscreen.vision.yolo import Label
 
 
 @dataclass(frozen=True)
@@ -86,13 +87,12 @@ def measure_footprint(label: str, window: tuple[int, int, int, int], own_a: np.n
     return Footprint(label, box, total, in_frame, visibility, not reason, reason)
 
 
-def yolo_rows(footprints: list[Footprint], taxonomy: Taxonomy, width: int, height: int, scale: float = 1.0) -> list[str]:
-    """'class cx cy w h' lines (normalised) for the kept footprints; `scale` maps render to output pixels."""
+def yolo_rows(footprints: list[Footprint], taxonomy: Taxonomy, width: int, height: int, scale: float = 1.0) -> list[Label]:
+    """YOLO labels for the kept footprints; `scale` maps render to output pixels."""
     rows = []
     for fp in footprints:
         if not fp.kept or fp.box is None:
             continue
         x0, y0, x1, y1 = (v * scale for v in fp.box)
-        cls = taxonomy.id_of(fp.label)
-        rows.append(f"{cls} {(x0 + x1) / 2 / width:.6f} {(y0 + y1) / 2 / height:.6f} {(x1 - x0) / width:.6f} {(y1 - y0) / height:.6f}")
+        rows.append(Label.from_box((taxonomy.id_of(fp.label), x0, y0, x1, y1), width, height))
     return rows

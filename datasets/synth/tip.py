@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-from xscreen.datasets.importers.scan import find_images
 from xscreen.datasets.synth.config import SynthConfig
 from xscreen.datasets.synth.objects import SceneObject, box, random_pose
 from xscreen.datasets.synth.scene import Scene, _pick, render_scene
@@ -39,8 +38,8 @@ from xscreen.datasets.synth.threats import THREAT_BUILDERS
 from xscreen.datasets.synth.writer import write_data_yaml
 from xscreen.vision.taxonomy import Taxonomy
 from xscreen.vision.xray.profiles import ScannerProfile, load_profile
+from xscreen.vision.yolo import Box, Label, boxes_to_labels, find_images, label_path, load_data_yaml, read_labels, write_labels
 
-Box = tuple[int, float, float, float, float]
 _OBJECT_ATTENUATION = 0.05  # a_H above which a real pixel belongs to the scanned item, not the belt
 
 
@@ -149,18 +148,11 @@ def _background_images(root: Path) -> list[Path]:
     return list(find_images(base))
 
 
-def _background_labels(root: Path, image: Path, ids: list[int] | None) -> list[str]:
-    """The background's own YOLO rows, re-numbered into the taxonomy (needs the set's data.yaml)."""
+def _background_labels(image: Path, ids: list[int] | None) -> list[Label]:
+    """The background's own labels, re-numbered into the taxonomy (needs the set's data.yaml)."""
     if ids is None:
         return []
-    rel = image.relative_to(root / "images")
-    label = (root / "labels" / rel).with_suffix(".txt")
-    rows = []
-    for line in label.read_text().splitlines() if label.is_file() else []:
-        f = line.split()
-        if len(f) >= 5:
-            rows.append(" ".join([str(ids[int(f[0])]), *f[1:5]]))
-    return rows
+    return [label._replace(class_id=ids[label.class_id]) for label in read_labels(label_path(image))]
 
 
 def tip_dataset(backgrounds: Path, out_dir: Path, *, count: int, seed: int, classes: dict[str, float] | None = None, pitch_mm: float | None = None,
@@ -177,7 +169,6 @@ def tip_dataset(backgrounds: Path, out_dir: Path, *, count: int, seed: int, clas
     import logging
 
     import cv2
-    import yaml
 
     from xscreen.datasets.synth.writer import _progress
     from xscreen.errors import DatasetError
@@ -192,8 +183,7 @@ def tip_dataset(backgrounds: Path, out_dir: Path, *, count: int, seed: int, clas
     ids: list[int] | None = None
     data_yaml = backgrounds / "data.yaml"
     if data_yaml.is_file() and (backgrounds / "images").is_dir():
-        raw_names = (yaml.safe_load(data_yaml.read_text()) or {}).get("names") or []
-        names = [str(raw_names[k]) for k in sorted(raw_names)] if isinstance(raw_names, dict) else [str(n) for n in raw_names]
+        names = load_data_yaml(data_yaml).names
         unknown = [n for n in names if n not in taxonomy.names]
         if unknown:
             raise DatasetError(f"{data_yaml}: class names {unknown} are not in the taxonomy")
@@ -215,15 +205,14 @@ def tip_dataset(backgrounds: Path, out_dir: Path, *, count: int, seed: int, clas
             real = bgr if bgr.ndim == 2 else cv2.cvtColor(bgr[..., :3], cv2.COLOR_BGR2RGB)
             out, boxes = project_threats(real, rng=rng, taxonomy=taxonomy, profile=profile, classes=classes, pitch_mm=pitch_mm, config=cfg)
             h, w = out.shape[:2]
-            rows = _background_labels(backgrounds, bg, ids)
-            rows += [f"{c} {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} {(y1 - y0) / h:.6f}" for c, x0, y0, x1, y1 in boxes]
+            labels = _background_labels(bg, ids) + boxes_to_labels(boxes, w, h)
             name = f"tip_{i:07d}"
             for sub in ("images", "labels", "meta"):
                 (out_dir / sub / split).mkdir(parents=True, exist_ok=True)
             splits_seen.add(split)
             img = out if out.ndim == 2 else cv2.cvtColor(out, cv2.COLOR_RGB2BGR)
             cv2.imwrite(str(out_dir / "images" / split / f"{name}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
-            (out_dir / "labels" / split / f"{name}.txt").write_text("".join(r + "\n" for r in rows))
+            write_labels(out_dir / "labels" / split / f"{name}.txt", labels)
             meta = {"name": name, "seed": seed, "index": i, "background": str(bg), "projected": [list(b) for b in boxes]}
             (out_dir / "meta" / split / f"{name}.json").write_text(json.dumps(meta))
             advance()

@@ -33,6 +33,8 @@ from xscreen.datasets.synth.labels import yolo_rows
 from xscreen.datasets.synth.scene import render_scene, sample_scene
 from xscreen.vision.taxonomy import Taxonomy, load_taxonomy
 from xscreen.vision.xray.profiles import load_profile
+from xscreen.vision.yolo import Label, label_path, write_labels
+from xscreen.vision.yolo import write_data_yaml as write_yolo_yaml
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +44,7 @@ class Scan:
     name: str
     split: str
     image: np.ndarray  # (H, W, 3) uint8 RGB
-    rows: list[str]
+    rows: list[Label]
     meta: dict
     raw: dict[str, np.ndarray]
 
@@ -99,7 +101,7 @@ def write_scan(scan: Scan, out_dir: Path, config: SynthConfig, raw: bool) -> Non
     params = [cv2.IMWRITE_JPEG_QUALITY, load_profile(scan.meta["scene"]["profile"]).display.jpeg_quality] if config.image_format == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
     if not cv2.imwrite(str(img_path), bgr, params):
         raise OSError(f"could not write {img_path}")
-    (out_dir / "labels" / scan.split / f"{scan.name}.txt").write_text("".join(r + "\n" for r in scan.rows))
+    write_labels(label_path(img_path), scan.rows)
     (out_dir / "meta" / scan.split / f"{scan.name}.json").write_text(json.dumps(scan.meta, separators=(",", ":")))
     if raw:
         for channel, arr in scan.raw.items():
@@ -168,18 +170,9 @@ def generate_dataset(out_dir: Path, *, count: int, seed: int, config: Path | Non
 
 def write_data_yaml(out_dir: Path, taxonomy: Taxonomy, splits: Collection[str]) -> Path:
     """ultralytics' data.yaml for a generated set; `val` falls back to the train images when no scan went to val."""
-    data = {
-        "path": str(out_dir.resolve()),
-        "train": "images/train",
-        "val": "images/val" if "val" in splits else "images/train",
-        **({"test": "images/test"} if "test" in splits else {}),
-        "nc": len(taxonomy),
-        "names": dict(enumerate(taxonomy.names)),
-    }
+    entries = {"train": "images/train", "val": "images/val" if "val" in splits else "images/train", **({"test": "images/test"} if "test" in splits else {})}
     (out_dir / "images" / "train").mkdir(parents=True, exist_ok=True)
-    data_yaml = out_dir / "data.yaml"
-    data_yaml.write_text(yaml.safe_dump(data, sort_keys=False))
-    return data_yaml
+    return write_yolo_yaml(out_dir / "data.yaml", names=taxonomy.names, splits=entries, root=out_dir.resolve())
 
 
 def _warm(profile) -> None:

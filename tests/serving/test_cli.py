@@ -20,6 +20,7 @@ from tests.serving.conftest import live_server
 from tests.serving.images import png_bytes, tiff16_bytes
 from xscreen.cli import app
 from xscreen.settings import Settings
+from xscreen.vision.yolo import label_path
 
 runner = CliRunner()
 
@@ -72,14 +73,14 @@ def test_reviews_export_writes_a_yolo_dataset(eager_settings: Settings, tmp_path
             return response.json()
 
         boxed = scan("boxed:1", png_bytes(seed=0))
-        model_boxes = scan("model-boxes", png_bytes(seed=1))
+        model_boxes = scan("scan.v2", png_bytes(seed=1))
         raw = scan("raw:16bit", tiff16_bytes())
         scan("unboxable", png_bytes(seed=2))
         scan("not-reviewed", png_bytes(seed=3))
         confirmed_class = model_boxes["detections"][0]["class_name"]
         reviews = {
             "boxed:1": {"outcome": "threat_confirmed", "boxes": [{"class_name": "firearm_part", "box": [10, 20, 60, 80]}]},
-            "model-boxes": {"outcome": "threat_confirmed", "classes": [confirmed_class]},
+            "scan.v2": {"outcome": "threat_confirmed", "classes": [confirmed_class]},
             "raw:16bit": {"outcome": "false_alarm", "note": "a toy"},
             "unboxable": {"outcome": "threat_confirmed", "classes": ["magazine", confirmed_class]},
         }
@@ -94,17 +95,19 @@ def test_reviews_export_writes_a_yolo_dataset(eager_settings: Settings, tmp_path
     assert (summary["exported"], summary["confirmed"], summary["false_alarms"], summary["skipped"]) == (3, 2, 1, ["unboxable"])
     data = yaml.safe_load((out_dir / "data.yaml").read_text())
     assert data["names"][1] == "firearm_part" and len(data["names"]) == 9
+    # A dotted scan id keeps its dots in both names (image `scan.v2.png` pairs with label `scan.v2.txt`).
     labels = {p.stem: p.read_text().splitlines() for p in (out_dir / "labels").glob("*.txt")}
-    assert set(labels) == {f"boxed_1-{_h('boxed:1')}", "model-boxes", f"raw_16bit-{_h('raw:16bit')}"}
+    assert set(labels) == {f"boxed_1-{_h('boxed:1')}", "scan.v2", f"raw_16bit-{_h('raw:16bit')}"}
     w, h = boxed["image"]["width"], boxed["image"]["height"]
     cls, cx, cy, bw, bh = labels[f"boxed_1-{_h('boxed:1')}"][0].split()
     assert cls == "1" and float(cx) == pytest.approx(35 / w, abs=1e-5) and float(bh) == pytest.approx(60 / h, abs=1e-5)
     expected = [d for d in model_boxes["detections"] if d["class_name"] == confirmed_class]
-    assert len(labels["model-boxes"]) == len(expected)
+    assert len(labels["scan.v2"]) == len(expected)
     assert labels[f"raw_16bit-{_h('raw:16bit')}"] == []  # a false alarm: hard negative
     images = sorted(p.name for p in (out_dir / "images").iterdir())
-    assert images == sorted([f"boxed_1-{_h('boxed:1')}.png", "model-boxes.png", f"raw_16bit-{_h('raw:16bit')}.png"])
-    assert (out_dir / "images" / "model-boxes.png").read_bytes() == png_bytes(seed=1)  # display images copied as sent
+    assert {label_path(out_dir / "images" / name) for name in images} == set((out_dir / "labels").glob("*.txt"))
+    assert images == sorted([f"boxed_1-{_h('boxed:1')}.png", "scan.v2.png", f"raw_16bit-{_h('raw:16bit')}.png"])
+    assert (out_dir / "images" / "scan.v2.png").read_bytes() == png_bytes(seed=1)  # display images copied as sent
     manifest = [json.loads(line) for line in (out_dir / "reviews.jsonl").read_text().splitlines()]
     assert {m["scan_id"] for m in manifest} == set(reviews) and "skipped" in next(m for m in manifest if m["scan_id"] == "unboxable")
 

@@ -47,7 +47,7 @@ def test_box_encloses_the_footprint(taxonomy):
     # and is tight: within two pixels of the footprint on every side
     assert cols.min() - x0 <= 2 and x1 - cols.max() <= 3 and rows.min() - y0 <= 2 and y1 - rows.max() <= 3
     (row,) = yolo_rows(out.footprints, taxonomy, 300, 200)
-    assert row.split()[0] == str(taxonomy.id_of("knife"))
+    assert row.class_id == taxonomy.id_of("knife")
 
 
 def test_hidden_threat_is_dropped(taxonomy):
