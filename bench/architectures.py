@@ -56,7 +56,7 @@ def _onnx_speed(weights: Path, imgsz: int, repeats: int = 30) -> float:
 
 
 def report(args: argparse.Namespace) -> None:
-    from xscreen.offline import prepare_ultralytics
+    from xscreen.training.offline import prepare_ultralytics
     from xscreen.training.evaluate import EvaluateOptions
     from xscreen.training.evaluate import run as evaluate
 

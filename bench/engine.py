@@ -2,7 +2,7 @@
 
 Backends, each timed in its own spawned process (so peak memory is that backend's alone, imports included):
 - `ours-fp32`: xscreen's Engine on the fp32 ONNX export (onnxruntime, CPU);
-- `ours-int8`: the same engine on the INT8 variant (`xscreen.vision.quantize`, static, calibrated on scans);
+- `ours-int8`: the same engine on the INT8 variant (`xscreen.training.quantize`, static, calibrated on scans);
 - `ultralytics-pt`: `YOLO(pt).predict` (PyTorch);
 - `ultralytics-onnx`: `YOLO(onnx).predict` on our fp32 export (ultralytics' own onnxruntime wrapper).
 Batch 1 and 8 over real SIXray scans of mixed sizes: images/s, per-call latency p50/p99, peak RSS. Rounds
@@ -50,14 +50,14 @@ logger = logging.getLogger("bench.engine")
 
 
 def prepare_model(workdir: Path, *, weights: Path | None, imgsz: int, calib: list[Path], conf: float, iou: float) -> dict[str, str]:
-    from xscreen.offline import prepare_ultralytics
+    from xscreen.training.offline import prepare_ultralytics
 
     prepare_ultralytics()
     from ultralytics import YOLO
 
     from xscreen.vision.engine import Engine
     from xscreen.vision.io import read_scan
-    from xscreen.vision.quantize import quantize_int8
+    from xscreen.training.quantize import quantize_int8
     from xscreen.vision.registry import InputSpec, ModelCard, OutputSpec, Thresholds, sha256_file
     from xscreen.vision.taxonomy import load_taxonomy
 
@@ -118,7 +118,7 @@ def _load_backend(name: str, paths: dict[str, str], imgsz: int, conf: float, iou
 
     import cv2
 
-    from xscreen.offline import prepare_ultralytics
+    from xscreen.training.offline import prepare_ultralytics
 
     prepare_ultralytics()
     from ultralytics import YOLO

@@ -50,7 +50,7 @@ logger = logging.getLogger("bench.server")
 
 def random_model_registry(root: Path, imgsz: int) -> Path:
     """A registry holding `bench:1`, a randomly initialised YOLO11n exported to ONNX (speed only)."""
-    from xscreen.offline import prepare_ultralytics
+    from xscreen.training.offline import prepare_ultralytics
 
     prepare_ultralytics()
     from ultralytics import YOLO

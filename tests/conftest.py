@@ -19,7 +19,7 @@ from tests.netblock import network_blocked  # noqa: E402
 from xscreen.settings import REPO_ROOT, get_settings  # noqa: E402
 
 try:  # the product imports ultralytics only through prepare_ultralytics; so does the test process
-    from xscreen.offline import prepare_ultralytics
+    from xscreen.training.offline import prepare_ultralytics
 
     prepare_ultralytics()
 except ImportError:  # a serving-only install: tests needing ultralytics skip themselves

@@ -8,7 +8,9 @@ Which ultralytics augmentations stay on and which are off (see docs/training.md 
   transmissions multiply; threat image projection does that correctly), copy-paste (needs masks),
   perspective and shear (line scanners do not produce them).
 - ADDED here: the single-energy view (colour -> gray by attenuation, not an RGB average, then shown as a
-  colour model sees any gray scan, `gray_to_colour`) and scanner-profile variation (palette, blur, sharpening, noise) drawn from `configs/scanners/`.
+  colour model sees any gray scan, `gray_to_colour`) and scanner-profile variation (palette, blur, sharpening, noise) drawn from `configs/scanners/`
+  by `apply_profile`, which pushes a real scan towards a profile (pitch, tube voltage and palette, blur,
+  sharpening, noise, gray conversion).
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
+
+from xscreen.vision.xray.profiles import ScannerProfile
 
 # Ultralytics hyperparameters that encode the rules above; train configs may override any of them.
 XRAY_HYPERPARAMETERS: dict[str, Any] = {
@@ -82,8 +87,6 @@ class XrayAugment:
         rgb = np.ascontiguousarray(img[..., ::-1])
         changed = False
         if self.p_profile > 0 and self._rng.random() < self.p_profile and self._profiles():
-            from xscreen.vision.xray.profiles import apply_profile
-
             profile = self._profiles()[int(self._rng.integers(len(self._profiles())))]
             rgb = apply_profile(rgb, profile, self._rng)
             if rgb.ndim == 2:  # a single-energy profile gives gray: show it as the engine shows gray scans
@@ -115,3 +118,47 @@ def install(dataset: Any, augment: XrayAugment) -> None:
 
     dataset.build_transforms = build_with_xray
     dataset.transforms.insert(len(dataset.transforms.transforms) - 1, augment)
+
+
+def apply_profile(image: np.ndarray, profile: ScannerProfile, rng: np.random.Generator, *, source_pitch_mm: float | None = None) -> np.ndarray:
+    """Make a uint8 scan (H, W, 3 pseudo-colour or H, W gray) look as if `profile`'s scanner took it.
+
+    Steps, each grounded in what differs between scanners: rescale from `source_pitch_mm` to the
+    profile's pitch (times a sampled factor), gray conversion by attenuation for single-energy profiles
+    (`convert.colour_to_gray`, not an RGB average), for colour profiles the scan re-shown through the
+    profile's palette with another tube voltage's attenuation (`convert.recolour`) plus a small hue and
+    saturation change within the profile's range, extra blur, the profile's edge enhancement, and noise.
+    Boxes scale with the image by `image.shape` ratio: callers rescale their labels by the output size.
+    """
+    from xscreen.vision.xray.convert import colour_to_gray, gray_to_colour, recolour, rescale_pitch
+    from xscreen.vision.xray.render import unsharp
+
+    out = np.asarray(image)
+    aug = profile.augment
+    if source_pitch_mm is not None:
+        target = profile.detector.pixel_pitch_mm * float(rng.uniform(*aug.pitch_scale))
+        out = rescale_pitch(out, source_pitch_mm, target)
+    if profile.kind == "gray":
+        out = colour_to_gray(out) if out.ndim == 3 else out
+    else:
+        if out.ndim == 2:
+            out = gray_to_colour(out)
+        out = recolour(out, profile, float(rng.uniform(*aug.beam_softening)))
+        out = _palette_shift(out, float(rng.uniform(-aug.hue_shift_deg, aug.hue_shift_deg)), float(rng.uniform(*aug.saturation_scale)))
+    sigma = float(rng.uniform(*aug.extra_blur_sigma_px))
+    if sigma > 0.05:
+        out = cv2.GaussianBlur(out, (0, 0), sigma)
+    if profile.display.edge_enhance > 0:
+        out = unsharp(out, profile.display.edge_enhance)
+    noise = float(rng.uniform(*aug.noise_sigma))
+    if noise > 0:
+        out = np.clip(out.astype(np.float32) + rng.standard_normal(out.shape, dtype=np.float32) * noise, 0, 255).astype(np.uint8)
+    return out
+
+
+def _palette_shift(rgb: np.ndarray, hue_deg: float, sat_scale: float) -> np.ndarray:
+    """Shift hue and scale saturation; white background stays white (its saturation is zero)."""
+    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV_FULL).astype(np.int16)
+    hsv[..., 0] = (hsv[..., 0] + int(round(hue_deg * 256 / 360))) % 256
+    hsv[..., 1] = np.clip(hsv[..., 1] * sat_scale, 0, 255)
+    return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB_FULL)

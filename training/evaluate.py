@@ -113,7 +113,7 @@ class CheckpointPredictor:
 def load_predictor(ref: str, *, models_dir: Path, imgsz: int | None) -> Predictor:
     taxonomy = load_taxonomy()
     if ref.endswith(".pt"):
-        from xscreen.offline import prepare_ultralytics
+        from xscreen.training.offline import prepare_ultralytics
 
         prepare_ultralytics()
         from ultralytics import YOLO

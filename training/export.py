@@ -2,7 +2,7 @@
 
 Recipe (`xscreen export --weights runs/NAME/weights/best.pt --name NAME --version V [--half] [--int8 --calib DIR]`):
 1. ultralytics exports fp32 ONNX with a dynamic batch axis (and an fp16 variant on request: onnxruntime's
-   float16 converter, float32 inputs and outputs). The INT8 variant is `xscreen.vision.quantize` (static QDQ,
+   float16 converter, float32 inputs and outputs). The INT8 variant is `xscreen.training.quantize` (static QDQ,
    the head's output layers kept in float), calibrated on `--calib` scans preprocessed by our engine.
 2. Parity: the fp32 ONNX model run through xscreen's own engine and the PyTorch model run through
    ultralytics' predict must find the same boxes on the same real scans (class equal, box corners within
@@ -27,7 +27,7 @@ import numpy as np
 
 from xscreen.vision.yolo import find_images
 from xscreen.errors import ConfigError, XscreenError
-from xscreen.offline import prepare_ultralytics
+from xscreen.training.offline import prepare_ultralytics
 from xscreen.vision.registry import CARD_FILE, InputSpec, ModelCard, OutputSpec, RegistryModel, Thresholds, sha256_file
 from xscreen.vision.taxonomy import load_taxonomy
 
@@ -222,7 +222,7 @@ def run(options: ExportOptions) -> RegistryModel:
             card.training["export_parity"] = verify_parity(model, engine, options.parity_images)
             logger.info("parity: %s", card.training["export_parity"])
         if options.int8:
-            from xscreen.vision.quantize import quantize_int8
+            from xscreen.training.quantize import quantize_int8
 
             files["model-int8.onnx"] = quantize_int8(files["model.onnx"], workdir / "model-int8.onnx", _calibration_blobs(engine, options.calib))  # type: ignore[arg-type]
         return write_version(models_dir=options.models_dir, card=card, files=files)

@@ -27,7 +27,7 @@ import yaml
 
 from xscreen.datasets.layout import MANIFEST, read_manifest
 from xscreen.errors import ConfigError
-from xscreen.offline import prepare_ultralytics
+from xscreen.training.offline import prepare_ultralytics
 from xscreen.settings import REPO_ROOT
 from xscreen.training.augment import XRAY_HYPERPARAMETERS, XrayAugment, install
 from xscreen.vision.taxonomy import DEFAULT_TAXONOMY_PATH, load_taxonomy

@@ -20,8 +20,8 @@ class Spek:
     def get_spectrum(self):
         r = self.s.get_spectrum(); rec["spek"][repr(self.key)] = (np.asarray(r[0]), np.asarray(r[1])); return r
 spekpy.Spek = Spek
-from xscreen.training.augment import XrayAugment
-from xscreen.vision.xray.profiles import apply_profile, list_profiles, load_profile
+from xscreen.training.augment import XrayAugment, apply_profile
+from xscreen.vision.xray.profiles import list_profiles, load_profile
 a = XrayAugment(p_gray=0.5, p_profile=1.0)
 imgs = sorted(glob.glob("data/default/images/train/*.jpg"))[::200]
 for i in range(60):

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from xscreen.training.augment import XRAY_HYPERPARAMETERS, XrayAugment
-from xscreen.vision.xray.profiles import list_profiles
+from xscreen.training.augment import XRAY_HYPERPARAMETERS, XrayAugment, apply_profile
+from xscreen.vision.xray.profiles import list_profiles, load_profile
 
 
 @pytest.fixture(scope="module")
@@ -41,3 +41,16 @@ def test_off_means_untouched(real_bgr: np.ndarray) -> None:
 
 def test_physics_breaking_photometrics_are_off() -> None:
     assert XRAY_HYPERPARAMETERS["hsv_h"] == 0 and XRAY_HYPERPARAMETERS["hsv_s"] == 0 and XRAY_HYPERPARAMETERS["mixup"] == 0
+
+
+def test_apply_profile_kinds_and_determinism(real_bgr: np.ndarray) -> None:
+    rgb = np.ascontiguousarray(real_bgr[..., ::-1])
+    gray_p = load_profile("single-160kv-gray")
+    out = apply_profile(rgb, gray_p, np.random.default_rng(1), source_pitch_mm=0.8)
+    assert out.ndim == 2 and out.dtype == np.uint8
+    assert out.shape[1] == pytest.approx(rgb.shape[1] * 0.8 / gray_p.detector.pixel_pitch_mm, rel=0.25)
+    cool = load_profile("dual-140kv-cool")
+    a = apply_profile(rgb, cool, np.random.default_rng(2))
+    b = apply_profile(rgb, cool, np.random.default_rng(2))
+    assert a.shape == rgb.shape and np.array_equal(a, b)
+    assert not np.array_equal(a, rgb)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.factories import tiny_yolo_dataset
-from xscreen.offline import prepare_ultralytics, ultralytics_config_dir
+from xscreen.training.offline import prepare_ultralytics, ultralytics_config_dir
 
 pytest.importorskip("ultralytics")
 
@@ -48,3 +48,18 @@ def test_pil_still_reports_undecodable_images_after_ultralytics() -> None:
 
     with pytest.raises(UnidentifiedImageError):
         Image.open(io.BytesIO(b"not an image"))
+
+
+def test_importing_xscreen_leaves_ultralytics_settings_alone() -> None:
+    # A station host imports xscreen, the service and the engine; none of that is ultralytics' business.
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("YOLO_", "HF_HUB_"))}
+    code = (
+        "import os, sys, xscreen, xscreen.cli, xscreen.serving.api.app, xscreen.vision.engine;"
+        "print(sorted(k for k in os.environ if k.startswith('YOLO_')), 'ultralytics' in sys.modules, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["[]", "False", "False"]

@@ -25,7 +25,7 @@ IMGSZ = 64
 
 def _export(tmp_path: Path, yaml: str, *, nms: bool) -> tuple[Path, Engine]:
     pytest.importorskip("ultralytics")
-    from xscreen.offline import prepare_ultralytics
+    from xscreen.training.offline import prepare_ultralytics
 
     prepare_ultralytics()
     from ultralytics import YOLO

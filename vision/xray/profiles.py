@@ -3,13 +3,12 @@
 A profile is everything that makes one scanner's image differ from another's: tube and detector (the
 physics of the channels), pixel pitch, blur, noise, gain errors, edge enhancement, the display palette
 (the organic / mixed / metal colour curves), gamma and JPEG quality. The synthetic renderer draws a profile
-per scan, so one scene can be seen as several scanners; `apply_profile` pushes a real scan towards a
-profile (pitch, tube voltage and palette, blur, sharpening, noise, gray conversion) for training-time augmentation.
+per scan, so one scene can be seen as several scanners; training's `apply_profile`
+(`xscreen.training.augment`) pushes a real scan towards a profile.
 
 Public API:
     load_profile(name_or_path) -> ScannerProfile
     list_profiles() -> list[str]
-    apply_profile(image, profile, rng) -> np.ndarray   (uint8 RGB or gray scan in, same kind as the profile out)
 """
 
 from __future__ import annotations
@@ -18,8 +17,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import cv2
-import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -97,7 +94,7 @@ class Display(_Model):
 
 
 class Augment(_Model):
-    """Ranges sampled by apply_profile (real scans) and the renderer (synthetic)."""
+    """Ranges sampled by training's apply_profile (real scans) and the renderer (synthetic)."""
 
     pitch_scale: tuple[float, float] = (0.85, 1.2)
     # Tube voltage differs between makes (about 100-200 kV): s of convert.recolour, 0.12 = 160 -> 100 kV.
@@ -146,52 +143,3 @@ def _load(path: str, _mtime: float) -> ScannerProfile:
         return ScannerProfile.model_validate(data)
     except (ValidationError, yaml.YAMLError) as exc:
         raise ConfigError(f"scanner profile {path}: {exc}") from exc
-
-
-def apply_profile(image: np.ndarray, profile: ScannerProfile, rng: np.random.Generator, *, source_pitch_mm: float | None = None) -> np.ndarray:
-    """Make a uint8 scan (H, W, 3 pseudo-colour or H, W gray) look as if `profile`'s scanner took it.
-
-    Steps, each grounded in what differs between scanners: rescale from `source_pitch_mm` to the
-    profile's pitch (times a sampled factor), gray conversion by attenuation for single-energy profiles
-    (`convert.colour_to_gray`, not an RGB average), for colour profiles the scan re-shown through the
-    profile's palette with another tube voltage's attenuation (`convert.recolour`) plus a small hue and
-    saturation change within the profile's range, extra blur, the profile's edge enhancement, and noise.
-    Boxes scale with the image by `image.shape` ratio: callers rescale their labels by the output size.
-    """
-    from xscreen.vision.xray.convert import colour_to_gray, gray_to_colour, recolour, rescale_pitch
-
-    out = np.asarray(image)
-    aug = profile.augment
-    if source_pitch_mm is not None:
-        target = profile.detector.pixel_pitch_mm * float(rng.uniform(*aug.pitch_scale))
-        out = rescale_pitch(out, source_pitch_mm, target)
-    if profile.kind == "gray":
-        out = colour_to_gray(out) if out.ndim == 3 else out
-    else:
-        if out.ndim == 2:
-            out = gray_to_colour(out)
-        out = recolour(out, profile, float(rng.uniform(*aug.beam_softening)))
-        out = _palette_shift(out, float(rng.uniform(-aug.hue_shift_deg, aug.hue_shift_deg)), float(rng.uniform(*aug.saturation_scale)))
-    sigma = float(rng.uniform(*aug.extra_blur_sigma_px))
-    if sigma > 0.05:
-        out = cv2.GaussianBlur(out, (0, 0), sigma)
-    if profile.display.edge_enhance > 0:
-        out = unsharp(out, profile.display.edge_enhance)
-    noise = float(rng.uniform(*aug.noise_sigma))
-    if noise > 0:
-        out = np.clip(out.astype(np.float32) + rng.standard_normal(out.shape, dtype=np.float32) * noise, 0, 255).astype(np.uint8)
-    return out
-
-
-def unsharp(image: np.ndarray, amount: float, sigma: float = 1.5) -> np.ndarray:
-    """Edge enhancement as scanner displays do it: image + amount * (image - blurred)."""
-    blurred = cv2.GaussianBlur(image, (0, 0), sigma)
-    return cv2.addWeighted(image, 1.0 + amount, blurred, -amount, 0)
-
-
-def _palette_shift(rgb: np.ndarray, hue_deg: float, sat_scale: float) -> np.ndarray:
-    """Shift hue and scale saturation; white background stays white (its saturation is zero)."""
-    hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV_FULL).astype(np.int16)
-    hsv[..., 0] = (hsv[..., 0] + int(round(hue_deg * 256 / 360))) % 256
-    hsv[..., 1] = np.clip(hsv[..., 1] * sat_scale, 0, 255)
-    return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB_FULL)

@@ -146,8 +146,6 @@ def render_pseudocolour(low: np.ndarray, high: np.ndarray, profile: ScannerProfi
     x = a_high * np.float32((COLOUR_LUT_SHAPE[1] - 1) / A_MAX)
     out = cv2.remap(colour_lut_u8(profile), x, y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     if profile.display.edge_enhance > 0:
-        from xscreen.vision.xray.profiles import unsharp
-
         out = unsharp(out, profile.display.edge_enhance)
     return out
 
@@ -168,7 +166,11 @@ def render_gray(high: np.ndarray, profile: ScannerProfile | None = None) -> np.n
     profile = _resolve(profile)
     out = gray_from_attenuation(attenuation(high), profile)
     if profile.display.edge_enhance > 0:
-        from xscreen.vision.xray.profiles import unsharp
-
         out = unsharp(out, profile.display.edge_enhance)
     return out
+
+
+def unsharp(image: np.ndarray, amount: float, sigma: float = 1.5) -> np.ndarray:
+    """Edge enhancement as scanner displays do it: image + amount * (image - blurred)."""
+    blurred = cv2.GaussianBlur(image, (0, 0), sigma)
+    return cv2.addWeighted(image, 1.0 + amount, blurred, -amount, 0)

@@ -1,4 +1,4 @@
-"""Conversions: gray from colour by attenuation, gray to colour, pitch rescaling, profile augmentation."""
+"""Conversions: gray from colour by attenuation, gray to colour, pitch rescaling."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from xscreen.errors import ConfigError
 from xscreen.vision.xray.convert import attenuation_from_colour, colour_to_gray, gray_to_colour, recolour, rescale_pitch
 from xscreen.vision.xray.materials import get_material
 from xscreen.vision.xray.physics import exact_transmission, transmission_model
-from xscreen.vision.xray.profiles import apply_profile, list_profiles, load_profile
+from xscreen.vision.xray.profiles import list_profiles, load_profile
 from xscreen.vision.xray.render import render_gray, render_pseudocolour, reference_curves
 
 
@@ -85,20 +85,6 @@ def test_profiles_load_and_order_their_reference_curves():
 def test_unknown_profile(name):
     with pytest.raises(ConfigError):
         load_profile(name)
-
-
-def test_apply_profile_kinds_and_determinism(profile):
-    t = _scene(profile)
-    rgb = render_pseudocolour(t["low"], t["high"], profile)
-    gray_p = load_profile("single-160kv-gray")
-    out = apply_profile(rgb, gray_p, np.random.default_rng(1), source_pitch_mm=0.8)
-    assert out.ndim == 2 and out.dtype == np.uint8
-    assert out.shape[1] == pytest.approx(rgb.shape[1] * 0.8 / gray_p.detector.pixel_pitch_mm, rel=0.25)
-    cool = load_profile("dual-140kv-cool")
-    a = apply_profile(rgb, cool, np.random.default_rng(2))
-    b = apply_profile(rgb, cool, np.random.default_rng(2))
-    assert a.shape == rgb.shape and np.array_equal(a, b)
-    assert not np.array_equal(a, rgb)
 
 
 def test_recolour_without_change_is_identity(profile):

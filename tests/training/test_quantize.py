@@ -11,7 +11,7 @@ import pytest
 
 from xscreen.vision.engine import Engine
 from xscreen.vision.io import read_scan
-from xscreen.vision.quantize import _head_float_nodes, _stem_nodes, quantize_int8
+from xscreen.training.quantize import _head_float_nodes, _stem_nodes, quantize_int8
 from xscreen.vision.registry import sha256_file
 
 pytestmark = pytest.mark.slow  # calibration and quantisation: ~30 s on a busy 2-core machine

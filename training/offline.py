@@ -9,8 +9,10 @@ ultralytics 8.4 reaches out in four places, and YOLO_OFFLINE alone closes only s
 - importing ultralytics patches `PIL.Image.open` to pip-install pi-heif on the first undecodable image,
   which turns "not an image" into ModuleNotFoundError for every PIL user in the process (our decoders
   and importers included); we mark its HEIF plugin as settled so PIL behaves as PIL again.
-`set_offline_environment` only touches environment variables (cheap, run on import of xscreen);
-`prepare_ultralytics` also writes the font and settings and must run before training or export.
+`prepare_ultralytics` sets the environment switches, writes the font and settings and patches the checks;
+every module that imports ultralytics (training, evaluation, export, bench, tests) calls it first. It lives
+in `training` because nothing else uses ultralytics: `import xscreen` on a station host touches no YOLO_*
+variable.
 """
 
 from __future__ import annotations
@@ -44,9 +46,6 @@ def set_offline_environment() -> None:
 
 def local_font_path() -> Path:
     """A TrueType font that is on disk without any download."""
-    bundled = Path(__file__).parent / "assets" / "DejaVuSans.ttf"
-    if bundled.exists():
-        return bundled
     import matplotlib  # ships DejaVu Sans; a dependency of ultralytics anyway
 
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
