@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
-from xscreen.errors import ConfigError
+from xscreen.errors import ConfigError, validation_summary
 from xscreen.settings import REPO_ROOT
 
 SplitName = Literal["train", "val", "test"]
@@ -138,4 +138,4 @@ def load_recipe(path: Path | str) -> BuildRecipe:
     try:
         return BuildRecipe.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"build recipe {path} is invalid: {exc}") from exc
+        raise ConfigError(f"build recipe {path} is invalid: {validation_summary(exc.errors())}") from exc

@@ -13,10 +13,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from xscreen.clitools import run_command
+
 console = Console()
 
 keys_app = typer.Typer(help="Station API keys (only hashes are stored; a key is shown once).", no_args_is_help=True)
 reviews_app = typer.Typer(help="Officers' reviews of screened scans.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(reviews_app, name="reviews")
 
 
 @contextmanager
@@ -40,8 +48,6 @@ def serve(
     access_log: bool = typer.Option(True, "--access-log/--no-access-log", help="One log line per request (the audit store keeps every scan either way)."),
 ) -> None:
     """Run the screening service (HTTP API under /v1, OpenAPI at /docs)."""
-    from xscreen.cli import run_command
-
     def body() -> None:
         import uvicorn
 
@@ -75,8 +81,6 @@ def keys_create(
     as_json: bool = typer.Option(False, "--json", help="Machine output on stdout."),
 ) -> None:
     """Create a key for a station and print it once."""
-    from xscreen.cli import run_command
-
     def body() -> None:
         from xscreen.serving.auth import create_key
 
@@ -98,8 +102,6 @@ def keys_list(
     as_json: bool = typer.Option(False, "--json", help="Machine output on stdout."),
 ) -> None:
     """List keys (ids, stations, dates; never the keys themselves)."""
-    from xscreen.cli import run_command
-
     def body() -> None:
         from xscreen.serving.auth import list_keys
 
@@ -127,8 +129,6 @@ def keys_revoke(
     station: Optional[str] = typer.Option(None, "--station", "-s", help="Revoke every active key of this station instead."),
 ) -> None:
     """Revoke one key, or all keys of a station; the service refuses them (403) from the next request."""
-    from xscreen.cli import run_command
-
     def body() -> None:
         from xscreen.errors import InvalidRequest
         from xscreen.serving.auth import revoke_keys
@@ -151,8 +151,6 @@ def reviews_export(
     as_json: bool = typer.Option(False, "--json", help="Machine output on stdout."),
 ) -> None:
     """Export reviewed scans as a labeled dataset for retraining."""
-    from xscreen.cli import run_command
-
     def body() -> None:
         from xscreen.serving.export import export_reviews
         from xscreen.serving.store.images import ImageStore
@@ -179,8 +177,3 @@ def reviews_export(
 
     run_command(body)
 
-
-def register(app: typer.Typer) -> None:
-    app.command("serve")(serve)
-    app.add_typer(keys_app, name="keys")
-    app.add_typer(reviews_app, name="reviews")

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from xscreen.errors import ConfigError
+from xscreen.errors import ConfigError, validation_summary
 from xscreen.vision.detections import Detections
 from xscreen.vision.taxonomy import CATEGORIES, Taxonomy, load_taxonomy
 
@@ -116,7 +116,7 @@ def build_policy(data: dict[str, Any], *, taxonomy: Taxonomy, sha256: str = "") 
     try:
         spec = PolicyFile.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"invalid decision policy: {exc}") from exc
+        raise ConfigError(f"invalid decision policy: {validation_summary(exc.errors())}") from exc
     for category in spec.categories:
         if category not in CATEGORIES:
             raise ConfigError(f"policy names unknown category {category!r}; categories: {', '.join(CATEGORIES)}")

@@ -46,7 +46,7 @@ def test_doctor_fails_in_plain_words_without_model(tmp_path: Path, monkeypatch: 
 def test_errors_are_one_unwrapped_line_at_any_width(columns: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A long path in the message: rich used to wrap it at the terminal's width, wherever the path ended.
     from xscreen.errors import ConfigError
-    from xscreen.cli import run_command
+    from xscreen.clitools import run_command
     import typer
 
     monkeypatch.setenv("COLUMNS", columns)
@@ -63,3 +63,73 @@ def test_errors_are_one_unwrapped_line_at_any_width(columns: str, tmp_path: Path
     result = CliRunner().invoke(probe, [])
     assert result.exit_code == 2
     assert result.output == f"error (config_error): {long_path}: unknown keys ['bogus'] (see configs/train/)\n"
+
+
+def test_version() -> None:
+    from xscreen import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"xscreen {__version__}\n"
+
+
+@pytest.mark.parametrize("columns", ["20", "400"])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["predict", "x.jpg", "--no-such-flag"], "error (usage): No such option: --no-such-flag (see 'xscreen predict --help')"),
+        (["batch", "run", "src", "--out", "o", "--address", "auto"], "error (usage): Invalid value: --address joins a Ray cluster; it needs --engine ray (see 'xscreen batch run --help')"),
+    ],
+)
+def test_usage_errors_are_one_line(argv: list[str], message: str, columns: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", columns)  # typer's rich panel used to wrap these at the terminal's width
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 2
+    assert result.output == message + "\n"
+
+
+@pytest.mark.parametrize(
+    "env, value, expected",
+    [
+        ("XSCREEN_PORT", "abc", "port: Input should be a valid integer"),
+        ("XSCREEN_DATABASE_URL", "just-a-path.db", "database_url must be a SQLAlchemy URL such as sqlite:///path.db, got 'just-a-path.db'"),
+    ],
+)
+@pytest.mark.parametrize("argv", [["models", "list"], ["doctor"], ["keys", "list"], ["predict", "x.jpg"], ["batch", "src", "--out", "o"]])
+def test_bad_settings_are_one_sentence(argv: list[str], env: str, value: str, expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(env, value)
+    get_settings.cache_clear()
+    result = runner.invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error (config_error): invalid settings (XSCREEN_* variables, ")
+    assert expected in result.output and result.output.count("\n") == 1
+    for internals in ("Value error", "pydantic.dev", "Traceback", "validation error for"):
+        assert internals not in result.output
+
+
+def test_package_clis_import_the_shared_module_and_register_in_one_style() -> None:
+    """Leaves never import the root (`xscreen.cli`); each `register(app)` only adds commands and groups."""
+    import ast
+
+    from xscreen.cli import COMMAND_MODULES
+    from xscreen.settings import REPO_ROOT
+
+    roots = {"xscreen": "xscreen", "vision": "vision", "datasets": "datasets", "training": "training", "serving": "serving"}
+    for folder in roots:
+        for path in (REPO_ROOT / folder).rglob("*.py"):
+            if path == REPO_ROOT / "xscreen" / "cli.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                assert "xscreen.cli" not in names, f"{path} imports the root CLI"
+    import importlib
+    import inspect
+
+    for name in COMMAND_MODULES:
+        register = importlib.import_module(name).register
+        body = ast.parse(inspect.getsource(register)).body[0].body  # type: ignore[attr-defined]
+        for statement in body:
+            call = statement.value if isinstance(statement, ast.Expr) else None
+            assert isinstance(call, ast.Call), f"{name}.register: {ast.unparse(statement)}"
+            target = call.func.func if isinstance(call.func, ast.Call) else call.func
+            assert ast.unparse(target) in ("app.command", "app.add_typer"), f"{name}.register: {ast.unparse(statement)}"

@@ -10,85 +10,87 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from xscreen.clitools import run_command
 from xscreen.settings import get_settings
 
 models_app = typer.Typer(help="The model registry: list, show and promote versions.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    from xscreen.cli import run_command
-
-    @app.command()
-    def train(
-        config: Path = typer.Option(..., "--config", help="configs/train/NAME.yaml"),
-        time: Optional[float] = typer.Option(None, "--time", help="Time budget in hours (overrides epochs)."),
-        device: Optional[str] = typer.Option(None, "--device", help="cpu, or a CUDA index such as 0."),
-        resume: bool = typer.Option(False, "--resume", help="Continue runs/train/NAME/weights/last.pt."),
-        name: Optional[str] = typer.Option(None, "--name", help="Run name (default: the config's)."),
-        data: Optional[Path] = typer.Option(None, "--data", help="data.yaml to train on (default: the config's)."),
-    ) -> None:
-        """Train a detector from a config (from scratch, offline)."""
-        from xscreen.training.train import load_options, run
-
-        def body() -> None:
-            options = load_options(config, time=time, device=device, name=name, data=data.resolve() if data else None, resume=resume or None)
-            typer.echo(str(run(options)))
-
-        run_command(body)
-
-    @app.command()
-    def export(
-        weights: Path = typer.Option(..., "--weights", exists=True, dir_okay=False),
-        name: str = typer.Option(..., "--name"),
-        version: Optional[int] = typer.Option(None, "--version", help="Default: next free version."),
-        half: bool = typer.Option(False, "--half", help="Also write model-fp16.onnx (GPU hosts)."),
-        int8: bool = typer.Option(False, "--int8", help="Also write model-int8.onnx (CPU hosts); needs --calib."),
-        calib: Optional[Path] = typer.Option(None, "--calib", help="Folder of representative scans for INT8 calibration."),
-        parity: Optional[Path] = typer.Option(None, "--parity", help="Folder of real scans for the parity check (default: the real SIXray validation scans)."),
-        parity_count: int = typer.Option(16, "--parity-count"),
-        imgsz: Optional[int] = typer.Option(None, "--imgsz"),
-        conf: float = typer.Option(0.25, "--conf", help="Operating score threshold stored in the card."),
-        metrics: Optional[Path] = typer.Option(None, "--metrics", help="`xscreen evaluate` --out dir (or one metrics.json) to store in the card."),
-        data_card: Optional[Path] = typer.Option(None, "--data-card", help="Dataset card of the training data."),
-        image_kind: str = typer.Option("colour", "--image-kind", help="colour or gray: what the model expects."),
-    ) -> None:
-        """Export a checkpoint to ONNX, check parity with PyTorch, and add it to the registry."""
-        from xscreen.vision.yolo import find_images
-        from xscreen.training.export import ExportOptions, run
-
-        def body() -> None:
-            settings = get_settings()
-            folder = parity or settings.real_data_dir / "sixray-subset" / "val"
-            images = list(find_images(folder))[:parity_count] if folder.is_dir() else []
-            model = run(ExportOptions(
-                weights=weights, name=name, version=version, models_dir=settings.models_dir, half=half, int8=int8,
-                calib=calib, imgsz=imgsz, conf=conf, parity_images=images, metrics_file=metrics,
-                data_card_file=data_card, image_kind=image_kind,
-            ))
-            typer.echo(f"{model.ref} written to {model.path}")
-
-        run_command(body)
-
-    @app.command()
-    def evaluate(
-        model: str = typer.Option(..., "--model", help="Registry ref (NAME, NAME:VERSION, default), a .pt or an .onnx file."),
-        data: list[Path] = typer.Option(..., "--data", help="data.yaml; repeat for a cross-source table."),
-        out: Path = typer.Option(..., "--out"),
-        imgsz: Optional[int] = typer.Option(None, "--imgsz"),
-        split: str = typer.Option("val", "--split"),
-        gray: bool = typer.Option(False, "--gray", help="Also evaluate physics-gray renderings of each dataset."),
-    ) -> None:
-        """Per-class AP and per-category detection / false-alarm rates; one table for several datasets."""
-        from xscreen.training.evaluate import EvaluateOptions, run
-
-        def body() -> None:
-            settings = get_settings()
-            summary = run(EvaluateOptions(model=model, data=data, out=out, imgsz=imgsz, split=split, gray=gray, models_dir=settings.models_dir))
-            Console().print(summary.table())
-
-        run_command(body)
-
+    app.command("train")(train)
+    app.command("evaluate")(evaluate)
+    app.command("export")(export)
     app.add_typer(models_app, name="models")
+
+
+def train(
+    config: Path = typer.Option(..., "--config", help="configs/train/NAME.yaml"),
+    time: Optional[float] = typer.Option(None, "--time", help="Time budget in hours (overrides epochs)."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, or a CUDA index such as 0."),
+    resume: bool = typer.Option(False, "--resume", help="Continue runs/train/NAME/weights/last.pt."),
+    name: Optional[str] = typer.Option(None, "--name", help="Run name (default: the config's)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="data.yaml to train on (default: the config's)."),
+) -> None:
+    """Train a detector from a config (from scratch, offline)."""
+    from xscreen.training.train import load_options, run
+
+    def body() -> None:
+        options = load_options(config, time=time, device=device, name=name, data=data.resolve() if data else None, resume=resume or None)
+        typer.echo(str(run(options)))
+
+    run_command(body)
+
+
+def export(
+    weights: Path = typer.Option(..., "--weights", exists=True, dir_okay=False),
+    name: str = typer.Option(..., "--name"),
+    version: Optional[int] = typer.Option(None, "--version", help="Default: next free version."),
+    half: bool = typer.Option(False, "--half", help="Also write model-fp16.onnx (GPU hosts)."),
+    int8: bool = typer.Option(False, "--int8", help="Also write model-int8.onnx (CPU hosts); needs --calib."),
+    calib: Optional[Path] = typer.Option(None, "--calib", help="Folder of representative scans for INT8 calibration."),
+    parity: Optional[Path] = typer.Option(None, "--parity", help="Folder of real scans for the parity check (default: the real SIXray validation scans)."),
+    parity_count: int = typer.Option(16, "--parity-count"),
+    imgsz: Optional[int] = typer.Option(None, "--imgsz"),
+    conf: float = typer.Option(0.25, "--conf", help="Operating score threshold stored in the card."),
+    metrics: Optional[Path] = typer.Option(None, "--metrics", help="`xscreen evaluate` --out dir (or one metrics.json) to store in the card."),
+    data_card: Optional[Path] = typer.Option(None, "--data-card", help="Dataset card of the training data."),
+    image_kind: str = typer.Option("colour", "--image-kind", help="colour or gray: what the model expects."),
+) -> None:
+    """Export a checkpoint to ONNX, check parity with PyTorch, and add it to the registry."""
+    from xscreen.vision.yolo import find_images
+    from xscreen.training.export import ExportOptions, run
+
+    def body() -> None:
+        settings = get_settings()
+        folder = parity or settings.real_data_dir / "sixray-subset" / "val"
+        images = list(find_images(folder))[:parity_count] if folder.is_dir() else []
+        model = run(ExportOptions(
+            weights=weights, name=name, version=version, models_dir=settings.models_dir, half=half, int8=int8,
+            calib=calib, imgsz=imgsz, conf=conf, parity_images=images, metrics_file=metrics,
+            data_card_file=data_card, image_kind=image_kind,
+        ))
+        typer.echo(f"{model.ref} written to {model.path}")
+
+    run_command(body)
+
+
+def evaluate(
+    model: str = typer.Option(..., "--model", help="Registry ref (NAME, NAME:VERSION, default), a .pt or an .onnx file."),
+    data: list[Path] = typer.Option(..., "--data", help="data.yaml; repeat for a cross-source table."),
+    out: Path = typer.Option(..., "--out"),
+    imgsz: Optional[int] = typer.Option(None, "--imgsz"),
+    split: str = typer.Option("val", "--split"),
+    gray: bool = typer.Option(False, "--gray", help="Also evaluate physics-gray renderings of each dataset."),
+) -> None:
+    """Per-class AP and per-category detection / false-alarm rates; one table for several datasets."""
+    from xscreen.training.evaluate import EvaluateOptions, run
+
+    def body() -> None:
+        settings = get_settings()
+        summary = run(EvaluateOptions(model=model, data=data, out=out, imgsz=imgsz, split=split, gray=gray, models_dir=settings.models_dir))
+        Console().print(summary.table())
+
+    run_command(body)
 
 
 @models_app.command("list")
@@ -96,7 +98,7 @@ def models_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """Every registered version, with the default marked."""
     from xscreen.vision.registry import default_ref, list_models, read_card
 
-    models_dir = get_settings().models_dir
+    models_dir = run_command(get_settings).models_dir
     try:
         default = default_ref(models_dir)
     except Exception:
@@ -120,7 +122,6 @@ def models_list(as_json: bool = typer.Option(False, "--json")) -> None:
 @models_app.command("show")
 def models_show(ref: str = typer.Argument("default")) -> None:
     """A model's card (verified against its files)."""
-    from xscreen.cli import run_command
     from xscreen.vision.registry import resolve_model
 
     run_command(lambda: typer.echo(resolve_model(ref, models_dir=get_settings().models_dir).card.model_dump_json(indent=2)))
@@ -129,7 +130,6 @@ def models_show(ref: str = typer.Argument("default")) -> None:
 @models_app.command("promote")
 def models_promote(ref: str = typer.Argument(..., help="NAME:VERSION")) -> None:
     """Make NAME:VERSION the default the service and batch use."""
-    from xscreen.cli import run_command
     from xscreen.training.registry import promote
 
     run_command(lambda: typer.echo(f"default is now {promote(ref, models_dir=get_settings().models_dir).ref}"))

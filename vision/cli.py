@@ -14,6 +14,8 @@ from typing import Any, Optional
 
 import typer
 
+from xscreen.clitools import run_command
+
 logger = logging.getLogger(__name__)
 
 SCAN_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".npz", ".dcm"}
@@ -122,8 +124,6 @@ def predict(
     tile: bool = typer.Option(False, "--tile", help="Tiled inference for long strips (windows of the short side)."),
 ) -> None:
     """Run a model on scan files and report what it finds."""
-    from xscreen.cli import run_command
-
     files = expand_paths(paths)
     if not files:
         raise typer.BadParameter("no scan files found", param_hint="PATH")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 import zipfile
 from typing import Callable
 
@@ -71,7 +72,9 @@ def read_scan(data: bytes, *, filename: str | None = None, max_pixels: int | Non
     except (ScanTooLarge, ScanDecodeError, UnsupportedMedia):
         raise
     except Exception as exc:  # any library's complaint about malformed bytes is a decode error for the caller
-        raise ScanDecodeError(f"{name}: cannot decode {fmt}: {exc}") from exc
+        # without the library's reprs of its buffers (`<_io.BytesIO object at 0x7f...>`): they name no file
+        reason = re.sub(r"<[^<>]* at 0x[0-9a-fA-F]+>", "the data", str(exc))
+        raise ScanDecodeError(f"{name}: cannot decode {fmt}: {reason}") from exc
     return Scan(pixels=pixels, kind=kind, source=filename, format=fmt, pixel_pitch_mm=pitch)
 
 
@@ -151,6 +154,8 @@ def _decode_raster(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray,
             orientation = im.getexif().get(_EXIF_ORIENTATION)
     except Image.DecompressionBombError as exc:  # PIL's own guard fires first above ~179 Mpx
         raise ScanTooLarge(f"{name}: {exc}") from exc
+    except Image.UnidentifiedImageError as exc:  # PIL's text names its BytesIO object, not the file
+        raise ScanDecodeError(f"{name}: starts as {sniff_format(data)} but its header is corrupt") from exc
     _check_pixels(name, height, width, max_pixels)
     if data[:3] == b"\xff\xd8\xff" and b"\xff\xd9" not in data[-4096:]:
         # libjpeg fills a truncated scan with gray and carries on: screening half a parcel is worse than refusing.

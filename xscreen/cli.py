@@ -1,18 +1,22 @@
-"""The root of the `xscreen` command. Each package owns its commands and registers them here.
+"""The root of the `xscreen` command: pure assembly. Each package owns its commands and registers them here.
 
 Package CLIs import their heavy dependencies (torch, onnxruntime, fastapi) inside the commands, so
-`xscreen --help` stays fast and a serving host without torch can still run every serving command.
+`xscreen --help` stays fast and a serving host without torch can still run every serving command. What the
+package CLIs share (running a command body, exit codes, tables) is `xscreen.clitools`; nothing imports this
+module but the `xscreen` entry point and tests.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
-from typing import Callable
+from typing import Optional
 
 import typer
 
-from xscreen.errors import XscreenError
+from xscreen import __version__
+from xscreen.clitools import OneLineErrors
 
 app = typer.Typer(
     name="xscreen",
@@ -20,11 +24,21 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=OneLineErrors,
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"xscreen {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level.")) -> None:
+def _root(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DEBUG level."),
+    version: Optional[bool] = typer.Option(None, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."),
+) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -36,44 +50,21 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at DE
 COMMAND_MODULES = (
     "xscreen.doctor",  # doctor
     "xscreen.vision.cli",  # predict
-    "xscreen.datasets.synth.cli",  # synth
+    "xscreen.datasets.synth.cli",  # synth, synth-tip
     "xscreen.datasets.cli",  # data import|build|stats
-    "xscreen.training.cli",  # train, evaluate, export, models
+    "xscreen.training.cli",  # train, evaluate, export, models list|show|promote
     "xscreen.serving.cli",  # serve, keys, reviews
-    "xscreen.serving.batch.cli",  # batch
+    "xscreen.serving.batch.cli",  # batch run|diff
 )
 
-
-def _register_packages() -> None:
-    import importlib
-
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and name.startswith(exc.name):
-                continue  # that package (or its cli module) is not part of this build
-            raise
-        module.register(app)
-
-
-def one_line(message: str) -> str:
-    """Collapse a message's line breaks and runs of spaces so a log line holds all of it."""
-    return " ".join(message.split())
-
-
-def run_command(fn: Callable[[], object]) -> object:
-    """Run a command body, turning xscreen's typed errors into one sentence and an exit code."""
+for _name in COMMAND_MODULES:
     try:
-        return fn()
-    except XscreenError as exc:
-        # Plain text, one line: rich would wrap at the terminal's width (or 80 columns in logs and CI),
-        # splitting the message wherever the paths in it happen to end.
-        typer.echo(f"error ({exc.code}): {one_line(exc.message)}", err=True)
-        raise typer.Exit(exc.exit_code) from exc
-
-
-_register_packages()  # last: package CLIs import run_command from this module
+        _module = importlib.import_module(_name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and _name.startswith(exc.name):
+            continue  # that package (or its cli module) is not part of this build
+        raise
+    _module.register(app)
 
 
 if __name__ == "__main__":  # python -m xscreen.cli (a frozen snapshot run, see scripts/snapshot.sh)

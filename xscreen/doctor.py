@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from xscreen.clitools import run_command
 from xscreen.settings import Settings, get_settings
 
 KEY_PACKAGES = (
@@ -105,37 +106,39 @@ def run_doctor(settings: Settings) -> list[Check]:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command()
-    def doctor(as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout.")) -> None:
-        """Check this installation: packages, providers, GPU, locations, default model."""
-        settings = get_settings()
-        checks = run_doctor(settings)
-        versions = package_versions()
-        failed = [c for c in checks if c.required and not c.ok]
-        if as_json:
-            typer.echo(json.dumps({
-                "python": platform.python_version(),
-                "packages": versions,
-                "checks": [c.__dict__ for c in checks],
-                "ok": not failed,
-            }, indent=2))
-        else:
-            console = Console()
-            table = Table(title="packages")
-            table.add_column("package")
-            table.add_column("version")
-            for name, version in versions.items():
-                table.add_row(name, version or "[dim]not installed[/]")
-            console.print(f"python {platform.python_version()} on {platform.platform()}")
-            console.print(table)
-            checks_table = Table(title="checks")
-            for col in ("check", "status", "detail"):
-                checks_table.add_column(col)
-            for c in checks:
-                status = "[green]ok[/]" if c.ok else ("[red]MISSING[/]" if c.required else "[yellow]no[/]")
-                checks_table.add_row(c.name, status, c.detail)
-            console.print(checks_table)
-            for c in failed:
-                console.print(f"[red]The service needs {c.name}:[/] {c.detail}")
-        if failed:
-            raise typer.Exit(1)
+    app.command("doctor")(doctor)
+
+
+def doctor(as_json: bool = typer.Option(False, "--json", help="Machine-readable output on stdout.")) -> None:
+    """Check this installation: packages, providers, GPU, locations, default model."""
+    settings = run_command(get_settings)
+    checks = run_doctor(settings)
+    versions = package_versions()
+    failed = [c for c in checks if c.required and not c.ok]
+    if as_json:
+        typer.echo(json.dumps({
+            "python": platform.python_version(),
+            "packages": versions,
+            "checks": [c.__dict__ for c in checks],
+            "ok": not failed,
+        }, indent=2))
+    else:
+        console = Console()
+        table = Table(title="packages")
+        table.add_column("package")
+        table.add_column("version")
+        for name, version in versions.items():
+            table.add_row(name, version or "[dim]not installed[/]")
+        console.print(f"python {platform.python_version()} on {platform.platform()}")
+        console.print(table)
+        checks_table = Table(title="checks")
+        for col in ("check", "status", "detail"):
+            checks_table.add_column(col)
+        for c in checks:
+            status = "[green]ok[/]" if c.ok else ("[red]MISSING[/]" if c.required else "[yellow]no[/]")
+            checks_table.add_row(c.name, status, c.detail)
+        console.print(checks_table)
+        for c in failed:
+            console.print(f"[red]The service needs {c.name}:[/] {c.detail}")
+    if failed:
+        raise typer.Exit(1)

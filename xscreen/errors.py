@@ -1,10 +1,12 @@
 """The typed errors of xscreen, each with a stable `code`.
 
 The service maps them to an HTTP status in one place (`xscreen.serving.api.errors`) and the CLI maps
-them to an exit code and one sentence (`xscreen.cli`). Nothing below raises bare exceptions at users.
+them to an exit code and one sentence (`xscreen.clitools`). Nothing below raises bare exceptions at users.
 """
 
 from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
 
 
 class XscreenError(Exception):
@@ -17,6 +19,25 @@ class XscreenError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def validation_summary(errors: Iterable[Mapping[str, Any]], *, skip_loc: tuple[str, ...] = (), limit: int = 5) -> str:
+    """pydantic's `ValidationError.errors()` as one sentence: `field.sub: what is wrong; ...`.
+
+    pydantic's own text spans lines, repeats the input and links to errors.pydantic.dev; a person needs
+    which field and why. Messages of validators that raised ValueError lose pydantic's "Value error, ".
+    """
+    parts = []
+    errors = list(errors)
+    for err in errors[:limit]:
+        msg = str(err.get("msg", "invalid"))
+        for prefix in ("Value error, ", "Assertion failed, "):
+            msg = msg.removeprefix(prefix)
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in skip_loc)
+        parts.append(f"{where}: {msg}" if where else msg)
+    if len(errors) > limit:
+        parts.append(f"and {len(errors) - limit} more")
+    return "; ".join(parts) or "invalid"
 
 
 class ConfigError(XscreenError):

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     def effective_scan_store_url(self) -> str:
         return self.scan_store_url or (self.data_dir / "scans").as_uri()
 
+    @property
+    def real_val_scans(self) -> Path:
+        """The real validation scans that export's parity check reads by default (docs/datasets.md)."""
+        return self.real_data_dir / "sixray-subset" / "val"
+
     def describe(self) -> dict[str, Any]:
         """What an operator needs to see (doctor, logs): every value, derived ones resolved."""
         out = self.model_dump(mode="json")
@@ -105,5 +110,15 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once. Tests call `get_settings.cache_clear()` after changing env."""
-    return Settings()
+    """The process-wide settings, read once. Tests call `get_settings.cache_clear()` after changing env.
+
+    A bad value raises ConfigError naming the field (from `XSCREEN_*` or the settings YAML).
+    """
+    from pydantic import ValidationError
+
+    from xscreen.errors import ConfigError, validation_summary
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(f"invalid settings (XSCREEN_* variables, {_settings_yaml()}): {validation_summary(exc.errors())}") from exc

@@ -8,10 +8,12 @@ from typing import Optional
 
 import typer
 
+from xscreen.clitools import run_command
+
 
 def register(app: typer.Typer) -> None:
-    app.command("synth", help="Generate physically grounded synthetic X-ray scans with YOLO labels.")(synth)
-    app.command("synth-tip", help="Threat image projection: composite synthetic threats into real scans.")(synth_tip)
+    app.command("synth")(synth)
+    app.command("synth-tip")(synth_tip)
 
 
 def synth(
@@ -24,7 +26,7 @@ def synth(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
     no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
 ) -> None:
-    from xscreen.cli import run_command
+    """Generate physically grounded synthetic X-ray scans with YOLO labels."""
 
     def body() -> None:
         from xscreen.datasets.synth.writer import generate_dataset
@@ -48,7 +50,7 @@ def synth_tip(
     pitch_mm: Optional[float] = typer.Option(None, "--pitch-mm", min=0.01, help="Pixel pitch of the real scans, if known."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
-    from xscreen.cli import run_command
+    """Threat image projection: composite synthetic threats into real scans."""
 
     def body() -> None:
         from xscreen.datasets.synth.tip import tip_dataset

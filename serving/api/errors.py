@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from xscreen.errors import AuthError, QueueFull, ScanTooLarge, ServiceUnavailable, XscreenError
+from xscreen.errors import AuthError, QueueFull, ScanTooLarge, ServiceUnavailable, XscreenError, validation_summary
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +34,7 @@ def error_response(exc: XscreenError) -> JSONResponse:
 
 
 def _validation_message(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
-        parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
-    return "; ".join(parts) or "invalid request"
+    return validation_summary(exc.errors(), skip_loc=("body", "query", "path"))
 
 
 def install_error_handlers(app: FastAPI) -> None:

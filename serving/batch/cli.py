@@ -17,6 +17,8 @@ import click
 import typer
 from typer.core import TyperGroup
 
+from xscreen.clitools import run_command
+
 
 class EngineChoice(str, Enum):
     local = "local"
@@ -77,7 +79,7 @@ def _progress_bar() -> Any:
 
 
 @batch_app.command("run")
-def run_command(
+def run_cmd(
     src: str = typer.Argument(..., help="Directory tree, glob pattern, list file (.txt/.lst), or fsspec URL (s3://..., file://...)."),
     out: Path = typer.Option(..., "--out", "-o", help="Run directory (results.parquet, manifest, report)."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="Model reference NAME[:VERSION]; default: settings.default_model."),
@@ -93,11 +95,10 @@ def run_command(
     json_out: bool = typer.Option(False, "--json", help="Print the run summary as JSON on stdout."),
 ) -> None:
     """Screen every scan in SRC and write one Parquet row per scan, resumably."""
-    from xscreen.cli import run_command as guarded
     from xscreen.serving.batch.run import BatchOptions, run
     from xscreen.settings import get_settings
 
-    settings = get_settings()
+    settings = run_command(get_settings)
     try:
         options = BatchOptions(
             src=src,
@@ -135,7 +136,7 @@ def run_command(
 
             return run(options, progress=progress)
 
-    summary = guarded(body)
+    summary = run_command(body)
     if json_out:
         typer.echo(json.dumps(summary.to_dict(), indent=2))
         return
@@ -160,10 +161,9 @@ def diff_command(
     json_out: bool = typer.Option(False, "--json", help="Print the whole diff as JSON on stdout."),
 ) -> None:
     """Which scans change decision between two runs: escalations first, for reopening cases."""
-    from xscreen.cli import run_command as guarded
     from xscreen.serving.batch.diff import diff_runs
 
-    result = guarded(lambda: diff_runs(run_a, run_b))
+    result = run_command(lambda: diff_runs(run_a, run_b))
     if out is not None:
         _write_changes(result, out)
     if json_out:

@@ -218,8 +218,11 @@ def _zip_with(name: str, payload: bytes) -> bytes:
     ],
 )
 def test_bad_inputs_raise_typed_errors(data: bytes, error: type[Exception]) -> None:
-    with pytest.raises(error):
+    with pytest.raises(error) as caught:
         read_scan(data, filename="upload.bin")
+    # the file's name and what is wrong, never a library's repr (`cannot identify image file <_io.BytesIO ...>`)
+    assert str(caught.value).startswith("upload.bin: ")
+    assert " at 0x" not in str(caught.value) and "BytesIO" not in str(caught.value)
 
 
 @pytest.mark.parametrize(

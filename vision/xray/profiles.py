@@ -20,7 +20,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from xscreen.errors import ConfigError
+from xscreen.errors import ConfigError, validation_summary
 from xscreen.settings import CONFIGS_DIR
 from xscreen.vision.xray.spectra import BeamSpec
 
@@ -141,5 +141,7 @@ def _load(path: str, _mtime: float) -> ScannerProfile:
         data = yaml.safe_load(Path(path).read_text()) or {}
         data.setdefault("name", Path(path).stem)
         return ScannerProfile.model_validate(data)
-    except (ValidationError, yaml.YAMLError) as exc:
-        raise ConfigError(f"scanner profile {path}: {exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"scanner profile {path}: {validation_summary(exc.errors())}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"scanner profile {path} is not valid YAML: {exc}") from exc

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from xscreen.errors import InvalidRequest, ScanTooLarge, ScanUnprocessable, UnsupportedMedia, XscreenError
+from xscreen.errors import InvalidRequest, ScanTooLarge, ScanUnprocessable, UnsupportedMedia, XscreenError, validation_summary
 from xscreen.serving.api.convert import scan_out
 from xscreen.serving.api.deps import ServiceDep, SessionDep, StationDep
 from xscreen.serving.api.schemas import ScanMetadata, ScanOut, ScanPage
@@ -92,8 +92,7 @@ async def read_upload(request: Request, max_bytes: int) -> tuple[bytes, str | No
     try:
         metadata = ScanMetadata.model_validate(fields)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'metadata'}: {e['msg']}" for e in exc.errors()[:5])
-        raise InvalidRequest(f"invalid scan metadata: {problems}") from exc
+        raise InvalidRequest(f"invalid scan metadata: {validation_summary(exc.errors())}") from exc
     return data, filename, metadata
 
 
