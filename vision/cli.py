@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import typer
 
-from xscreen.clitools import run_command
+from xscreen.clitools import EXIT_INPUT_ERRORS, run_command
 
 logger = logging.getLogger(__name__)
 
@@ -122,8 +122,12 @@ def predict(
     variant: str = typer.Option("fp32", "--variant", help="Model variant: fp32, fp16 (GPU) or int8."),
     pixel_pitch_mm: Optional[float] = typer.Option(None, "--pixel-pitch", help="The station's pixel pitch in mm."),
     tile: bool = typer.Option(False, "--tile", help="Tiled inference for long strips (windows of the short side)."),
+    allow_errors: bool = typer.Option(False, "--allow-errors", help="Exit 0 even when some inputs could not be screened (each is still reported)."),
 ) -> None:
-    """Run a model on scan files and report what it finds."""
+    """Run a model on scan files and report what it finds.
+
+    Exits 1 when some inputs could not be screened (the others are), unless --allow-errors.
+    """
     files = expand_paths(paths)
     if not files:
         raise typer.BadParameter("no scan files found", param_hint="PATH")
@@ -136,8 +140,8 @@ def predict(
         sys.stdout.write("\n")
     else:
         _print_table(results)
-    if any("error" in r for r in results):
-        raise typer.Exit(1)
+    if any("error" in r for r in results) and not allow_errors:
+        raise typer.Exit(EXIT_INPUT_ERRORS)
 
 
 def register(app: typer.Typer) -> None:

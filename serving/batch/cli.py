@@ -17,7 +17,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from xscreen.clitools import run_command
+from xscreen.clitools import EXIT_INPUT_ERRORS, run_command
 
 
 class EngineChoice(str, Enum):
@@ -93,8 +93,12 @@ def run_cmd(
     commit_every: int = typer.Option(256, "--commit-every", min=1, help="Rows per committed part: the most a kill costs in re-screening."),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Decision policy file; default: settings.policy_file."),
     json_out: bool = typer.Option(False, "--json", help="Print the run summary as JSON on stdout."),
+    allow_errors: bool = typer.Option(False, "--allow-errors", help="Exit 0 even when some scans could not be screened (their rows hold the error)."),
 ) -> None:
-    """Screen every scan in SRC and write one Parquet row per scan, resumably."""
+    """Screen every scan in SRC and write one Parquet row per scan, resumably.
+
+    Exits 1 when some scans could not be screened (after all the others, rows written), unless --allow-errors.
+    """
     from xscreen.serving.batch.run import BatchOptions, run
     from xscreen.settings import get_settings
 
@@ -139,7 +143,13 @@ def run_cmd(
     summary = run_command(body)
     if json_out:
         typer.echo(json.dumps(summary.to_dict(), indent=2))
-        return
+    else:
+        _print_summary(summary)
+    if summary.errors and not allow_errors:
+        raise typer.Exit(EXIT_INPUT_ERRORS)
+
+
+def _print_summary(summary: Any) -> None:
     from rich.console import Console
 
     console = Console()

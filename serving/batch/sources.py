@@ -71,6 +71,8 @@ def list_sources(src: str) -> list[str]:
     else:
         raise InvalidRequest(f"batch source {src!r} is not a directory, file, list file or matching pattern")
     unique = list(dict.fromkeys(names))
+    if not unique:  # an empty folder or a pattern matching nothing is a mistaken SRC, not a finished run
+        raise InvalidRequest(f"batch source {src!r} names no scans ({', '.join(sorted(SCAN_SUFFIXES))})")
     if len(unique) < len(names):
         logger.info("%s names %d sources twice; each is screened once", src, len(names) - len(unique))
     return unique

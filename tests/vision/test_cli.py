@@ -61,3 +61,11 @@ def test_predict_tiled(cli_env, shared_data: Path) -> None:
     result = CliRunner().invoke(cli_env, ["predict", str(_scans(shared_data, 1)[0]), "--json", "--tile"])
     assert result.exit_code == 0, result.output
     assert len(json.loads(result.stdout)) == 1
+
+
+def test_allow_errors_exits_0_and_still_reports_the_failed_input(cli_env, shared_data: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a scan")
+    result = CliRunner().invoke(cli_env, ["predict", str(_scans(shared_data, 1)[0]), str(bad), "--json", "--allow-errors"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[1]["error"]["code"] == "unsupported_media"

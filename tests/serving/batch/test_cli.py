@@ -25,10 +25,16 @@ def cli_env(tiny_models_dir: Path, policy_file: Path, monkeypatch: pytest.Monkey
 def test_batch_src_runs(cli_env: None, scan_tree: Path, tmp_path: Path, words: list[str]) -> None:
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["batch", *words, str(scan_tree), "--out", str(out), "--jsonl", "--json", "--model", "tiny:1"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # three scans could not be screened: predict's rule
     summary = json.loads(result.stdout)
     assert (summary["total"], summary["errors"], summary["model"]) == (13, 3, "tiny:1")
     assert (out / "results.parquet").exists() and (out / "results.jsonl").exists() and (out / "report.md").exists()
+
+
+def test_allow_errors_exits_0_with_the_error_rows_kept(cli_env: None, scan_tree: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["batch", str(scan_tree), "--out", str(tmp_path / "run"), "--json", "--allow-errors"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["errors"] == 3
 
 
 def test_human_summary(cli_env: None, scan_tree: Path, tmp_path: Path) -> None:
@@ -55,3 +61,14 @@ def test_bad_arguments(cli_env: None, scan_tree: Path, tmp_path: Path, args: lis
 def test_missing_source(cli_env: None, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["batch", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")])
     assert result.exit_code == 1 and "invalid_request" in result.output
+
+
+@pytest.mark.parametrize("pattern", ["", "*.jpg"], ids=["empty-folder", "pattern-matching-nothing"])
+def test_empty_source_is_an_error(cli_env: None, tmp_path: Path, pattern: str) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no scans here")
+    result = CliRunner().invoke(app, ["batch", str(tmp_path / "empty" / pattern), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 1, result.output
+    last = result.output.splitlines()[-1]  # after the progress bar's line
+    assert last.startswith("error (invalid_request): batch source") and "names no scans" in last
+    assert not (tmp_path / "run" / "results.parquet").exists()

@@ -61,5 +61,7 @@ def test_a_source_that_is_not_there_is_refused(tmp_path: Path, src: str) -> None
         list_sources(src.format(tmp=tmp_path))
 
 
-def test_a_pattern_matching_nothing_is_an_empty_batch(tmp_path: Path) -> None:
-    assert list_sources(str(tmp_path / "*.jpg")) == []
+@pytest.mark.parametrize("src", ["{tmp}/*.jpg", "{tmp}"], ids=["pattern", "empty-folder"])
+def test_a_source_naming_no_scans_is_an_error(tmp_path: Path, src: str) -> None:
+    with pytest.raises(InvalidRequest, match="names no scans"):  # issue 16: an empty SRC is a mistake, not a run
+        list_sources(src.format(tmp=tmp_path))
