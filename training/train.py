@@ -29,6 +29,8 @@ from xscreen.datasets.layout import MANIFEST, read_manifest
 from xscreen.errors import ConfigError
 from xscreen.training.offline import prepare_ultralytics
 from xscreen.settings import REPO_ROOT
+from xscreen.training.recover import is_registry_ref, start_from_registry
+from xscreen.settings import get_settings
 from xscreen.training.augment import XRAY_HYPERPARAMETERS, XrayAugment, install
 from xscreen.vision.taxonomy import DEFAULT_TAXONOMY_PATH, load_taxonomy
 from xscreen.vision.yolo import load_data_yaml
@@ -39,7 +41,7 @@ logger = logging.getLogger(__name__)
 @dataclass
 class TrainOptions:
     name: str
-    model: str  # ultralytics model yaml (from scratch, e.g. yolo11n.yaml) or our own earlier checkpoint (.pt)
+    model: str  # ultralytics model yaml (from scratch, e.g. yolo11n.yaml), our own checkpoint (.pt) or a registry model (NAME:VERSION)
     data: Path  # data.yaml
     imgsz: int = 512
     epochs: int = 100
@@ -174,10 +176,13 @@ def run(options: TrainOptions) -> Path:
     hyp = options.hyp if options.plain else {**XRAY_HYPERPARAMETERS, **options.hyp}
     options.run_dir.mkdir(parents=True)  # ours first (config, taxonomy, mix): hence exist_ok for ultralytics
     data = mixed_data(options.data, options.mix, options.run_dir) if options.mix else options.data
+    model = options.model
+    if is_registry_ref(model):  # a shipped model: the registry keeps ONNX, so rebuild a trainable checkpoint
+        model = str(start_from_registry(model, options.run_dir, data, options.imgsz, models_dir=get_settings().models_dir))
     args: dict[str, Any] = dict(
         data=str(data), imgsz=options.imgsz, epochs=options.epochs, batch=options.batch, seed=options.seed,
         device=options.device, workers=options.workers, patience=options.patience, project=str(options.project),
-        name=options.name, exist_ok=True, pretrained=_continues_checkpoint(options.model), close_mosaic=options.close_mosaic, cache=options.cache, val=options.val,
+        name=options.name, exist_ok=True, pretrained=_continues_checkpoint(model), close_mosaic=options.close_mosaic, cache=options.cache, val=options.val,
         plots=options.plots, verbose=False, **hyp,
     )
     if options.time is not None:
@@ -185,7 +190,7 @@ def run(options: TrainOptions) -> Path:
     (options.run_dir / "xscreen-config.yaml").write_text(yaml.safe_dump(_plain(asdict(options)), sort_keys=False))
     shutil.copyfile(DEFAULT_TAXONOMY_PATH, options.run_dir / "taxonomy.yaml")
     logger.info("training %s on %s at imgsz %d", options.model, options.data, options.imgsz)
-    YOLO(options.model).train(trainer=trainer, **args)
+    YOLO(model).train(trainer=trainer, **args)
     return options.run_dir
 
 
