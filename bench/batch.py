@@ -121,7 +121,7 @@ def main() -> None:
             results.append((which, mode, statistics.median(rates)))
             print(f"{which:8s} {mode:50s} {statistics.median(rates):8.1f} scans/s  {[round(r, 1) for r in rates]}", flush=True)
     lines = [
-        f"Model {card.name}:{card.version} ({card.architecture}, input {card.input.imgsz}), batch {args.batch_size}, "
+        f"Model {card.ref} ({card.architecture}, input {card.input.imgsz}), batch {args.batch_size}, "
         f"{args.files} scans per set, median of {args.rounds} interleaved rounds, onnxruntime CPU; {platform.machine()}, {os.cpu_count()} cores, no GPU, load average "
         f"{os.getloadavg()[0]:.1f} at the end.",
         "",

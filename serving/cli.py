@@ -54,7 +54,7 @@ def serve(
         from xscreen.serving.api.app import create_app
         from xscreen.settings import get_settings
 
-        from xscreen.serving.policy import load_policy
+        from xscreen.vision.policy import load_policy
         from xscreen.vision.registry import resolve_model
 
         settings = get_settings()

@@ -24,6 +24,7 @@ from xscreen.serving.store.images import ImageStore
 from xscreen.serving.store.records import ReviewRecord, ScanRecord
 from xscreen.serving.store.scans import reviewed_scans
 from xscreen.vision.draw import encode_png
+from xscreen.vision.registry import model_ref
 from xscreen.vision.taxonomy import Taxonomy
 from xscreen.vision.yolo import Label, image_path, label_path, write_data_yaml, write_labels
 
@@ -89,7 +90,7 @@ def export_reviews(
             entry = {
                 "scan_id": scan.id, "outcome": review.outcome, "review_id": review.id, "officer": review.officer,
                 "note": review.note, "reviewed_at": review.created_at.isoformat(), "image_sha256": scan.image_sha256,
-                "model": f"{scan.model_name}:{scan.model_version}", "classes": [taxonomy.by_id(c).name for c in review.class_ids],
+                "model": model_ref(scan.model_name, scan.model_version), "classes": [taxonomy.by_id(c).name for c in review.class_ids],
             }
             if labels is None:
                 entry["skipped"] = "a confirmed class has no box: review it again with corrected boxes"

@@ -96,7 +96,7 @@ def evaluate(
 @models_app.command("list")
 def models_list(as_json: bool = typer.Option(False, "--json")) -> None:
     """Every registered version, with the default marked."""
-    from xscreen.vision.registry import default_ref, list_models, read_card
+    from xscreen.vision.registry import default_ref, list_models, model_ref, read_card
 
     models_dir = run_command(get_settings).models_dir
     try:
@@ -106,7 +106,8 @@ def models_list(as_json: bool = typer.Option(False, "--json")) -> None:
     rows = []
     for name, version in list_models(models_dir):
         card = read_card(models_dir / name / str(version))
-        rows.append({"ref": f"{name}:{version}", "default": f"{name}:{version}" == default, "architecture": card.architecture,
+        ref = model_ref(name, version)  # the folder's, which is what resolves
+        rows.append({"ref": ref, "default": ref == default, "architecture": card.architecture,
                      "imgsz": card.input.imgsz, "classes": len(card.classes), "variants": sorted(card.files), "created": card.created})
     if as_json:
         typer.echo(json.dumps(rows, indent=2))

@@ -1,15 +1,20 @@
 """Evaluate a model on one or more datasets: the loop; the arithmetic is in `xscreen.training.metrics`.
 
 `xscreen evaluate --model REF --data A.yaml [--data B.yaml ...] --out DIR [--gray]`
-- REF: a registry model (`NAME`, `NAME:VERSION`, `default`) or an `.onnx` file (run through xscreen's own
-  engine, so the numbers are those of what stations run), or a `.pt` checkpoint (ultralytics predict).
+- REF: a registry model (`NAME`, `NAME:VERSION`, `default`) or an `.onnx` file, run through the stations'
+  screening path (`xscreen.vision.screening`: the same decoder, kind detection and conversions, the same engine
+  call), so the numbers are those of what stations get; or a `.pt` checkpoint (ultralytics predict, shown the
+  same converted image).
 - Classes are matched by NAME between model and dataset. Dataset classes the model lacks and model classes
   the dataset lacks (or holds no instance of) are listed and left out of the averages.
 - `DIR/<dataset>/metrics.json`: per class precision, recall, AP50, AP50-95, instances; per threat category
   the image-level detection and false-alarm rates at the model's operating thresholds, and the thresholds
   that reach 90% / 95% detection with the false-alarm rate there. PNG plots beside it.
+- `DIR/<dataset>/predictions.jsonl`: one line per image (path, scan kind, every box down to the scoring
+  floor, as `xscreen predict --json` writes them), so anyone can rescore or compare with `predict`.
 - `--gray` adds a physics-gray rendering of each dataset (single-energy view by attenuation), sent through
-  the same conversion a station's gray scan gets. `DIR/summary.{json,md}`: one row per dataset (and view).
+  the same conversion a station's gray scan gets. This check grades the project's own forward model with its
+  own inverse; `bench/gray_stations.py` measures gray renderings made by other methods. `DIR/summary.{json,md}`: one row per dataset (and view).
 """
 
 from __future__ import annotations
@@ -20,12 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import cv2
 import numpy as np
 
-from xscreen.errors import ConfigError, DatasetError
+from xscreen.errors import ConfigError, DatasetError, XscreenError
 from xscreen.training.metrics import ImageResult, box_iou, class_metrics, screening_metrics
 from xscreen.vision.detections import Detections
+from xscreen.vision.scan import Scan
 from xscreen.vision.taxonomy import THREAT_CATEGORIES, Taxonomy, load_taxonomy
 from xscreen.vision.yolo import label_path, load_data_yaml, read_labels
 
@@ -51,7 +56,7 @@ class Predictor(Protocol):
 
     def operating_threshold(self, class_name: str) -> float: ...
 
-    def predict(self, images: list[np.ndarray], *, gray: bool) -> list[Detections]: ...
+    def predict(self, scans: list[Scan]) -> list[Detections]: ...
 
 
 @dataclass
@@ -70,16 +75,15 @@ class EnginePredictor:
         t = self.engine.card.thresholds
         return float(t.per_class.get(class_name, t.conf))
 
-    def predict(self, images: list[np.ndarray], *, gray: bool) -> list[Detections]:
-        from xscreen.vision.scan import Scan
+    def predict(self, scans: list[Scan]) -> list[Detections]:
+        from xscreen.vision.screening import screen
 
-        if gray:
-            from xscreen.vision.xray.convert import colour_to_gray
-
-            scans = [Scan(colour_to_gray(img), "gray") for img in images]
-        else:
-            scans = [Scan(img, "colour") for img in images]
-        return self.scoring_engine.predict_scans(scans)
+        out = []
+        for scan, result in zip(scans, screen(self.scoring_engine, scans)):
+            if result.error is not None:
+                raise ConfigError(f"the model failed on {scan.source}: {type(result.error).__name__}: {result.error}") from result.error
+            out.append(result.detections)
+        return out
 
 
 @dataclass
@@ -96,11 +100,10 @@ class CheckpointPredictor:
     def operating_threshold(self, class_name: str) -> float:
         return self.conf
 
-    def predict(self, images: list[np.ndarray], *, gray: bool) -> list[Detections]:
-        if gray:  # what the engine shows a colour model of a gray scan (Engine.model_image)
-            from xscreen.vision.xray.convert import colour_to_gray, gray_to_colour
+    def predict(self, scans: list[Scan]) -> list[Detections]:
+        from xscreen.vision.engine import model_image
 
-            images = [gray_to_colour(colour_to_gray(img)) for img in images]
+        images = [model_image(scan, "colour") for scan in scans]  # what the engine shows a colour model
         to_taxonomy = np.array([self.taxonomy.id_of(n) for n in self.class_names], np.int64)
         results = self.model.predict([img[..., ::-1] for img in images], imgsz=self.imgsz, conf=SCORE_FLOOR, device="cpu", verbose=False)
         out = []
@@ -127,7 +130,7 @@ def load_predictor(ref: str, *, models_dir: Path, imgsz: int | None) -> Predicto
     engine = Engine.load(ref, models_dir=models_dir)
     if imgsz is not None and imgsz != engine.card.input.imgsz:
         raise ConfigError(f"{ref} runs at imgsz {engine.card.input.imgsz} (its card); --imgsz applies to .pt checkpoints only")
-    return EnginePredictor(engine, f"{engine.card.name}:{engine.card.version}", list(engine.card.classes))
+    return EnginePredictor(engine, engine.ref, list(engine.card.classes))
 
 
 @dataclass
@@ -167,6 +170,17 @@ def _image_size(path: Path) -> tuple[int, int]:
         return im.height, im.width
 
 
+def _read(path: Path, *, gray: bool) -> Scan:
+    """A dataset image as a station decodes it (kind from the pixels); `gray`: its single-energy view."""
+    from xscreen.vision.screening import read_scan_file
+
+    try:
+        scan = read_scan_file(path, max_pixels=1 << 31)  # the dataset is ours: no station upload limit
+    except XscreenError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.message}") from exc
+    return Scan(scan.display_gray(), "gray", source=scan.source, format=scan.format) if gray else scan
+
+
 @dataclass
 class DatasetReport:
     dataset: str
@@ -187,17 +201,14 @@ def evaluate_dataset(predictor: Predictor, dataset: str, names: list[str], sampl
     missing_in_data = sorted(n for n in predictor.class_names if instances.get(n, 0) == 0)
 
     results: list[ImageResult] = []
+    predictions: list[str] = []
     for start in range(0, len(samples), batch):
         chunk = samples[start:start + batch]
-        images = []
-        for s in chunk:
-            bgr = cv2.imread(str(s.image), cv2.IMREAD_COLOR)
-            if bgr is None:
-                raise ConfigError(f"cannot read {s.image}")
-            images.append(np.ascontiguousarray(bgr[..., ::-1]))
-        for s, det in zip(chunk, predictor.predict(images, gray=gray)):
+        scans = [_read(s.image, gray=gray) for s in chunk]
+        for s, scan, det in zip(chunk, scans, predictor.predict(scans)):
             keep = np.array([taxonomy.by_id(int(c)).name in model_classes for c in det.class_ids], bool) if len(det) else np.zeros(0, bool)
             det = det[keep] if len(det) else det
+            predictions.append(json.dumps({"path": str(s.image), "kind": scan.kind, "detections": det.to_records(taxonomy)}))
             gt_keep = [i for i, n in enumerate(s.class_names) if n in model_classes]
             results.append(ImageResult(
                 s.boxes[gt_keep].reshape(-1, 4), np.array([taxonomy.id_of(s.class_names[i]) for i in gt_keep], np.int64),
@@ -245,6 +256,7 @@ def evaluate_dataset(predictor: Predictor, dataset: str, names: list[str], sampl
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    (out_dir / "predictions.jsonl").write_text("".join(line + "\n" for line in predictions))
     _plot(out_dir, curves, sweeps, results, evaluated, taxonomy, predictor)
     return DatasetReport(dataset, metrics["view"], metrics, out_dir)
 

@@ -50,7 +50,7 @@ def write_version(*, models_dir: Path, card: ModelCard, files: dict[str, Path]) 
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return resolve_model(f"{card.name}:{card.version}", models_dir=models_dir)
+    return resolve_model(card.ref, models_dir=models_dir)
 
 
 def promote(ref: str, *, models_dir: Path) -> RegistryModel:

@@ -18,11 +18,10 @@ from xscreen.clitools import EXIT_INPUT_ERRORS, run_command
 
 logger = logging.getLogger(__name__)
 
-SCAN_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".npz", ".dcm"}
-
-
 def expand_paths(paths: list[Path]) -> list[Path]:
     """Files as given; directories replaced by the scan files under them, sorted."""
+    from xscreen.vision.io import SCAN_SUFFIXES
+
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -43,11 +42,11 @@ def predict_files(
     save_annotated: Path | None = None,
 ) -> list[dict[str, Any]]:
     """One JSON-ready result per input file, in order; undecodable files get an `error` entry."""
-    from xscreen.errors import XscreenError
+    from xscreen.errors import ScanUnprocessable, XscreenError
     from xscreen.settings import get_settings
     from xscreen.vision.draw import annotated_png
     from xscreen.vision.engine import Engine
-    from xscreen.vision.io import read_scan
+    from xscreen.vision.screening import read_scan_file, screen
 
     settings = get_settings()
     engine = Engine.load(
@@ -63,16 +62,16 @@ def predict_files(
     batch: list[tuple[int, Any]] = []
 
     def flush() -> None:
-        scans = [scan for _, scan in batch]
-        if tile:
-            detections = [engine.predict_tiled(engine.model_image(scan)) for scan in scans]
-        else:
-            detections = engine.predict_scans(scans, pixel_pitch_mm=pixel_pitch_mm)
-        for (index, scan), det in zip(batch, detections):
-            results[index]["detections"] = det.to_records(engine.taxonomy)
+        screenings = screen(engine, [scan for _, scan in batch], pixel_pitch_mm=pixel_pitch_mm, tile=tile)
+        for (index, scan), done in zip(batch, screenings):
+            if done.error is not None:  # the engine failed on this scan alone, as the service answers it
+                message = f"the model could not process this scan ({type(done.error).__name__}: {done.error})"
+                results[index]["error"] = {"code": ScanUnprocessable.code, "message": message}
+                continue
+            results[index]["detections"] = done.detections.to_records(engine.taxonomy)
             if save_annotated is not None:
                 out = save_annotated / f"{Path(results[index]['path']).stem}.png"
-                out.write_bytes(annotated_png(scan.display_rgb(), det, taxonomy=engine.taxonomy))
+                out.write_bytes(annotated_png(scan.display_rgb(), done.detections, taxonomy=engine.taxonomy))
                 results[index]["annotated"] = str(out)
         batch.clear()
 
@@ -80,12 +79,7 @@ def predict_files(
         entry: dict[str, Any] = {"path": str(path), "model": engine.ref}
         results.append(entry)
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            entry["error"] = {"code": "unreadable", "message": f"{path}: {exc.strerror or exc}"}
-            continue
-        try:
-            scan = read_scan(data, filename=path.name, max_pixels=settings.max_image_pixels)
+            scan = read_scan_file(path, max_pixels=settings.max_image_pixels)
         except XscreenError as exc:
             entry["error"] = {"code": exc.code, "message": exc.message}
             continue

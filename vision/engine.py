@@ -145,6 +145,26 @@ def _resolve(ref: str | Path, *, models_dir: Path, variant: str, verify: bool) -
     return model.file(variant), model.card, variant  # type: ignore[arg-type]
 
 
+def model_image(scan: Scan, image_kind: str) -> np.ndarray:
+    """A scan of any kind as the (H, W, 3) uint8 RGB a model of `image_kind` (its card's) is shown.
+
+    colour model: colour as is; gray through `gray_to_colour`; raw dual-energy through the renderer.
+    gray model: colour through `colour_to_gray` (attenuation, not an RGB mean); raw through `render_gray`.
+    Gray is fed as three equal channels, as ultralytics trains on gray images. The one owner of these
+    conversions: the engine and evaluation's checkpoint path both call it.
+    """
+    if image_kind == "colour":
+        if scan.kind == "colour":
+            return scan.pixels
+        if scan.kind == "dual_energy":
+            return scan.display_rgb()
+        from xscreen.vision.xray.convert import gray_to_colour
+
+        return gray_to_colour(scan.display_gray())
+    gray = scan.display_gray()
+    return np.repeat(gray[..., None], 3, axis=2)
+
+
 class Engine:
     """One loaded model. Build it with `Engine.load`; it is safe to call from several threads."""
 
@@ -183,10 +203,10 @@ class Engine:
         try:
             self.class_ids = np.array([self.taxonomy.id_of(n) for n in card.classes], dtype=np.int64)
         except KeyError as exc:
-            raise ConfigError(f"model {card.name}:{card.version} has a class outside the taxonomy: {exc}") from exc
+            raise ConfigError(f"model {card.ref} has a class outside the taxonomy: {exc}") from exc
         unknown = sorted(set(card.thresholds.per_class) - set(card.classes))
         if unknown:
-            raise ConfigError(f"model {card.name}:{card.version}: per-class thresholds for classes it lacks: {unknown}")
+            raise ConfigError(f"model {card.ref}: per-class thresholds for classes it lacks: {unknown}")
         self.class_conf = np.array([card.thresholds.per_class.get(n, card.thresholds.conf) for n in card.classes], np.float32)
         self.use_io_binding = self.provider in GPU_PROVIDERS
 
@@ -245,7 +265,7 @@ class Engine:
 
     @property
     def ref(self) -> str:
-        return f"{self.card.name}:{self.card.version}"
+        return self.card.ref
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -304,22 +324,8 @@ class Engine:
     # ---- conversions -------------------------------------------------------------------------------------
 
     def model_image(self, scan: Scan) -> np.ndarray:
-        """The scan as the (H, W, 3) uint8 RGB the model expects (`card.input.image_kind`).
-
-        colour model: colour as is; gray through `gray_to_colour`; raw dual-energy through the renderer.
-        gray model: colour through `colour_to_gray` (attenuation, not an RGB mean); raw through `render_gray`.
-        Gray is fed as three equal channels, as ultralytics trains on gray images.
-        """
-        if self.card.input.image_kind == "colour":
-            if scan.kind == "colour":
-                return scan.pixels
-            if scan.kind == "dual_energy":
-                return scan.display_rgb()
-            from xscreen.vision.xray.convert import gray_to_colour
-
-            return gray_to_colour(scan.display_gray())
-        gray = scan.display_gray()
-        return np.repeat(gray[..., None], 3, axis=2)
+        """The scan as the (H, W, 3) uint8 RGB this model expects (`model_image` with the card's input)."""
+        return model_image(scan, self.card.input.image_kind)
 
     def _pitch_factor(self, pitch_mm: float | None) -> float | None:
         """Resampling factor from station pixels to the model's input scale, or None when not applicable."""

@@ -27,10 +27,15 @@ import numpy as np
 
 from xscreen.errors import ScanDecodeError, ScanTooLarge, UnsupportedMedia
 from xscreen.vision.scan import Scan
+from xscreen.vision.yolo import IMAGE_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
 _EXIF_ORIENTATION = 0x0112
+
+# File suffixes a walk of a folder of scans picks up (decoding itself goes by the leading bytes, never the
+# name): a dataset's display images (what ultralytics reads) and the raw formats stations send.
+SCAN_SUFFIXES = IMAGE_SUFFIXES | {".npz", ".dcm", ".dicom"}
 
 
 def sniff_format(data: bytes) -> str | None:

@@ -56,6 +56,11 @@ class Thresholds(BaseModel):
     per_class: dict[str, float] = Field(default_factory=dict)
 
 
+def model_ref(name: str, version: int) -> str:
+    """`NAME:VERSION`, the one spelling of a model's reference (`parse_ref` reads it back)."""
+    return f"{name}:{version}"
+
+
 class ModelCard(BaseModel):
     name: str
     version: int
@@ -71,6 +76,10 @@ class ModelCard(BaseModel):
     metrics: dict[str, Any] = Field(default_factory=dict)
     software: dict[str, str] = Field(default_factory=dict)
 
+    @property
+    def ref(self) -> str:
+        return model_ref(self.name, self.version)
+
 
 @dataclass(frozen=True)
 class RegistryModel:
@@ -81,7 +90,7 @@ class RegistryModel:
 
     @property
     def ref(self) -> str:
-        return f"{self.name}:{self.version}"
+        return model_ref(self.name, self.version)
 
     def file(self, variant: Variant = "fp32") -> Path:
         filename = VARIANT_FILES[variant]

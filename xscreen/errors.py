@@ -52,6 +52,12 @@ class ScanDecodeError(XscreenError):
     http_status = 422
 
 
+class ScanUnreadable(XscreenError):
+    """The scan's bytes could not be fetched at all (missing file, permission, network): nothing to decode."""
+
+    code = "unreadable"
+
+
 class UnsupportedMedia(XscreenError):
     code = "unsupported_media"
     http_status = 415

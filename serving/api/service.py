@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from xscreen.serving.batcher import MicroBatcher
 from xscreen.serving.metrics import ServiceMetrics
-from xscreen.serving.policy import Policy, load_policy
 from xscreen.serving.store.db import open_database, ping
 from xscreen.serving.store.images import ImageStore
 from xscreen.settings import Settings
-from xscreen.vision.detections import Detections
+from xscreen.vision.policy import Policy, load_policy
 from xscreen.vision.scan import Scan
+from xscreen.vision.screening import Screening, ScreeningEngine, screen
 from xscreen.vision.taxonomy import Taxonomy, load_taxonomy
 
 logger = logging.getLogger(__name__)
@@ -26,13 +26,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Inference:
-    """One scan's engine result and the batch it rode in (for the response's timings)."""
+    """One scan's screening (detections, decision or error) and the batch it rode in (for the response's timings)."""
 
-    detections: Detections
+    screening: Screening
     batch_size: int
     batch_started: float  # time.perf_counter()
-    batch_seconds: float
-    error: Exception | None = None  # the engine failed on this scan alone
+    batch_seconds: float  # the whole batch, retries of a failed batch included
 
 
 @dataclass
@@ -53,29 +52,12 @@ class Service:
         return all(checks.values()), checks
 
 
-def run_engine(engine: Any, scans: list[Scan]) -> list[Inference]:
-    """The batcher's `run_batch`: one engine call for the whole batch, timed."""
+def run_engine(engine: ScreeningEngine, scans: list[Scan], policy: Policy | None = None) -> list[Inference]:
+    """The batcher's `run_batch`: the one screening path (`vision.screening.screen`) for the whole batch, timed."""
     started = time.perf_counter()
-    try:
-        detections = engine.predict_scans(scans)
-    except Exception as exc:  # noqa: BLE001 - turned into a per-scan error below
-        if len(scans) == 1:
-            logger.exception("engine failed on scan %s", scans[0].source)
-            return [Inference(Detections.empty(), 1, started, time.perf_counter() - started, error=exc)]
-        # One station's pathological scan must not fail its batch-mates: retry each alone.
-        logger.exception("engine failed on a batch of %d; running its scans one by one", len(scans))
-        return [_run_one(engine, scan) for scan in scans]
+    screenings = screen(engine, scans, policy=policy)
     seconds = time.perf_counter() - started
-    return [Inference(d, len(scans), started, seconds) for d in detections]
-
-
-def _run_one(engine: Any, scan: Scan) -> Inference:
-    started = time.perf_counter()
-    try:
-        (detections,) = engine.predict_scans([scan])
-        return Inference(detections, 1, started, time.perf_counter() - started)
-    except Exception as exc:  # noqa: BLE001 - reported to this scan's caller only
-        return Inference(Detections.empty(), 1, started, time.perf_counter() - started, error=exc)
+    return [Inference(s, len(scans), started, seconds) for s in screenings]
 
 
 def open_service(settings: Settings, metrics: ServiceMetrics) -> Service:
@@ -99,7 +81,7 @@ def open_service(settings: Settings, metrics: ServiceMetrics) -> Service:
         db.dispose()
         raise
     batcher: MicroBatcher[Scan, Inference] = MicroBatcher(
-        lambda scans: run_engine(engine, scans),
+        lambda scans: run_engine(engine, scans, policy),
         max_batch_size=min(settings.max_batch_size, engine.max_batch_size),
         max_queue_delay_ms=settings.max_queue_delay_ms,
         max_queue_size=settings.max_queue_size,

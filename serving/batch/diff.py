@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from xscreen.serving.batch.output import RUN_FILE, read_results
-from xscreen.serving.policy import VERDICTS
+from xscreen.vision.policy import VERDICTS
 
 ERROR = "error"
 _RANK = {v: i for i, v in enumerate(VERDICTS)}

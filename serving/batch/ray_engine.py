@@ -24,7 +24,7 @@ from xscreen.serving.batch.local import Advance, RowCommitter
 from xscreen.serving.batch.manifest import Manifest
 from xscreen.serving.batch.rows import rows_to_table
 from xscreen.serving.batch.screening import Loaded, decode, fetch, screen
-from xscreen.serving.policy import Policy
+from xscreen.vision.policy import Policy
 
 if TYPE_CHECKING:
     from xscreen.serving.batch.run import BatchOptions

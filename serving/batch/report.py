@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from xscreen.serving.policy import VERDICTS
+from xscreen.vision.policy import VERDICTS
 from xscreen.vision.taxonomy import Taxonomy, load_taxonomy
 
 CHARTS_DIR = "charts"

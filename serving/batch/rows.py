@@ -20,7 +20,7 @@ DETECTION_TYPE = pa.struct(
     ]
 )
 
-# The policy's Reason (xscreen.serving.policy.Reason.to_dict()): which detection passed which threshold.
+# The policy's Reason (xscreen.vision.policy.Reason.to_dict()): which detection passed which threshold.
 REASON_TYPE = pa.struct(
     [
         ("detection", pa.int64()),

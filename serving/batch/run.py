@@ -98,7 +98,7 @@ def default_intra_op_threads(engine: EngineName) -> int:
 
 
 def run(options: BatchOptions, *, progress: Progress | None = None) -> BatchSummary:
-    from xscreen.serving.policy import VERDICTS, load_policy
+    from xscreen.vision.policy import VERDICTS, load_policy
     from xscreen.vision.registry import resolve_model
     from xscreen.vision.taxonomy import load_taxonomy
 

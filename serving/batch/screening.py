@@ -1,7 +1,8 @@
 """Screen scans into result rows: the steps both batch engines share, so their rows are identical.
 
-`load` (read the bytes, hash them, decode) runs in decode threads or Ray tasks; `screen` (one engine
-call for a batch, the policy for each scan, an annotated PNG when asked) runs where the engine lives.
+`load` (read the bytes, hash them, decode with the stations' `read_scan`) runs in decode threads or Ray
+tasks; `screen` (the one screening path, `xscreen.vision.screening.screen`, for a batch, then an annotated
+PNG when asked) runs where the engine lives.
 A scan that cannot be read or decoded becomes a row with its error; it never stops the batch.
 """
 
@@ -12,25 +13,24 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol, Sequence
 
-from xscreen.errors import XscreenError
+from xscreen.errors import ScanDecodeError, ScanUnreadable, XscreenError
 from xscreen.serving.batch.sources import read_source
-from xscreen.serving.policy import VERDICTS, Policy
 from xscreen.serving.store.images import sha256_bytes
 from xscreen.vision.detections import Detections
+from xscreen.vision.policy import VERDICTS, Policy
+from xscreen.vision.screening import ScreeningEngine
+from xscreen.vision.screening import screen as screen_scans
 from xscreen.vision.taxonomy import Taxonomy
 
 logger = logging.getLogger(__name__)
 
-UNREADABLE = "unreadable"  # error code of a source whose bytes could not be fetched
 INFERENCE_FAILED = "inference_failed"
 CLEAR = VERDICTS[0]  # the least severe verdict: no annotated image for these
 
 
-class _Engine(Protocol):
-    name: str
-    version: int
-
-    def predict_scans(self, scans: list[Any]) -> list[Detections]: ...
+class _Engine(ScreeningEngine, Protocol):
+    @property
+    def ref(self) -> str: ...
 
 
 @dataclass
@@ -49,7 +49,7 @@ def fetch(source: str) -> tuple[Loaded, bytes | None]:
     try:
         data = read_source(source)
     except (OSError, ValueError) as exc:  # missing, permission, network, bad URL
-        return Loaded(source, error_code=UNREADABLE, error=f"{type(exc).__name__}: {exc}"), None
+        return Loaded(source, error_code=ScanUnreadable.code, error=f"{type(exc).__name__}: {exc}"), None
     return Loaded(source, sha256=sha256_bytes(data)), data
 
 
@@ -65,7 +65,7 @@ def decode(loaded: Loaded, data: bytes | None, *, max_pixels: int | None) -> Loa
         loaded.error_code, loaded.error = exc.code, exc.message
     except Exception as exc:  # noqa: BLE001 - a decoder bug on one archived file must not stop months of re-screening
         logger.warning("unexpected error decoding %s", loaded.source, exc_info=True)
-        loaded.error_code, loaded.error = "scan_undecodable", f"{type(exc).__name__}: {exc}"
+        loaded.error_code, loaded.error = ScanDecodeError.code, f"{type(exc).__name__}: {exc}"
     return loaded
 
 
@@ -73,24 +73,6 @@ def load(source: str, *, max_pixels: int | None) -> Loaded:
     """Fetch and decode one source; every failure is caught and kept on the result."""
     loaded, data = fetch(source)
     return decode(loaded, data, max_pixels=max_pixels)
-
-
-def _predict(engine: _Engine, scans: list[Any], sources: list[str]) -> list[Detections | Exception]:
-    """One engine call for the batch; if it fails, scan by scan so one bad scan fails alone."""
-    try:
-        return list(engine.predict_scans(scans))
-    except Exception:  # noqa: BLE001
-        if len(scans) == 1:
-            raise
-        logger.warning("batch of %d failed in the engine; retrying scan by scan", len(scans), exc_info=True)
-    out: list[Detections | Exception] = []
-    for scan, source in zip(scans, sources):
-        try:
-            out.append(engine.predict_scans([scan])[0])
-        except Exception as exc:  # noqa: BLE001
-            logger.warning("engine failed on %s: %s", source, exc)
-            out.append(exc)
-    return out
 
 
 def _scan_size(scan: Any) -> tuple[int, int]:
@@ -106,16 +88,9 @@ def screen(
     annotate_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Rows (rows.ROW_SCHEMA) for a batch of loaded sources, in the same order."""
-    model = f"{engine.name}:{engine.version}"
-    base: dict[str, Any] = {"model": model, "policy_version": str(policy.version)}
+    base: dict[str, Any] = {"model": engine.ref, "policy_version": str(policy.version)}
     ok = [item for item in loaded if item.scan is not None]
-    results: dict[int, Detections | Exception] = {}
-    if ok:
-        try:
-            predicted = _predict(engine, [item.scan for item in ok], [item.source for item in ok])
-        except Exception as exc:  # noqa: BLE001 - the single scan of this batch failed
-            predicted = [exc]
-        results = {id(item): det for item, det in zip(ok, predicted)}
+    results = {id(item): result for item, result in zip(ok, screen_scans(engine, [item.scan for item in ok], policy=policy))}
     rows = []
     for item in loaded:
         row: dict[str, Any] = {
@@ -127,13 +102,13 @@ def screen(
             "error_code": item.error_code,
             "error": item.error,
         }
-        det = results.get(id(item))
-        if isinstance(det, Exception):
-            row.update(error_code=INFERENCE_FAILED, error=f"{type(det).__name__}: {det}")
-        if det is not None:
+        result = results.get(id(item))
+        if result is not None:
             row["width"], row["height"] = _scan_size(item.scan)
-        if isinstance(det, Detections):
-            decision = policy.decide(det)
+        if result is not None and result.error is not None:
+            row.update(error_code=INFERENCE_FAILED, error=f"{type(result.error).__name__}: {result.error}")
+        elif result is not None and result.decision is not None:
+            det, decision = result.detections, result.decision
             row.update(
                 detections=det.to_records(taxonomy),
                 max_score=float(det.scores.max()) if len(det) else None,

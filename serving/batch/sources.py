@@ -14,12 +14,12 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
 from xscreen.errors import InvalidRequest
+from xscreen.vision.io import SCAN_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
-# What a walk of a directory tree or bucket prefix picks up; a glob or a list file takes what it names,
-# so a deliberately listed odd file is still tried (and recorded with its error if it is not a scan).
-SCAN_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".dcm", ".dicom", ".npz"})
+# A walk of a directory tree or bucket prefix picks up SCAN_SUFFIXES; a glob or a list file takes what it
+# names, so a deliberately listed odd file is still tried (and recorded with its error if it is not a scan).
 LIST_SUFFIXES = frozenset({".txt", ".lst", ".list"})
 _GLOB_CHARS = frozenset("*?[")
 

@@ -76,3 +76,71 @@ def test_relative_data_yaml_without_path_key_and_list_split(dataset: Path, monke
     name, _, samples = load_samples(Path(root.name) / "data-list.yaml", "val")
     assert len(samples) == 6 and all(s.image.exists() for s in samples)
     assert name == "data-list"  # regression: every per-source view of one build was named after the folder alone
+
+
+SIXRAY_NAMES = {"Gun": "firearm", "Knife": "knife", "Wrench": "tool"}  # configs/names/sixray.yaml
+
+
+def _gray_pngs(shared_data: Path, root: Path, n: int) -> Path:
+    """A YOLO set of `n` real SIXray validation scans saved as 8-bit gray PNGs (luminance), with their boxes."""
+    import xml.etree.ElementTree as ET
+
+    import cv2
+
+    names = load_taxonomy().names
+    (root / "images" / "val").mkdir(parents=True)
+    (root / "labels" / "val").mkdir(parents=True)
+    for jpg in sorted((shared_data / "sixray-subset" / "val").glob("*.jpg"))[:n]:
+        gray = cv2.imread(str(jpg), cv2.IMREAD_GRAYSCALE)
+        scale = 480 / max(gray.shape)  # small files, a quick test
+        gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        h, w = gray.shape
+        cv2.imwrite(str(root / "images" / "val" / f"{jpg.stem}.png"), gray)
+        lines = []
+        for obj in ET.parse(shared_data / "sixray-subset" / "Annotation" / f"{jpg.stem}.xml").iter("object"):
+            x0, y0, x1, y1 = (float(obj.findtext(f"bndbox/{k}")) * scale for k in ("xmin", "ymin", "xmax", "ymax"))
+            cls = names.index(SIXRAY_NAMES[obj.findtext("name")])
+            lines.append(f"{cls} {(x0 + x1) / 2 / w:.6f} {(y0 + y1) / 2 / h:.6f} {(x1 - x0) / w:.6f} {(y1 - y0) / h:.6f}\n")
+        (root / "labels" / "val" / f"{jpg.stem}.txt").write_text("".join(lines))
+    data_yaml = root / "data.yaml"
+    data_yaml.write_text(yaml.safe_dump({"path": str(root), "val": "images/val", "names": dict(enumerate(names))}))
+    return data_yaml
+
+
+SHIPPED_MODELS = Path(__file__).resolve().parents[2] / "models"  # the shipped model finds guns in real scans
+
+
+def test_evaluate_and_predict_give_the_same_boxes_on_gray_pngs(shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: evaluate read files with cv2.IMREAD_COLOR and called them colour, so it scored gray PNGs as
+    three equal channels while stations decoded them as `gray` and converted them: a figure no station got."""
+    from typer.testing import CliRunner
+
+    from xscreen.cli import app
+    from xscreen.settings import get_settings
+    from xscreen.vision.registry import resolve_model
+
+    data = _gray_pngs(shared_data, tmp_path / "gray", n=6)
+    model = "xscreen-yolo11n:2"
+    monkeypatch.setenv("XSCREEN_MODELS_DIR", str(SHIPPED_MODELS))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    evaluated = runner.invoke(app, ["evaluate", "--model", model, "--data", str(data), "--out", str(tmp_path / "eval")])
+    assert evaluated.exit_code == 0, evaluated.output
+    predicted = runner.invoke(app, ["predict", str(data.parent / "images" / "val"), "--json", "--model", model])
+    assert predicted.exit_code == 0, predicted.output
+
+    conf = resolve_model(model, models_dir=SHIPPED_MODELS).card.thresholds.conf
+    by_path = {row["path"]: row for row in map(json.loads, (tmp_path / "eval" / "predictions.jsonl").read_text().splitlines())}
+    rows = json.loads(predicted.stdout)
+    assert sorted(r["path"] for r in rows) == sorted(by_path) and len(rows) == 6
+    boxes = 0
+    for row in rows:
+        scored = by_path[row["path"]]
+        assert row["kind"] == scored["kind"] == "gray"
+        # evaluate keeps every box down to its scoring floor; above the card's threshold it is what predict gives
+        above = [d for d in scored["detections"] if d["score"] > conf]
+        assert [d["class_name"] for d in above] == [d["class_name"] for d in row["detections"]]
+        for a, b in zip(above, row["detections"]):
+            assert a["score"] == pytest.approx(b["score"], abs=1e-4) and a["box"] == pytest.approx(b["box"], abs=0.05)
+        boxes += len(row["detections"])
+    assert boxes > 0  # the model finds something, so the comparison has teeth

@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from xscreen.errors import ModelNotFound
 from xscreen.serving.api.deps import ServiceDep, StationDep
 from xscreen.serving.api.schemas import ModelOut
-from xscreen.vision.registry import default_ref, list_models, read_card, VARIANT_FILES
+from xscreen.vision.registry import VARIANT_FILES, default_ref, list_models, model_ref, read_card
 
 router = APIRouter(prefix="/models", tags=["models"])
 
@@ -27,11 +27,11 @@ def list_models_route(service: ServiceDep, key: StationDep) -> list[ModelOut]:
             ModelOut(
                 name=name,
                 version=version,
-                ref=f"{name}:{version}",
+                ref=model_ref(name, version),
                 classes=card.classes,
                 imgsz=card.input.imgsz,
                 variants=[v for v, f in VARIANT_FILES.items() if f in card.files],
-                default=promoted == f"{name}:{version}",
+                default=promoted == model_ref(name, version),
                 serving=(name, version) == serving,
                 metrics=card.metrics,
             )

@@ -20,6 +20,7 @@ from xscreen.serving.api.service import Inference, Service
 from xscreen.serving.store.images import sha256_bytes
 from xscreen.serving.store.records import ScanRecord, utcnow
 from xscreen.serving.store.scans import ScanFilter, check_replay, detection_rows, find_scan, get_scan, list_scans, save_scan
+from xscreen.vision.io import read_scan
 
 router = APIRouter(prefix="/scans", tags=["scans"])
 
@@ -145,15 +146,14 @@ async def create_scan(request: Request, response: Response, service: ServiceDep,
         if replay is not None:
             return _replayed(response, replay, service)
 
-    from xscreen.vision.io import read_scan
-
     received = time.perf_counter()
     scan = await run_in_threadpool(read_scan, data, filename=filename, max_pixels=settings.max_image_pixels)
     decoded = time.perf_counter()
     inference: Inference = await service.batcher.submit(scan)
-    if inference.error is not None:
-        raise ScanUnprocessable(f"the model could not process this scan ({type(inference.error).__name__}: {inference.error})")
-    decision = service.policy.decide(inference.detections)
+    screening = inference.screening
+    if screening.error is not None or screening.decision is None:
+        raise ScanUnprocessable(f"the model could not process this scan ({type(screening.error).__name__}: {screening.error})")
+    decision, detections = screening.decision, screening.detections
     record = ScanRecord(
         id=meta.scan_id or uuid.uuid4().hex,
         station=station,
@@ -180,7 +180,7 @@ async def create_scan(request: Request, response: Response, service: ServiceDep,
             "inference": _ms(inference.batch_seconds),
             "screen": _ms(time.perf_counter() - started),
         },
-        detections=detection_rows(inference.detections),
+        detections=detection_rows(detections),
     )
     store_started = time.perf_counter()
     out, created = await run_in_threadpool(_store, service, data, record)
@@ -189,7 +189,7 @@ async def create_scan(request: Request, response: Response, service: ServiceDep,
     # The record keeps the timings known before storing; the first response adds storing and the total.
     out.timings_ms = {**out.timings_ms, "store": _ms(time.perf_counter() - store_started), "total": _ms(time.perf_counter() - started)}
     service.metrics.scans_stored.inc()
-    service.metrics.observe_decision(decision.verdict, inference.detections, service.taxonomy)
+    service.metrics.observe_decision(decision.verdict, detections, service.taxonomy)
     response.headers["Location"] = f"/v1/scans/{out.scan_id}"
     return out
 
@@ -253,7 +253,6 @@ def get_image(scan_id: str, service: ServiceDep, session: SessionDep, key: Stati
 def get_annotated(scan_id: str, service: ServiceDep, session: SessionDep, key: StationDep) -> Response:
     from xscreen.serving.store.scans import record_detections
     from xscreen.vision.draw import annotated_png
-    from xscreen.vision.io import read_scan
 
     record = get_scan(session=session, scan_id=scan_id)
     data = service.images.get(record.image_sha256)

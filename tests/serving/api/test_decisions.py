@@ -7,9 +7,9 @@ import httpx
 from tests.serving.api.helpers import post_scan, stored_count
 from tests.serving.conftest import create_station_key, live_server
 from tests.serving.images import png_bytes
-from xscreen.serving.policy import load_policy
 from xscreen.settings import Settings
 from xscreen.vision.detections import Detections
+from xscreen.vision.policy import load_policy
 
 
 def test_decision_follows_policy_and_boxes_are_stored(eager_settings: Settings) -> None:

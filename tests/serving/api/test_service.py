@@ -1,4 +1,4 @@
-"""run_engine, the batcher's run_batch: one engine call per batch; when a batch fails, each scan alone."""
+"""run_engine, the batcher's run_batch: the one screening path per batch; when a batch fails, each scan alone."""
 
 from __future__ import annotations
 
@@ -30,13 +30,14 @@ def test_a_failing_scan_fails_alone_and_its_batch_mates_are_answered() -> None:
     engine = OneBadScanEngine()
     results = run_engine(engine, [scan("a"), scan("bad"), scan("c")])
     assert engine.calls == [3, 1, 1, 1]
-    assert [r.error is None for r in results] == [True, False, True]
-    assert isinstance(results[1].error, RuntimeError) and len(results[1].detections) == 0
-    assert len(results[0].detections) == 1 and results[0].batch_size == 1
+    screenings = [r.screening for r in results]
+    assert [s.error is None for s in screenings] == [True, False, True]
+    assert isinstance(screenings[1].error, RuntimeError) and len(screenings[1].detections) == 0
+    assert len(screenings[0].detections) == 1 and results[0].batch_size == 3  # the batch it was submitted in
 
 
 def test_a_good_batch_is_one_call() -> None:
     engine = OneBadScanEngine()
     results = run_engine(engine, [scan("a"), scan("b")])
-    assert engine.calls == [2] and all(r.error is None and r.batch_size == 2 for r in results)
-    assert run_engine(engine, [scan("bad")])[0].error is not None
+    assert engine.calls == [2] and all(r.screening.error is None and r.batch_size == 2 for r in results)
+    assert run_engine(engine, [scan("bad")])[0].screening.error is not None

@@ -14,9 +14,9 @@ from tests.serving.batch.conftest import BROKEN
 from xscreen.errors import ConfigError
 from xscreen.serving.batch.manifest import Manifest
 from xscreen.serving.batch.run import BatchOptions, run
-from xscreen.serving.policy import VERDICTS
 from xscreen.vision.engine import Engine
 from xscreen.vision.io import read_scan
+from xscreen.vision.policy import VERDICTS
 from xscreen.vision.taxonomy import load_taxonomy
 
 CPU = ["CPUExecutionProvider"]

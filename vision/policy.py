@@ -3,7 +3,8 @@
 A policy file (`configs/policy/*.yaml`) gives score thresholds per taxonomy category, overridable per
 class. The policy is checked against the taxonomy when it loads: every threat class must be covered (a
 class appended to the taxonomy without a rule would otherwise never alarm) and benign classes may not
-alarm. This module imports no web framework: batch re-screening uses it too.
+alarm. It lives in `vision` (no web framework) because every screening path decides with it: the
+service, batch re-screening and `predict` (`xscreen.vision.screening`).
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from xscreen.errors import ConfigError
-from xscreen.serving.policy import build_policy, load_policy
 from xscreen.settings import CONFIGS_DIR
 from xscreen.vision.detections import Detections
+from xscreen.vision.policy import build_policy, load_policy
 from xscreen.vision.taxonomy import load_taxonomy
 
 TAXONOMY = load_taxonomy()
