@@ -8,6 +8,30 @@ import cv2
 import numpy as np
 import yaml
 
+from xscreen.vision.detections import Detections
+from xscreen.vision.scan import Scan
+
+
+class OneBadScanEngine:
+    """A fake engine: a firearm at score 0.9 on every scan; it fails any batch holding the scan whose source is
+    'bad' (as an engine bug on one odd input would). `calls` records each batch's size."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def predict_scans(self, scans: list[Scan]) -> list[Detections]:
+        from xscreen.vision.taxonomy import load_taxonomy
+
+        self.calls.append(len(scans))
+        if any(s.source == "bad" for s in scans):
+            raise RuntimeError("cannot handle this one")
+        firearm = load_taxonomy().id_of("firearm")
+        return [Detections([[0, 0, 4, 4]], [0.9], [firearm]) for _ in scans]
+
+
+def colour_scan(source: str, size: int = 8) -> Scan:
+    return Scan(np.zeros((size, size, 3), np.uint8), "colour", source=source)
+
 
 def tiny_yolo_dataset(root: Path, *, names: list[str], n_train: int = 8, n_val: int = 4, size: int = 64, seed: int = 0) -> Path:
     """Write a tiny ultralytics dataset of dark rectangles on a light background; returns data.yaml."""

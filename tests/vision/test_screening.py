@@ -4,40 +4,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
+from tests.factories import OneBadScanEngine, colour_scan
 from xscreen.errors import ScanUnreadable
 from xscreen.settings import get_settings
-from xscreen.vision.detections import Detections
 from xscreen.vision.policy import load_policy
-from xscreen.vision.scan import Scan
 from xscreen.vision.screening import read_scan_file, screen
-from xscreen.vision.taxonomy import load_taxonomy
-
-
-class OneBadScanEngine:
-    """A firearm at score 0.9 on every scan; fails any batch holding the scan whose source is 'bad'."""
-
-    def __init__(self) -> None:
-        self.calls: list[int] = []
-
-    def predict_scans(self, scans: list[Scan]) -> list[Detections]:
-        self.calls.append(len(scans))
-        if any(s.source == "bad" for s in scans):
-            raise RuntimeError("cannot handle this one")
-        firearm = load_taxonomy().id_of("firearm")
-        return [Detections([[0, 0, 4, 4]], [0.9], [firearm]) for _ in scans]
-
-
-def _scan(source: str) -> Scan:
-    return Scan(np.zeros((8, 8, 3), np.uint8), "colour", source=source)
 
 
 def test_screen_decides_under_the_policy_and_a_bad_scan_fails_alone() -> None:
     engine = OneBadScanEngine()
     policy = load_policy(get_settings().policy_file)
-    results = screen(engine, [_scan("a"), _scan("bad"), _scan("c")], policy=policy)
+    results = screen(engine, [colour_scan("a"), colour_scan("bad"), colour_scan("c")], policy=policy)
     assert engine.calls == [3, 1, 1, 1]
     assert [r.error is None for r in results] == [True, False, True]
     assert results[0].decision is not None and results[0].decision.verdict == "hold"
@@ -46,7 +25,7 @@ def test_screen_decides_under_the_policy_and_a_bad_scan_fails_alone() -> None:
 
 
 def test_screen_without_a_policy_gives_detections_only() -> None:
-    (result,) = screen(OneBadScanEngine(), [_scan("a")])
+    (result,) = screen(OneBadScanEngine(), [colour_scan("a")])
     assert result.decision is None and len(result.detections) == 1
     assert screen(OneBadScanEngine(), []) == []
 
