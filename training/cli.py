@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from xscreen.clitools import run_command
+from xscreen.clitools import run_command, table
 from xscreen.settings import get_settings
 
 models_app = typer.Typer(help="The model registry: list, show and promote versions.", no_args_is_help=True)
@@ -88,7 +87,8 @@ def evaluate(
     def body() -> None:
         settings = get_settings()
         summary = run(EvaluateOptions(model=model, data=data, out=out, imgsz=imgsz, split=split, gray=gray, models_dir=settings.models_dir))
-        Console().print(summary.table())
+        console = Console()
+        console.print(summary.table(width=console.width))
 
     run_command(body)
 
@@ -112,20 +112,54 @@ def models_list(as_json: bool = typer.Option(False, "--json")) -> None:
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"models in {models_dir}")
-    for col in ("ref", "default", "architecture", "imgsz", "classes", "variants", "created"):
-        table.add_column(col)
+    Console().print(models_table(rows, title=f"models in {models_dir}"))
+
+
+def models_table(rows: list[dict[str, Any]], *, title: str) -> Any:
+    out = table("ref", "default", "architecture", "imgsz", "classes", "variants", "created", title=title)
     for r in rows:
-        table.add_row(r["ref"], "*" if r["default"] else "", r["architecture"], str(r["imgsz"]), str(r["classes"]), ", ".join(r["variants"]), r["created"])
-    Console().print(table)
+        out.add_row(r["ref"], "*" if r["default"] else "", r["architecture"], str(r["imgsz"]), str(r["classes"]), ", ".join(r["variants"]), r["created"][:10])
+    return out
 
 
 @models_app.command("show")
-def models_show(ref: str = typer.Argument("default")) -> None:
-    """A model's card (verified against its files)."""
+def models_show(
+    ref: str = typer.Argument("default"),
+    as_json: bool = typer.Option(False, "--json", help="The whole card (training arguments, data card, every metric) as JSON."),
+) -> None:
+    """A model's card, verified against its files: the essentials, or all of it with --json."""
     from xscreen.vision.registry import resolve_model
 
-    run_command(lambda: typer.echo(resolve_model(ref, models_dir=get_settings().models_dir).card.model_dump_json(indent=2)))
+    model = run_command(lambda: resolve_model(ref, models_dir=get_settings().models_dir))
+    if as_json:
+        typer.echo(model.card.model_dump_json(indent=2))
+        return
+    Console().print(card_summary(model.card), highlight=False)
+    rows = model.card.metrics.get("summary")
+    if rows:
+        from xscreen.training.evaluate import metrics_table
+
+        console = Console()
+        headline = [k for k in dict.fromkeys(k for r in rows for k in r) if k in ("images", "mAP50", "mAP50-95") or k.endswith((" DR", " FAR"))]
+        console.print(metrics_table(rows, title="metrics (xscreen evaluate; per class with --json)", width=console.width, metrics=headline))
+    typer.echo(f"everything: xscreen models show {model.ref} --json")
+
+
+def card_summary(card: Any) -> str:
+    """The lines of a card a person reads first (the whole card runs to a thousand lines of JSON)."""
+    t = card.thresholds
+    per_class = f"; per class {', '.join(f'{n} {v}' for n, v in t.per_class.items())}" if t.per_class else ""
+    parity = card.training.get("export_parity")
+    lines = [
+        f"{card.name}:{card.version} ({card.architecture}), created {card.created[:10]}",
+        f"input: {card.input.imgsz} px {card.input.image_kind} ({card.input.channel_order}), output {card.output.layout}, batch <= {card.max_batch_size}",
+        f"classes ({len(card.classes)}): {', '.join(card.classes)}",
+        f"thresholds: conf {t.conf}, iou {t.iou}{per_class}",
+        f"files: {', '.join(sorted(card.files))}",
+    ]
+    if parity:
+        lines.append(f"export parity: {parity.get('images')} scans, max box delta {parity.get('max_box_delta_px', 0):.2g} px, max score delta {parity.get('max_score_delta', 0):.2g}")
+    return "\n".join(lines)
 
 
 @models_app.command("promote")

@@ -336,17 +336,8 @@ class Summary:
             rows.append(row)
         return rows
 
-    def table(self) -> Any:
-        from rich.table import Table
-
-        rows = self.rows()
-        columns = list(dict.fromkeys(k for r in rows for k in r))
-        table = Table(title=f"evaluation of {self.reports[0].metrics['model'] if self.reports else '?'}")
-        for c in columns:
-            table.add_column(c)
-        for r in rows:
-            table.add_row(*[_fmt(r.get(c)) for c in columns])
-        return table
+    def table(self, width: int = 80) -> Any:
+        return metrics_table(self.rows(), title=f"evaluation of {self.reports[0].metrics['model'] if self.reports else '?'}", width=width)
 
     def markdown(self) -> str:
         rows = self.rows()
@@ -354,6 +345,33 @@ class Summary:
         lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
         lines += ["| " + " | ".join(_fmt(r.get(c)) for c in columns) + " |" for r in rows]
         return "\n".join(lines) + "\n"
+
+
+def metrics_table(rows: list[dict[str, Any]], *, title: str, width: int = 80, metrics: list[str] | None = None) -> Any:
+    """Summary rows (one per dataset and view) as one row per metric and one column per dataset and view,
+    in as many tables as it takes to fit `width` (a rich Group). Also how `xscreen models show` prints a card.
+
+    A row per dataset had a column per class and category, which no terminal holds: at 80 columns every
+    value was cut to `0.0…`. Ten datasets side by side do not fit either, hence the chunks.
+    """
+    from rich.console import Group
+
+    from xscreen.clitools import table
+
+    names = metrics or [k for k in dict.fromkeys(k for r in rows for k in r) if k not in ("dataset", "view")]
+    key_width = max([len("metric"), *map(len, names)]) + 3
+    per_table = max(1, (width - key_width - 1) // (_VALUE_COLUMN + 3))
+    tables = []
+    for start in range(0, max(len(rows), 1), per_table):
+        chunk = rows[start : start + per_table]
+        out = table("metric", *(f"{r.get('dataset', '?')} {r.get('view', '')}".strip() for r in chunk), title=title if start == 0 else None)
+        for metric in names:
+            out.add_row(metric, *(_fmt(r.get(metric)) for r in chunk))
+        tables.append(out)
+    return Group(*tables)
+
+
+_VALUE_COLUMN = 14  # wide enough for a dataset name such as `default-sixray` above its values
 
 
 def _fmt(v: Any) -> str:

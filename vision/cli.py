@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 import typer
 
-from xscreen.clitools import EXIT_INPUT_ERRORS, run_command
+from xscreen.clitools import EXIT_INPUT_ERRORS, run_command, table
 
 logger = logging.getLogger(__name__)
 
@@ -92,20 +92,18 @@ def predict_files(
     return results
 
 
-def _print_table(results: list[dict[str, Any]]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def results_table(results: list[dict[str, Any]]) -> Any:
+    """The human view of `predict_files`' results: the path whole (folded, never cut), then what was found."""
+    from rich.markup import escape
 
-    table = Table(title="xscreen predict")
-    for column in ("scan", "size", "detections"):
-        table.add_column(column)
+    out = table("scan", "size", "detections", title="xscreen predict")
     for r in results:
         if "error" in r:
-            table.add_row(r["path"], "", f"[red]{r['error']['code']}[/]: {r['error']['message']}")
+            out.add_row(escape(r["path"]), "", f"[red]{r['error']['code']}[/]: {escape(r['error']['message'])}")
             continue
         found = ", ".join(f"{d['class_name']} {d['score']:.2f}" for d in r["detections"]) or "[green]none[/]"
-        table.add_row(r["path"], f"{r['width']}x{r['height']} {r['kind']}", found)
-    Console().print(table)
+        out.add_row(escape(r["path"]), f"{r['width']}x{r['height']} {r['kind']}", found)
+    return out
 
 
 def predict(
@@ -133,7 +131,9 @@ def predict(
         json.dump(results, sys.stdout)
         sys.stdout.write("\n")
     else:
-        _print_table(results)
+        from rich.console import Console
+
+        Console().print(results_table(results))
     if any("error" in r for r in results) and not allow_errors:
         raise typer.Exit(EXIT_INPUT_ERRORS)
 

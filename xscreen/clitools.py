@@ -90,21 +90,17 @@ class OneLineErrors(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-def table(*columns: str, title: str | None = None, key_columns: int = 1, wrap: tuple[str, ...] = ()) -> Any:
-    """A rich Table that never cuts its key columns (the first `key_columns`: paths, model refs) with '…'.
-
-    rich narrows the columns it may wrap to fit the console and ellipsises the rest; a path cut in the middle
-    names no file and a score cut to `0.0…` says nothing. So key columns and the columns named in `wrap`
-    fold onto more lines, and the others (numbers, short words) keep their width.
+def table(*columns: str, title: str | None = None) -> Any:
+    """A rich Table that never cuts a cell with '…': a path cut in the middle names no file, a score cut to
+    `0.0…` says nothing. Every column folds onto more lines instead; rich narrows the widest first, so
+    short numbers keep their width. (A column `min_width` would push the table past the console's width,
+    where rich crops the right edge.)
     """
     from rich.table import Table
 
     out = Table(title=title)
-    for i, name in enumerate(columns):
-        if i < key_columns or name in wrap:
-            out.add_column(name, overflow="fold", min_width=min(len(name), 12) if i >= key_columns else 12)
-        else:
-            out.add_column(name, no_wrap=True)
+    for name in columns:
+        out.add_column(name, overflow="fold")
     return out
 
 

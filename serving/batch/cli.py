@@ -17,7 +17,7 @@ import click
 import typer
 from typer.core import TyperGroup
 
-from xscreen.clitools import EXIT_INPUT_ERRORS, run_command
+from xscreen.clitools import EXIT_INPUT_ERRORS, run_command, table
 
 
 class EngineChoice(str, Enum):
@@ -180,7 +180,6 @@ def diff_command(
         typer.echo(json.dumps(result.to_dict(), indent=2))
         return
     from rich.console import Console
-    from rich.table import Table
 
     console = Console()
     a, b = result.run_a, result.run_b
@@ -193,13 +192,19 @@ def diff_command(
             f"{len(result.content_changed)} whose file changed between the runs"
         )
     if result.changed and limit:
-        table = Table("source", "A", "B", "max score A", "max score B", "alarming classes in B")
-        for c in result.changed[:limit]:
-            fmt = lambda s: "" if s is None else f"{s:.3f}"  # noqa: E731
-            table.add_row(c.source, c.decision_a, c.decision_b, fmt(c.max_score_a), fmt(c.max_score_b), ", ".join(c.classes_b))
-        console.print(table)
+        console.print(changes_table(result.changed[:limit]))
         if len(result.changed) > limit:
             console.print(f"... {len(result.changed) - limit} more (--limit, --out, --json)")
+
+
+def changes_table(changed: list[Any]) -> Any:
+    def fmt(score: float | None) -> str:
+        return "" if score is None else f"{score:.3f}"
+
+    out = table("source", "A", "B", "max score A", "max score B", "alarming classes in B")
+    for c in changed:
+        out.add_row(c.source, c.decision_a, c.decision_b, fmt(c.max_score_a), fmt(c.max_score_b), ", ".join(c.classes_b))
+    return out
 
 
 def _write_changes(result: Any, out: Path) -> None:

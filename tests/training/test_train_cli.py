@@ -75,8 +75,12 @@ def test_models_list_show_promote(tiny_models_dir: Path, tmp_path: Path, monkeyp
     get_settings.cache_clear()
     listed = runner.invoke(app, ["models", "list", "--json"])
     assert listed.exit_code == 0 and '"ref": "tiny:1"' in listed.output and '"default": true' in listed.output
-    shown = runner.invoke(app, ["models", "show", "tiny:1"])
-    assert shown.exit_code == 0 and '"imgsz": 64' in shown.output
+    shown = runner.invoke(app, ["models", "show", "tiny:1"])  # concise: the essentials, not the whole card
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.startswith("tiny:1 (") and "input: 64 px" in shown.output and "--json" in shown.output
+    assert len(shown.output.splitlines()) < 40
+    card = json.loads(runner.invoke(app, ["models", "show", "tiny:1", "--json"]).output)
+    assert card["input"]["imgsz"] == 64 and card["training"]
     missing = runner.invoke(app, ["models", "promote", "tiny:9"])
     assert missing.exit_code == 3 and "no version 9" in missing.output
 
