@@ -21,6 +21,7 @@ class LabelRule(BaseModel):
     min_in_frame: float = Field(0.5, ge=0, le=1, description="drop the label when less of the footprint is inside the scan")
     min_mean_attenuation: float = Field(0.04, ge=0, description="drop the label when the object alone attenuates its footprint less than this on average (too faint to see)")
     min_box_px: int = Field(4, ge=1)
+    min_display_delta: float = Field(3.0, ge=0, description="threat image projection: drop the label when the object changes the displayed pixels over its footprint by less than this many 0-255 levels on average (JPEG noise is about 2)")
 
 
 class SynthConfig(BaseModel):

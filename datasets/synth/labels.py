@@ -16,7 +16,7 @@ min_box_px on each side; otherwise the object stays in the image and in the meta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,6 +33,8 @@ class Footprint:
     visibility: float
     kept: bool
     reason: str = ""
+    contrast: float = 0.0  # the object's own mean a_H over its footprint
+
 
     def scaled(self, sx: float, sy: float, width: int, height: int) -> "Footprint":
         """The same footprint on an image resized by (sx, sy)."""
@@ -40,7 +42,7 @@ class Footprint:
             return self
         x0, y0, x1, y1 = self.box
         box = (max(x0 * sx, 0.0), max(y0 * sy, 0.0), min(x1 * sx, float(width)), min(y1 * sy, float(height)))
-        return Footprint(self.label, box, int(round(self.area_px * sx * sy)), self.in_frame, self.visibility, self.kept, self.reason)
+        return replace(self, box=box, area_px=int(round(self.area_px * sx * sy)))
 
     def to_meta(self) -> dict:
         return {
@@ -51,6 +53,7 @@ class Footprint:
             "visibility": round(self.visibility, 3),
             "kept": self.kept,
             "reason": self.reason,
+            "contrast": round(self.contrast, 4),
         }
 
 
@@ -84,7 +87,7 @@ def measure_footprint(label: str, window: tuple[int, int, int, int], own_a: np.n
         reason = f"too faint: mean own attenuation {contrast:.3f}"
     elif min(box[2] - box[0], box[3] - box[1]) < rule.min_box_px:
         reason = "too small"
-    return Footprint(label, box, total, in_frame, visibility, not reason, reason)
+    return Footprint(label, box, total, in_frame, visibility, not reason, reason, contrast)
 
 
 def yolo_rows(footprints: list[Footprint], taxonomy: Taxonomy, width: int, height: int, scale: float = 1.0) -> list[Label]:

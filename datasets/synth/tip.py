@@ -26,6 +26,7 @@ knives at the sizes seen in SIXray's labelled boxes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,19 +44,146 @@ from xscreen.vision.yolo import Box, Label, boxes_to_labels, find_images, label_
 _OBJECT_ATTENUATION = 0.05  # a_H above which a real pixel belongs to the scanned item, not the belt
 
 
-def _render_alone(obj: SceneObject, pitch: float, profile: ScannerProfile, config: SynthConfig, rng: np.random.Generator):
-    """The object's own (a_L, a_H) patch and footprint on a canvas that just holds it."""
-    b = np.array([footprint_bounds(s) for s in obj.world_shapes() if s.sign > 0])
+def _render_alone(objs: list[SceneObject], pitch: float, profile: ScannerProfile, config: SynthConfig, rng: np.random.Generator):
+    """The objects' own (a_L, a_H) patch (they share one pose) and each labelled object's footprint, on a
+    canvas that just holds them."""
+    b = np.array([footprint_bounds(s) for o in objs for s in o.world_shapes() if s.sign > 0])
     x0, y0, x1, y1 = b[:, 0].min() - 3 * pitch, b[:, 1].min() - 3 * pitch, b[:, 2].max() + 3 * pitch, b[:, 3].max() + 3 * pitch
     w, h = max(int(np.ceil((x1 - x0) / pitch)), 4), max(int(np.ceil((y1 - y0) / pitch)), 4)
     air = SceneObject("air", [box("air", (0.01, 0.01, 0.01))], role="container", extent=(0.01, 0.01, 0.01))
-    scene = Scene(air, [obj], (x0, y0, x0 + w * pitch, y0 + h * pitch), pitch, profile.name, w, h)
+    scene = Scene(air, list(objs), (x0, y0, x0 + w * pitch, y0 + h * pitch), pitch, profile.name, w, h)
     out = render_scene(scene, rng, profile=profile, config=config.model_copy(update={"render_scale": 1.0}), detector=False)
     from xscreen.vision.xray.render import attenuation
 
     a_high = attenuation(out.raw["high"])
     a_low = attenuation(out.raw["low"]) if "low" in out.raw else a_high
-    return a_low, a_high, out.footprints[0]
+    return a_low, a_high, list(zip(out.labelled_objects, out.footprints))
+
+
+@dataclass(frozen=True)
+class Projection:
+    """One labelled object projected into a real scan, with what decides whether it is trained as a positive.
+
+    contrast: the object's own mean a_H over its footprint (physics: -ln of the transmission it alone
+    causes); display_delta: the mean absolute change the projected group makes to the displayed pixels over
+    the object's footprint (0-255 levels, all channels), what an officer's eye gets after the scanner's
+    display map (a host's own change is included, so the display floor applies to unconcealed items only);
+    visibility: the footprint fraction not hidden behind near-opaque matter, the host included.
+    """
+
+    class_id: int
+    label: str
+    box: tuple[float, float, float, float]
+    kept: bool
+    reason: str
+    visibility: float
+    contrast: float
+    display_delta: float
+    area_px: int
+    info: dict
+
+    def to_meta(self) -> dict:
+        return {"class_id": self.class_id, "label": self.label, "box_xyxy": [round(v, 1) for v in self.box], "kept": self.kept,
+                "reason": self.reason, "visibility": round(self.visibility, 3), "contrast": round(self.contrast, 4),
+                "display_delta": round(self.display_delta, 2), "area_px": self.area_px, **self.info}
+
+
+def _scanned_item(a_high: np.ndarray) -> np.ndarray:
+    """Pixels of the scanned item, not the belt. A display's white inverts to a small positive a_H (254
+    reads as about 0.08 through SIXray's palette), so the threshold sits above the scan's own empty level
+    (its 5th percentile); an opening drops JPEG speckle in the empty area."""
+    import cv2
+
+    empty = float(np.percentile(a_high, 5))
+    mask = (a_high > max(_OBJECT_ATTENUATION, empty + _OBJECT_ATTENUATION)).astype(np.uint8)
+    opened = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+    return (opened if opened.any() else mask).astype(bool)
+
+
+class ProjectionCanvas:
+    """A real scan in the attenuation domain, into which object groups are projected one after another."""
+
+    def __init__(self, real: np.ndarray, *, rng: np.random.Generator, taxonomy: Taxonomy, profile: ScannerProfile,
+                 config: SynthConfig, pitch_mm: float | None = None, item_extent_mm: tuple[float, float] = (500.0, 900.0)) -> None:
+        from xscreen.vision.xray.convert import attenuations_from_colour
+        from xscreen.vision.xray.render import colour_lut
+
+        img = np.asarray(real)
+        if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
+            raise ValueError(f"expected (H, W, 3) or (H, W) uint8, got {img.shape} {img.dtype}")
+        self.rng, self.taxonomy, self.profile, self.config = rng, taxonomy, profile, config
+        self.gray = img.ndim == 2
+        if self.gray:
+            self.a_high = -np.log(np.clip(img.astype(np.float32) / 255.0, 1 / 512, 1.0)) / profile.display.gray_gamma
+            self.a_low = self.a_high
+        else:
+            self.a_low, self.a_high = attenuations_from_colour(img, profile)
+        h, w = self.a_high.shape
+        self.item = _scanned_item(self.a_high)
+        if pitch_mm is None:
+            ys, xs = np.nonzero(self.item)
+            extent_px = max(xs.max() - xs.min(), ys.max() - ys.min()) if len(xs) > 16 else max(h, w)
+            pitch_mm = float(rng.uniform(*item_extent_mm)) / max(float(extent_px), 16.0)
+        self.pitch_mm = float(pitch_mm)
+        self.out = img.astype(np.float32)
+        self.lut = None if self.gray else colour_lut(profile)
+
+    def project(self, objs: list[SceneObject], info: dict | None = None, max_tilt_deg: float = 25.0) -> list[Projection]:
+        """Pose the group at random on the scanned item, add its attenuation; one Projection per labelled object."""
+        from xscreen.vision.xray.render import gray_from_attenuation
+
+        pose = random_pose(self.rng, max_tilt_deg=max_tilt_deg)
+        for o in objs:
+            o.rotation, o.center = pose, np.zeros(3)
+        t_low, t_high, labelled = _render_alone(objs, self.pitch_mm, self.profile, self.config, self.rng)
+        h, w = self.a_high.shape
+        ph, pw = t_high.shape
+        if not labelled or ph >= h or pw >= w:
+            return []
+        # Centre the group on a pixel of the scanned item (threats travel inside parcels), fully in frame.
+        item = self.item
+        cy, cx = (np.array(np.nonzero(item))[:, int(self.rng.integers(0, int(item.sum())))] if item.any() else (h // 2, w // 2))
+        y0 = int(np.clip(cy - ph // 2, 0, h - ph))
+        x0 = int(np.clip(cx - pw // 2, 0, w - pw))
+        win = (slice(y0, y0 + ph), slice(x0, x0 + pw))
+        base_h, base_l = self.a_high[win], self.a_low[win]
+        new_h, new_l = base_h + t_high, base_l + t_low
+        if self.gray:
+            delta = gray_from_attenuation(new_h, self.profile).astype(np.float32) - gray_from_attenuation(base_h, self.profile).astype(np.float32)
+        else:
+            delta = _display(self.lut, new_l, new_h) - _display(self.lut, base_l, base_h)
+        self.out[win] += delta
+        self.a_high[win], self.a_low[win] = new_h, new_l  # later groups overlap earlier ones physically
+        rule = self.config.labels
+        change = np.abs(delta) if delta.ndim == 2 else np.abs(delta).mean(axis=2)
+        projections = []
+        for obj, fp in labelled:
+            if fp.box is None:
+                continue
+            fx0, fy0, fx1, fy1 = fp.box
+            # This object's own footprint inside the group's patch (a host's attenuation is not the drug's).
+            own = np.zeros_like(t_high, dtype=bool)
+            own[int(fy0):int(np.ceil(fy1)), int(fx0):int(np.ceil(fx1))] = True
+            fp_mask = own & (t_high > rule.footprint_min_attenuation)
+            visible = float((fp_mask & (base_h < -np.log(rule.occluded_below_transmission))).sum() / max(fp_mask.sum(), 1))
+            visible = min(visible, fp.visibility)  # and not hidden behind its own host
+            display_delta = float(change[fp_mask].mean()) if fp_mask.any() else 0.0
+            contrast = fp.contrast
+            reason = ""
+            if visible < rule.min_visibility:
+                reason = f"hidden: {visible:.2f} of the footprint visible"
+            elif contrast < rule.min_mean_attenuation:
+                reason = f"too faint: mean own attenuation {contrast:.3f}"
+            elif display_delta < rule.min_display_delta and len(labelled) == len(objs):  # with a host, the change is partly the host's
+                reason = f"too faint on the display: {display_delta:.1f} levels"
+            elif min(fx1 - fx0, fy1 - fy0) < rule.min_box_px:
+                reason = "too small"
+            projections.append(Projection(self.taxonomy.id_of(obj.label or ""), obj.label or "", (x0 + fx0, y0 + fy0, x0 + fx1, y0 + fy1),
+                                          not reason, reason, visible, contrast, display_delta, fp.area_px, {**obj.info, **(info or {})}))
+        return projections
+
+    def image(self) -> np.ndarray:
+        return np.clip(self.out + 0.5, 0, 255).astype(np.uint8)
 
 
 def project_threats(
@@ -70,66 +198,21 @@ def project_threats(
     config: SynthConfig | None = None,
 ) -> tuple[np.ndarray, list[Box]]:
     """Composite 1..3 (or `count`) synthetic threats into a real scan; see the module docstring."""
-    from xscreen.vision.xray.convert import attenuations_from_colour
-    from xscreen.vision.xray.render import colour_lut, gray_from_attenuation
-
     profile = profile or load_profile(None)
     config = config or SynthConfig()
     classes = classes or dict(config.threat_weights)
     for name in classes:
         taxonomy.by_name(name)
-    img = np.asarray(real)
-    if img.dtype != np.uint8 or img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] != 3):
-        raise ValueError(f"expected (H, W, 3) or (H, W) uint8, got {img.shape} {img.dtype}")
-    gray = img.ndim == 2
-    if gray:
-        a_high_real = -np.log(np.clip(img.astype(np.float32) / 255.0, 1 / 512, 1.0)) / profile.display.gray_gamma
-        a_low_real = a_high_real
-    else:
-        a_low_real, a_high_real = attenuations_from_colour(img, profile)
-    h, w = a_high_real.shape
-    item = a_high_real > _OBJECT_ATTENUATION
-    if pitch_mm is None:
-        ys, xs = np.nonzero(item)
-        extent_px = max(xs.max() - xs.min(), ys.max() - ys.min()) if len(xs) > 16 else max(h, w)
-        pitch_mm = float(rng.uniform(500.0, 900.0)) / max(float(extent_px), 16.0)
-
-    out = img.astype(np.float32)
+    canvas = ProjectionCanvas(real, rng=rng, taxonomy=taxonomy, profile=profile, config=config, pitch_mm=pitch_mm)
     boxes: list[Box] = []
-    lut = None if gray else colour_lut(profile)
     n = count if count is not None else int(rng.integers(1, 4))
     for _ in range(n):
         cls = _pick(rng, classes)
         builders = THREAT_BUILDERS[cls]
         objs = builders[str(rng.choice(list(builders)))](rng)
         obj = objs[int(rng.integers(0, len(objs)))]
-        obj.rotation = random_pose(rng, max_tilt_deg=25.0)
-        obj.center = np.zeros(3)
-        t_low, t_high, fp = _render_alone(obj, pitch_mm, profile, config, rng)
-        ph, pw = t_high.shape
-        if fp.box is None or ph >= h or pw >= w:
-            continue
-        # Centre the threat on a pixel of the scanned item (threats travel inside parcels), fully in frame.
-        cy, cx = (np.array(np.nonzero(item))[:, int(rng.integers(0, int(item.sum())))] if item.any() else (h // 2, w // 2))
-        y0 = int(np.clip(cy - ph // 2, 0, h - ph))
-        x0 = int(np.clip(cx - pw // 2, 0, w - pw))
-        win = (slice(y0, y0 + ph), slice(x0, x0 + pw))
-        base_h, base_l = a_high_real[win], a_low_real[win]
-        new_h, new_l = base_h + t_high, base_l + t_low
-        if gray:
-            delta = gray_from_attenuation(new_h, profile).astype(np.float32) - gray_from_attenuation(base_h, profile).astype(np.float32)
-        else:
-            delta = _display(lut, new_l, new_h) - _display(lut, base_l, base_h)
-        out[win] += delta
-        a_high_real[win], a_low_real[win] = new_h, new_l  # later threats overlap earlier ones physically
-        rule = config.labels
-        fx0, fy0, fx1, fy1 = fp.box
-        fp_mask = t_high > rule.footprint_min_attenuation
-        visible = float((fp_mask & (base_h < -np.log(rule.occluded_below_transmission))).sum() / max(fp_mask.sum(), 1))
-        contrast = float(t_high[fp_mask].mean()) if fp_mask.any() else 0.0
-        if visible >= rule.min_visibility and contrast >= rule.min_mean_attenuation and min(fx1 - fx0, fy1 - fy0) >= rule.min_box_px:
-            boxes.append((taxonomy.id_of(cls), x0 + fx0, y0 + fy0, x0 + fx1, y0 + fy1))
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8), boxes
+        boxes += [(p.class_id, *p.box) for p in canvas.project([obj]) if p.kept]
+    return canvas.image(), boxes
 
 
 def _display(lut: np.ndarray, a_low: np.ndarray, a_high: np.ndarray) -> np.ndarray:

@@ -77,6 +77,14 @@ MATERIALS: dict[str, Material] = {
         _m("cannabis_pressed", 0.85, "organic", ("C6H10O5", 0.75), ("C21H30O2", 0.15), ("H2O", 0.1)),
         _m("drug_solution", 1.05, "organic", ("H2O", 0.8), ("C17H22ClNO4", 0.2)),
         _m("gelatin", 1.3, "organic", ("C102H151N31O39", 1.0)),
+        # Materials of the drug programme (datasets/synth/drugs.py); the held-out family uses the last group only.
+        _m("wax", 0.9, "organic", ("C25H52", 1.0)),  # paraffin candles
+        _m("vape_oil", 0.95, "organic", ("C21H30O2", 0.7), ("C3H8O3", 0.3)),  # THC distillate in glycerol
+        _m("tape", 1.1, "organic", ("C3H6", 0.6), ("C5H8", 0.4)),  # polypropylene packing tape with its adhesive
+        _m("ketamine_hcl", 0.8, "organic", ("C13H17Cl2NO", 0.9), ("C12H22O11", 0.1)),
+        _m("fentanyl_cut", 0.65, "organic", ("C12H22O11", 0.95), ("C22H28N2O", 0.05)),  # lactose-cut powder
+        _m("latex", 0.92, "organic", ("C5H8", 1.0)),
+        _m("hdpe", 0.96, "organic", ("C2H4", 1.0)),
     )
 }
 

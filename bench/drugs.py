@@ -1,0 +1,148 @@
+"""Drug detection through the station path, per form and per visibility bin, with false alarms counted on
+untouched real scans.
+
+    python bench/drugs.py --model xscreen-yolo11n:2 --composites data/drugtip/val-heldout \
+        --negatives data/real/images/val [--out docs/bench/drugs-v2-heldout.json]
+
+- `--composites`: a `datasets.synth.drug_tip` output (images/, labels/, meta/ with each item's form and
+  visibility); `--negatives`: real scans holding no drug (their false alarms set the 5 % threshold).
+- Every file goes through the station decoder (`vision.io.read_scan`: a gray JPEG is a gray scan) and the
+  engine's own conversions, as `xscreen predict` does.
+- AP50 per drug class over composites and negatives together (negatives add only false positives).
+- Detection rate at <= 5 % false alarms: the lowest score threshold at which at most 5 % of the untouched
+  scans hold a detection of the class; an item is found when a prediction of its class, at or above that
+  threshold, overlaps it at IoU >= 0.5. Reported per form, per contrast bin (the item's own mean a_H) and per
+  rendering (colour / gray); and at the card's operating threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from xscreen.settings import get_settings
+from xscreen.training.metrics import ImageResult, average_precision, box_iou
+from xscreen.vision.engine import Engine
+from xscreen.vision.io import read_scan
+from xscreen.vision.taxonomy import load_taxonomy
+from xscreen.vision.yolo import find_images, label_path, read_labels
+
+DRUG_CLASSES = ("drug_bulk", "drug_tablets")
+CONTRAST_BINS = (0.0, 0.05, 0.1, 0.2, 0.4, np.inf)
+TARGET_FAR = 0.05
+
+
+def _predict(engine: Engine, paths: list[Path], batch: int = 8):
+    out = []
+    for k in range(0, len(paths), batch):
+        scans = [read_scan(p.read_bytes(), filename=p.name) for p in paths[k : k + batch]]
+        out += engine.predict_scans(scans)
+    return out
+
+
+def _far_threshold(negatives, class_id: int) -> float:
+    """Lowest threshold at which <= TARGET_FAR of the untouched scans carry a detection of the class."""
+    top = np.array([float(d.scores[d.class_ids == class_id].max()) if (d.class_ids == class_id).any() else 0.0 for d in negatives])
+    allowed = int(np.floor(TARGET_FAR * len(top)))
+    ranked = np.sort(top)[::-1]
+    # strictly above the (allowed+1)-th highest negative score
+    return float(np.nextafter(ranked[allowed], 1.0)) if allowed < len(ranked) and ranked[allowed] > 0 else 1e-6
+
+
+def evaluate(model: str, composites: Path, negatives: Path, *, models_dir: Path) -> dict:
+    taxonomy = load_taxonomy()
+    engine = Engine.load(model, models_dir=models_dir)
+    scoring = engine.with_thresholds(0.001)
+    comp_paths = sorted(find_images(composites / "images"))
+    neg_paths = sorted(find_images(negatives))
+    comp_det = _predict(scoring, comp_paths)
+    neg_det = _predict(scoring, neg_paths)
+    ids = {c: taxonomy.id_of(c) for c in DRUG_CLASSES}
+    report: dict = {"model": f"{engine.card.name}:{engine.card.version}", "composites": str(composites), "n_composites": len(comp_paths),
+                    "negatives": str(negatives), "n_negatives": len(neg_paths), "classes": {}}
+    items = []  # (class, form, contrast, rendering, best score of a matching same-class prediction)
+    results = []
+    for path, det in zip(comp_paths, comp_det):
+        meta = json.loads((composites / "meta" / path.parent.name / f"{path.stem}.json").read_text())
+        with Image.open(path) as im:
+            w, h = im.size
+        labels = read_labels(label_path(path))
+        gt = np.array([lab.to_box(w, h)[1:] for lab in labels], np.float32).reshape(-1, 4)
+        gt_cls = np.array([lab.class_id for lab in labels], np.int64)
+        results.append(ImageResult(gt, gt_cls, det.xyxy.astype(np.float32), det.scores, det.class_ids))
+        kept = [p for p in meta["projected"] if p["kept"] and p["label"] in DRUG_CLASSES]
+        for p in kept:
+            box = np.array([p["box_xyxy"]], np.float32)
+            same = det.class_ids == ids[p["label"]]
+            iou = box_iou(box, det.xyxy[same].astype(np.float32))[0] if same.any() else np.zeros(0)
+            scores = det.scores[same][iou >= 0.5] if len(iou) else np.zeros(0)
+            items.append((p["label"], p.get("form", "?"), float(p["contrast"]), meta["rendering"], float(scores.max()) if len(scores) else 0.0))
+    results += [ImageResult(np.zeros((0, 4), np.float32), np.zeros(0, np.int64), d.xyxy.astype(np.float32), d.scores, d.class_ids) for d in neg_det]
+    for cls, cid in ids.items():
+        tps, scs, n_gt = [], [], 0
+        for r in results:
+            keep = r.pred_classes == cid
+            tps.append(r.true_positives[keep])
+            scs.append(r.pred_scores[keep])
+            n_gt += int((r.gt_classes == cid).sum())
+        ap50 = float(average_precision(np.concatenate(tps), np.concatenate(scs), n_gt)[0]) if n_gt else float("nan")
+        t5 = _far_threshold(neg_det, cid)
+        op = float(engine.card.thresholds.per_class.get(cls, engine.card.thresholds.conf))
+        mine = [it for it in items if it[0] == cls]
+
+        def rate(group, t):
+            return round(sum(s >= t for *_, s in group) / len(group), 3) if group else None
+
+        by = lambda key: {k: {"n": len(g), "dr_at_far5": rate(g, t5), "dr_at_operating": rate(g, op)} for k, g in sorted(_group(mine, key).items())}
+        report["classes"][cls] = {
+            "instances": n_gt, "ap50": round(ap50, 3), "threshold_far5": round(t5, 4), "operating_threshold": op,
+            "dr_at_far5": rate(mine, t5), "dr_at_operating": rate(mine, op),
+            "far_at_operating": round(float(np.mean([(d.scores[d.class_ids == cid] >= op).any() for d in neg_det])), 3),
+            "by_form": by(lambda it: it[1]), "by_rendering": by(lambda it: it[3]),
+            "by_contrast": by(lambda it: _bin(it[2])),
+        }
+    return report
+
+
+def _group(items, key):
+    groups = defaultdict(list)
+    for it in items:
+        groups[key(it)].append(it)
+    return groups
+
+
+def _bin(contrast: float) -> str:
+    for lo, hi in zip(CONTRAST_BINS, CONTRAST_BINS[1:]):
+        if lo <= contrast < hi:
+            return f"{lo:.2f}-{hi:.2f}" if np.isfinite(hi) else f">={lo:.2f}"
+    return "?"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--composites", type=Path, required=True)
+    parser.add_argument("--negatives", type=Path, required=True)
+    parser.add_argument("--models-dir", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    report = evaluate(args.model, args.composites, args.negatives, models_dir=args.models_dir or get_settings().models_dir)
+    text = json.dumps(report, indent=1)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    for cls, m in report["classes"].items():
+        print(f"{cls}: AP50 {m['ap50']}  DR@FAR5% {m['dr_at_far5']} (t={m['threshold_far5']})  DR@op {m['dr_at_operating']}  FAR@op {m['far_at_operating']}  n={m['instances']}")
+        for k, v in m["by_form"].items():
+            print(f"   {k:16s} n={v['n']:4d}  DR@FAR5% {v['dr_at_far5']}  DR@op {v['dr_at_operating']}")
+        for k, v in {**m["by_rendering"], **m["by_contrast"]}.items():
+            print(f"   {k:16s} n={v['n']:4d}  DR@FAR5% {v['dr_at_far5']}  DR@op {v['dr_at_operating']}")
+
+
+if __name__ == "__main__":
+    main()
