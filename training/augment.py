@@ -8,7 +8,7 @@ Which ultralytics augmentations stay on and which are off (see docs/training.md 
   transmissions multiply; threat image projection does that correctly), copy-paste (needs masks),
   perspective and shear (line scanners do not produce them).
 - ADDED here: the single-energy view (colour -> gray by attenuation, not an RGB average, then shown as a
-  colour model sees any gray scan, `gray_to_colour`) and scanner-profile variation (palette, blur, sharpening, noise) drawn from `configs/scanners/`
+  colour model is shown any gray scan at inference, `vision.engine.model_image` with the card's `gray_input`) and scanner-profile variation (palette, blur, sharpening, noise) drawn from `configs/scanners/`
   by `apply_profile`, which pushes a real scan towards a profile (pitch, tube voltage and palette, blur,
   sharpening, noise, gray conversion).
 """
@@ -90,20 +90,26 @@ class XrayAugment:
             profile = self._profiles()[int(self._rng.integers(len(self._profiles())))]
             rgb = apply_profile(rgb, profile, self._rng)
             if rgb.ndim == 2:  # a single-energy profile gives gray: show it as the engine shows gray scans
-                from xscreen.vision.xray.convert import gray_to_colour
-
-                rgb = gray_to_colour(rgb)
+                rgb = as_stations_show_gray(rgb)
             changed = True
         if self.p_gray > 0 and self._rng.random() < self.p_gray:
-            # Exactly what a colour model is shown of a single-energy scan at inference
-            # (`Engine.model_image`): the physics gray view, re-coloured by `gray_to_colour`.
-            from xscreen.vision.xray.convert import colour_to_gray, gray_to_colour
+            from xscreen.vision.xray.convert import colour_to_gray
 
-            rgb = gray_to_colour(colour_to_gray(rgb))
+            rgb = as_stations_show_gray(colour_to_gray(rgb))
             changed = True
         if changed:
             labels["img"] = np.ascontiguousarray(rgb[..., ::-1])
         return labels
+
+
+def as_stations_show_gray(gray: np.ndarray) -> np.ndarray:
+    """Exactly what a colour model is shown of a single-energy scan at inference (`vision.engine.model_image`
+    under the input spec export writes into the card), so training and stations agree on the gray path."""
+    from xscreen.vision.engine import model_image
+    from xscreen.vision.registry import InputSpec
+    from xscreen.vision.scan import Scan
+
+    return model_image(Scan(gray, "gray"), InputSpec(imgsz=1))  # imgsz plays no part in the conversion
 
 
 def install(dataset: Any, augment: XrayAugment) -> None:

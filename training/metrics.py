@@ -133,6 +133,12 @@ class ScreeningMetrics:
     false_alarm_at_95: float | None
     curve: tuple[np.ndarray, np.ndarray, np.ndarray]  # thresholds, detection rate, false-alarm rate
 
+    def detection_at(self, false_alarm: float) -> float:
+        """The highest detection rate any score threshold reaches with a false-alarm rate of at most `false_alarm`."""
+        _, drs, fars = self.curve
+        ok = fars <= false_alarm + 1e-12
+        return float(drs[ok].max()) if ok.any() else 0.0
+
 
 def screening_metrics(holds: np.ndarray, image_scores: np.ndarray, operating_flags: np.ndarray) -> ScreeningMetrics:
     """`holds`: does each scan hold the threat; `image_scores`: the scan's highest score for it (0 if none);

@@ -27,7 +27,7 @@ from xscreen.errors import ConfigError, ModelIntegrityError, ModelNotFound
 from xscreen.vision.detections import Detections
 from xscreen.vision.letterbox import LetterboxMapping, letterbox
 from xscreen.vision.postprocess import RawDetections, decode
-from xscreen.vision.registry import VARIANT_FILES, ModelCard, read_card, resolve_model, sha256_file
+from xscreen.vision.registry import VARIANT_FILES, InputSpec, ModelCard, read_card, resolve_model, sha256_file
 from xscreen.vision.scan import Scan
 from xscreen.vision.taxonomy import Taxonomy, load_taxonomy
 from xscreen.vision.tiling import merge_tiles, tile_windows
@@ -145,22 +145,24 @@ def _resolve(ref: str | Path, *, models_dir: Path, variant: str, verify: bool) -
     return model.file(variant), model.card, variant  # type: ignore[arg-type]
 
 
-def model_image(scan: Scan, image_kind: str) -> np.ndarray:
-    """A scan of any kind as the (H, W, 3) uint8 RGB a model of `image_kind` (its card's) is shown.
+def model_image(scan: Scan, spec: InputSpec) -> np.ndarray:
+    """A scan of any kind as the (H, W, 3) uint8 RGB a model with input `spec` (its card's) is shown.
 
-    colour model: colour as is; gray through `gray_to_colour`; raw dual-energy through the renderer.
+    colour model: colour as is; raw dual-energy through the renderer; gray (8-bit, or raw through
+    `render_gray`) as `spec.gray_input` says: `gray_to_colour`, or three equal channels.
     gray model: colour through `colour_to_gray` (attenuation, not an RGB mean); raw through `render_gray`.
     Gray is fed as three equal channels, as ultralytics trains on gray images. The one owner of these
-    conversions: the engine and evaluation's checkpoint path both call it.
+    conversions: the engine, evaluation's checkpoint path and training's gray augmentation call it.
     """
-    if image_kind == "colour":
+    if spec.image_kind == "colour":
         if scan.kind == "colour":
             return scan.pixels
         if scan.kind == "dual_energy":
             return scan.display_rgb()
-        from xscreen.vision.xray.convert import gray_to_colour
+        if spec.gray_input == "pseudo_colour":
+            from xscreen.vision.xray.convert import gray_to_colour
 
-        return gray_to_colour(scan.display_gray())
+            return gray_to_colour(scan.display_gray())
     gray = scan.display_gray()
     return np.repeat(gray[..., None], 3, axis=2)
 
@@ -325,7 +327,7 @@ class Engine:
 
     def model_image(self, scan: Scan) -> np.ndarray:
         """The scan as the (H, W, 3) uint8 RGB this model expects (`model_image` with the card's input)."""
-        return model_image(scan, self.card.input.image_kind)
+        return model_image(scan, self.card.input)
 
     def _pitch_factor(self, pitch_mm: float | None) -> float | None:
         """Resampling factor from station pixels to the model's input scale, or None when not applicable."""

@@ -22,6 +22,10 @@ DEFAULT_POINTER = "DEFAULT"
 CARD_FILE = "card.json"
 VARIANT_FILES = {"fp32": "model.onnx", "fp16": "model-fp16.onnx", "int8": "model-int8.onnx"}
 Variant = Literal["fp32", "fp16", "int8"]
+# How a colour model is shown a single-energy (gray) scan: `pseudo_colour` = `convert.gray_to_colour` (a palette
+# guessed from the attenuation alone), `gray` = the gray levels as three equal channels. Chosen by measurement
+# on gray renderings the project's physics did not make (docs/model.md, "Which gray path stations run").
+GrayInput = Literal["pseudo_colour", "gray"]
 
 
 class InputSpec(BaseModel):
@@ -36,6 +40,10 @@ class InputSpec(BaseModel):
     pad_value: int = 114
     interpolation: str = "linear"
     image_kind: Literal["colour", "gray"] = "colour"
+    gray_input: GrayInput = Field(
+        default="pseudo_colour",
+        description="How a colour model is shown a gray (single-energy) scan: pseudo_colour (gray_to_colour) or gray (three equal channels).",
+    )
     pixel_pitch_mm: float | None = Field(
         default=None,
         description="mm per MODEL-INPUT pixel for a typical letterboxed training scan (native pitch x long side / imgsz), if known; "

@@ -27,10 +27,15 @@ def test_every_profile_keeps_three_channels(real_bgr: np.ndarray, profile: str) 
 
 
 def test_gray_view_is_the_engines_gray_path(real_bgr: np.ndarray) -> None:
-    from xscreen.vision.xray.convert import colour_to_gray, gray_to_colour
+    """Training shows a gray view exactly as an engine running an exported card shows a station's gray scan."""
+    from xscreen.vision.engine import model_image
+    from xscreen.vision.registry import InputSpec
+    from xscreen.vision.scan import Scan
+    from xscreen.vision.xray.convert import colour_to_gray
 
     out = XrayAugment(p_gray=1.0, p_profile=0.0)({"img": real_bgr.copy()})["img"]
-    expected = gray_to_colour(colour_to_gray(np.ascontiguousarray(real_bgr[..., ::-1])))[..., ::-1]
+    gray = Scan(colour_to_gray(np.ascontiguousarray(real_bgr[..., ::-1])), "gray")
+    expected = model_image(gray, InputSpec(imgsz=512))[..., ::-1]
     assert np.array_equal(out, expected)
 
 

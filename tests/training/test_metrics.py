@@ -53,3 +53,5 @@ def test_screening_rates_and_threshold_sweep() -> None:
     assert (s.detection_rate, s.false_alarm_rate) == (0.75, 0.25)
     assert s.threshold_for_90 == pytest.approx(0.3) and s.false_alarm_at_90 == 0.25
     assert s.threshold_for_95 == pytest.approx(0.3)
+    # no false alarm allowed: the 0.7 negative caps detection at the two scans above it; one in four: all four
+    assert s.detection_at(0.0) == 0.5 and s.detection_at(0.25) == 1.0 and s.detection_at(0.05) == 0.5

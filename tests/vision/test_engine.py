@@ -262,3 +262,21 @@ def test_fixed_batch_model_runs_one_image_per_call(tiny_models_dir: Path, tmp_pa
     assert engine.max_batch_size == 1
     for a, b in zip(engine.predict(real_images[:3]), low_conf_engine.predict(real_images[:3])):
         np.testing.assert_allclose(a.xyxy, b.xyxy, atol=1e-3)
+
+
+@pytest.mark.parametrize("gray_input", ["pseudo_colour", "gray"])
+def test_gray_input_is_the_one_switch_for_gray_scans(gray_input: str) -> None:
+    """The card's `input.gray_input` decides how a colour model sees a gray scan (8-bit or raw); colour is untouched."""
+    from xscreen.vision.engine import model_image
+    from xscreen.vision.registry import InputSpec
+    from xscreen.vision.xray.convert import gray_to_colour
+    from xscreen.vision.xray.render import render_gray
+
+    spec = InputSpec(imgsz=64, gray_input=gray_input)
+    gray = np.tile(np.arange(0, 256, 4, dtype=np.uint8), (8, 1))
+    raw = np.tile(np.linspace(1000, 65000, 64).astype(np.uint16), (8, 1))
+    for scan, shown in ((Scan(gray, "gray"), gray), (Scan(raw, "gray"), render_gray(raw))):
+        expected = gray_to_colour(shown) if gray_input == "pseudo_colour" else np.repeat(shown[..., None], 3, axis=2)
+        np.testing.assert_array_equal(model_image(scan, spec), expected)
+    colour = np.zeros((8, 8, 3), np.uint8)
+    assert model_image(Scan(colour, "colour"), spec) is colour

@@ -1,0 +1,47 @@
+"""bench/gray_stations.py's test bed: every rendering is a scan stations decode as the kind it claims, the
+same file twice gives the same pixels (reruns reproduce the table), and none is the project's physics in disguise."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from xscreen.vision.io import read_scan
+
+_PATH = Path(__file__).resolve().parents[2] / "bench" / "gray_stations.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("gray_stations", _PATH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def rgb(shared_data: Path) -> np.ndarray:
+    bgr = cv2.imread(str(sorted((shared_data / "sixray-subset" / "val").glob("*.jpg"))[0]), cv2.IMREAD_COLOR)
+    return np.ascontiguousarray(bgr[::4, ::4, ::-1])
+
+
+def test_renderings_decode_as_stations_see_them_and_repeat(bench, rgb: np.ndarray) -> None:
+    physics = bench.RENDERINGS["physics"][1](rgb, bench._rng("a.jpg", "physics"))
+    for name, (_, render) in bench.RENDERINGS.items():
+        out = render(rgb, bench._rng("a.jpg", name))
+        again = render(rgb, bench._rng("a.jpg", name))
+        assert np.array_equal(out, again), name
+        ok, png = cv2.imencode(".png", out[..., ::-1] if out.ndim == 3 else out)
+        assert ok
+        scan = read_scan(png.tobytes())
+        assert scan.kind == ("colour" if name == "colour" else "gray"), name
+        assert scan.pixels.dtype == (np.uint16 if name == "16-bit-linear" else np.uint8), name
+        if name not in ("colour", "physics", "pitch-0.6"):
+            assert not np.array_equal(out, physics), name
