@@ -56,15 +56,15 @@ def available_providers(requested: Sequence[str] | None = None) -> list[str]:
     return chosen
 
 
-def _provider_options(provider: str, *, variant: str, trt_cache_dir: Path | None) -> dict[str, Any]:
+def _provider_options(provider: str, *, variant: str, trt_cache_dir: Path | None, device_id: int = 0) -> dict[str, Any]:
     if provider == "TensorrtExecutionProvider":
-        opts: dict[str, Any] = {"trt_fp16_enable": variant == "fp16"}
+        opts: dict[str, Any] = {"trt_fp16_enable": variant == "fp16", "device_id": device_id}
         if trt_cache_dir is not None:
             trt_cache_dir.mkdir(parents=True, exist_ok=True)
             opts.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(trt_cache_dir))
         return opts
     if provider == "CUDAExecutionProvider":
-        return {"arena_extend_strategy": "kSameAsRequested", "cudnn_conv_algo_search": "HEURISTIC"}
+        return {"arena_extend_strategy": "kSameAsRequested", "cudnn_conv_algo_search": "HEURISTIC", "device_id": device_id}
     return {}
 
 
@@ -75,8 +75,9 @@ def create_session(
     variant: str = "fp32",
     intra_op_threads: int = 0,
     trt_cache_dir: Path | None = None,
+    device_id: int = 0,
 ) -> Any:
-    """An `InferenceSession` on the first provider that starts, CPU as the last resort."""
+    """An `InferenceSession` on the first provider that starts, CPU as the last resort (GPU `device_id`)."""
     import onnxruntime as ort
 
     chosen = available_providers(providers)
@@ -105,7 +106,7 @@ def create_session(
                 session = ort.InferenceSession(
                     str(model_path),
                     sess_options=so,
-                    providers=[(p, _provider_options(p, variant=variant, trt_cache_dir=trt_cache_dir)) for p in candidates],
+                    providers=[(p, _provider_options(p, variant=variant, trt_cache_dir=trt_cache_dir, device_id=device_id)) for p in candidates],
                     enable_fallback=0,
                 )
                 break
@@ -185,6 +186,7 @@ class Engine:
         if len(shape) != 4:
             raise ConfigError(f"{model_path.name}: expected an NCHW image input, got shape {shape}")
         h, w = shape[2], shape[3]
+        self.dynamic_input = not (isinstance(h, int) and h > 0 and isinstance(w, int) and w > 0)
         self.input_hw: tuple[int, int] = (
             h if isinstance(h, int) and h > 0 else card.input.imgsz,
             w if isinstance(w, int) and w > 0 else card.input.imgsz,
@@ -226,11 +228,14 @@ class Engine:
         verify: bool = True,
         warmup: bool = True,
         trt_cache_dir: Path | None = None,
+        device_id: int = 0,
     ) -> "Engine":
         """Load a registry model (`default`, `NAME`, `NAME:V`) or an .onnx file with its card.json beside it."""
         path, card, variant = _resolve(ref, models_dir=models_dir, variant=variant, verify=verify)
         started = time.perf_counter()
-        session = create_session(path, providers=providers, variant=variant, intra_op_threads=intra_op_threads, trt_cache_dir=trt_cache_dir)
+        session = create_session(
+            path, providers=providers, variant=variant, intra_op_threads=intra_op_threads, trt_cache_dir=trt_cache_dir, device_id=device_id
+        )
         engine = cls(session=session, card=card, model_path=path, variant=variant)
         if variant == "fp16" and engine.provider not in GPU_PROVIDERS:
             logger.warning("fp16 variant running on %s: fp16 is for GPUs; on a CPU fp32 or int8 is faster", engine.provider)
@@ -242,13 +247,24 @@ class Engine:
         )
         return engine
 
-    def with_thresholds(self, conf: float) -> "Engine":
-        """The same session with every class's score threshold set to `conf` (evaluation and parity need the
-        boxes below the operating threshold; the card's own thresholds stay on `self`)."""
+    def with_thresholds(self, conf: float | None = None, *, iou: float | None = None, imgsz: int | None = None) -> "Engine":
+        """The same session with every class's score threshold set to `conf`, another NMS `iou`, or another
+        square input side `imgsz` (a model exported with a dynamic input; `predict --imgsz`). Evaluation and
+        parity need the boxes below the operating threshold; the card's own values stay on `self`."""
         from xscreen.vision.registry import Thresholds
 
-        card = self.card.model_copy(update={"thresholds": Thresholds(conf=conf, iou=self.card.thresholds.iou)})
-        return Engine(session=self.session, card=card, model_path=self.model_path, variant=self.variant, taxonomy=self.taxonomy)
+        t = self.card.thresholds
+        thresholds = Thresholds(conf=t.conf if conf is None else conf, iou=t.iou if iou is None else iou,
+                                per_class=t.per_class if conf is None else {})
+        card = self.card.model_copy(update={"thresholds": thresholds})
+        engine = Engine(session=self.session, card=card, model_path=self.model_path, variant=self.variant, taxonomy=self.taxonomy)
+        if imgsz is not None and (imgsz, imgsz) != engine.input_hw:
+            if not engine.dynamic_input:
+                raise ConfigError(f"{self.ref} takes a fixed {engine.input_hw[0]} x {engine.input_hw[1]} input; it cannot run at imgsz {imgsz}")
+            if imgsz % 32:
+                raise ConfigError(f"imgsz must be a multiple of 32 (the model's largest stride), got {imgsz}")
+            engine.input_hw = (imgsz, imgsz)
+        return engine
 
     def warmup(self) -> None:
         """One inference on a blank input, so the first real scan does not pay for allocation and kernel choice."""
