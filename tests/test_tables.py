@@ -40,8 +40,8 @@ def test_predict_table_keeps_paths_whole() -> None:
     paths = [f"{LONG}P{i:05d}.jpg" for i in range(3)]
     results = [
         {"path": paths[0], "width": 1200, "height": 800, "kind": "colour", "detections": [
-            {"class_name": "firearm_handgun", "score": 0.91}, {"class_name": "knife", "score": 0.4}]},
-        {"path": paths[1], "width": 640, "height": 480, "kind": "gray", "detections": []},
+            {"class_name": "firearm_handgun", "score": 0.91}, {"class_name": "knife", "score": 0.4}], "decision": {"verdict": "hold"}},
+        {"path": paths[1], "width": 640, "height": 480, "kind": "gray", "detections": [], "decision": {"verdict": "clear"}},
         {"path": paths[2], "error": {"code": "scan_undecodable", "message": f"{paths[2]}: truncated JPEG (no end-of-image marker)"}},
     ]
     assert_whole(render(results_table(results)), *paths)
