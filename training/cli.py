@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from xscreen.clitools import run_command, table
+from xscreen.errors import ConfigError
 from xscreen.settings import get_settings
 
 models_app = typer.Typer(help="The model registry: list, show and promote versions.", no_args_is_help=True)
@@ -51,6 +52,7 @@ def export(
     parity_count: int = typer.Option(16, "--parity-count"),
     imgsz: Optional[int] = typer.Option(None, "--imgsz"),
     conf: float = typer.Option(0.25, "--conf", help="Operating score threshold stored in the card."),
+    class_conf: list[str] = typer.Option([], "--class-conf", help="Per-class operating threshold, NAME=SCORE (repeat); overrides --conf for that class."),
     metrics: Optional[Path] = typer.Option(None, "--metrics", help="`xscreen evaluate` --out dir (or one metrics.json) to store in the card."),
     data_card: Optional[Path] = typer.Option(None, "--data-card", help="Dataset card of the training data."),
     image_kind: str = typer.Option("colour", "--image-kind", help="colour or gray: what the model expects."),
@@ -65,12 +67,25 @@ def export(
         images = list(find_images(folder))[:parity_count] if folder.is_dir() else []
         model = run(ExportOptions(
             weights=weights, name=name, version=version, models_dir=settings.models_dir, half=half, int8=int8,
-            calib=calib, imgsz=imgsz, conf=conf, parity_images=images, metrics_file=metrics,
+            calib=calib, imgsz=imgsz, conf=conf, class_conf=_class_conf(class_conf), parity_images=images, metrics_file=metrics,
             data_card_file=data_card, image_kind=image_kind,
         ))
         typer.echo(f"{model.ref} written to {model.path}")
 
     run_command(body)
+
+
+def _class_conf(pairs: list[str]) -> dict[str, float]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ConfigError(f"--class-conf takes NAME=SCORE, got {pair!r}")
+    return out
 
 
 def evaluate(

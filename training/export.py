@@ -55,11 +55,22 @@ class ExportOptions:
     imgsz: int | None = None  # None: the imgsz the checkpoint was trained at
     conf: float = 0.25
     iou: float = 0.45
+    class_conf: dict[str, float] = field(default_factory=dict)  # per-class operating thresholds (chosen on validation)
     image_kind: str = "colour"
     parity_images: list[Path] = field(default_factory=list)
     check_parity: bool = True
     metrics_file: Path | None = None  # `xscreen evaluate` output (its --out dir, or one metrics.json), stored in the card
     data_card_file: Path | None = None  # dataset card of the training data, stored in the card
+
+
+def _class_thresholds(class_conf: dict[str, float], names: list[str]) -> dict[str, float]:
+    unknown = sorted(set(class_conf) - set(names))
+    if unknown:
+        raise ConfigError(f"per-class thresholds for {unknown}: not classes of this model ({', '.join(names)})")
+    bad = {k: v for k, v in class_conf.items() if not 0.0 < v < 1.0}
+    if bad:
+        raise ConfigError(f"per-class thresholds must lie between 0 and 1, got {bad}")
+    return dict(class_conf)
 
 
 def software_versions() -> dict[str, str]:
@@ -206,7 +217,7 @@ def run(options: ExportOptions) -> RegistryModel:
             classes=names,
             input=InputSpec(imgsz=imgsz, image_kind=options.image_kind),  # type: ignore[arg-type]
             output=OutputSpec(name=output_name, layout=layout),  # type: ignore[arg-type]
-            thresholds=Thresholds(conf=options.conf, iou=options.iou),
+            thresholds=Thresholds(conf=options.conf, iou=options.iou, per_class=_class_thresholds(options.class_conf, names)),
             files={},
             training={"args": _jsonable(train_args), "weights": options.weights.name},
             metrics=read_evaluation(options.metrics_file),

@@ -78,3 +78,27 @@ def test_card_metrics_from_an_evaluate_dir(tmp_path: Path) -> None:
     assert read_evaluation(tmp_path / "sixray" / "metrics.json") == {"mAP50": 0.5}
     with pytest.raises(ConfigError, match="does not exist"):
         read_evaluation(tmp_path / "nope")
+
+
+def test_export_stores_per_class_operating_thresholds(tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from xscreen.cli import app
+    from xscreen.settings import get_settings
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, models)
+    monkeypatch.setenv("XSCREEN_MODELS_DIR", str(models))
+    get_settings.cache_clear()
+    weights = str(tiny_models_dir / "tiny.pt")
+    runner = CliRunner()
+    bad = runner.invoke(app, ["export", "--weights", weights, "--name", "tiny", "--class-conf", "drug_bulk=high"])
+    assert bad.exit_code == 2 and "NAME=SCORE" in bad.output and "Traceback" not in bad.output
+    unknown = runner.invoke(app, ["export", "--weights", weights, "--name", "tiny", "--class-conf", "cocaine=0.2"])
+    assert unknown.exit_code == 2 and "cocaine" in unknown.output
+    ok = runner.invoke(app, ["export", "--weights", weights, "--name", "tiny", "--parity-count", "2",
+                             "--class-conf", "drug_bulk=0.12", "--class-conf", "drug_tablets=0.1"])
+    assert ok.exit_code == 0, ok.output
+    card = resolve_model("tiny:2", models_dir=models).card
+    assert card.thresholds.per_class == {"drug_bulk": 0.12, "drug_tablets": 0.1}
+    assert not (models / "tiny" / "3").exists()  # the refused exports wrote nothing
