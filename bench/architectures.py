@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from xscreen.settings import REPO_ROOT
+from xscreen.checkout import REPO_ROOT
 
 CANDIDATES = ("yolov8n", "yolo11n", "yolo26n")
 

@@ -22,9 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from xscreen.settings import REPO_ROOT
+from xscreen.checkout import SHARED_DATA
 
-SHARED = REPO_ROOT.parent / "shared" / "data"
+SHARED = SHARED_DATA
 CPU = ["CPUExecutionProvider"]
 
 
@@ -59,13 +59,13 @@ def raw_rates(files: list[Path], *, models_dir: Path, model: str, batch_size: in
 
 def pipeline_rate(files: list[Path], *, engine: str, models_dir: Path, model: str, batch_size: int, workers: int, tmp: Path) -> tuple[float, float | None]:
     from xscreen.serving.batch.run import BatchOptions, run
-    from xscreen.settings import CONFIGS_DIR
+    from xscreen.resources import DEFAULT_POLICY_FILE
 
     listing = tmp / f"files-{engine}-{len(files)}.txt"
     listing.write_text("".join(f"{f}\n" for f in files))
     out = tmp / f"run-{engine}-{time.monotonic_ns()}"
     summary = run(BatchOptions(src=str(listing), out=out, models_dir=models_dir, model=model, engine=engine,  # type: ignore[arg-type]
-                               policy_file=CONFIGS_DIR / "policy" / "default.yaml", providers=CPU, batch_size=batch_size,
+                               policy_file=DEFAULT_POLICY_FILE, providers=CPU, batch_size=batch_size,
                                workers=workers, report=False))
     return summary.scans_per_s, summary.screening_share
 

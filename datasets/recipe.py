@@ -10,8 +10,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
+from xscreen.checkout import REPO_ROOT
 from xscreen.errors import ConfigError, validation_summary
-from xscreen.settings import REPO_ROOT
 
 SplitName = Literal["train", "val", "test"]
 

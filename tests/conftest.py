@@ -16,7 +16,8 @@ os.environ.setdefault("XSCREEN_CONFIG", str(_SESSION_DIR / "no-settings.yaml"))
 os.environ["MPLBACKEND"] = "Agg"
 
 from tests.netblock import network_blocked  # noqa: E402
-from xscreen.settings import REPO_ROOT, get_settings  # noqa: E402
+from xscreen.checkout import SHARED_DATA  # noqa: E402
+from xscreen.settings import get_settings  # noqa: E402
 
 try:  # the product imports ultralytics only through prepare_ultralytics; so does the test process
     from xscreen.training.offline import prepare_ultralytics
@@ -24,8 +25,6 @@ try:  # the product imports ultralytics only through prepare_ultralytics; so doe
     prepare_ultralytics()
 except ImportError:  # a serving-only install: tests needing ultralytics skip themselves
     pass
-
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(autouse=True)

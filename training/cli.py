@@ -58,12 +58,13 @@ def export(
     image_kind: str = typer.Option("colour", "--image-kind", help="colour or gray: what the model expects."),
 ) -> None:
     """Export a checkpoint to ONNX, check parity with PyTorch, and add it to the registry."""
+    from xscreen.checkout import SHARED_DATA
     from xscreen.vision.yolo import find_images
     from xscreen.training.export import ExportOptions, run
 
     def body() -> None:
         settings = get_settings()
-        folder = parity or settings.real_data_dir / "sixray-subset" / "val"
+        folder = parity or (settings.real_data_dir or SHARED_DATA) / "sixray-subset" / "val"
         images = list(find_images(folder))[:parity_count] if folder.is_dir() else []
         model = run(ExportOptions(
             weights=weights, name=name, version=version, models_dir=settings.models_dir, half=half, int8=int8,

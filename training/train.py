@@ -28,9 +28,9 @@ import yaml
 from xscreen.datasets.layout import MANIFEST, read_manifest
 from xscreen.errors import ConfigError
 from xscreen.training.offline import prepare_ultralytics
-from xscreen.settings import REPO_ROOT
-from xscreen.training.recover import is_registry_ref, start_from_registry
+from xscreen.checkout import REPO_ROOT
 from xscreen.settings import get_settings
+from xscreen.training.recover import is_registry_ref, start_from_registry
 from xscreen.training.augment import XRAY_HYPERPARAMETERS, XrayAugment, install
 from xscreen.vision.taxonomy import DEFAULT_TAXONOMY_PATH, load_taxonomy
 from xscreen.vision.yolo import load_data_yaml

@@ -1,4 +1,4 @@
-"""Class names, ids, categories and default alarm levels, read from `configs/taxonomy.yaml`."""
+"""Class names, ids, categories and default alarm levels, read from `configs/taxonomy.yaml` (package data)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from typing import Literal
 import yaml
 
 from xscreen.errors import ConfigError
-from xscreen.settings import CONFIGS_DIR
+from xscreen.resources import TAXONOMY_FILE
 
 Category = Literal["drugs", "firearms", "weapons", "benign"]
 Alarm = Literal["hold", "inspect", "none"]
 CATEGORIES: tuple[Category, ...] = ("drugs", "firearms", "weapons", "benign")
 THREAT_CATEGORIES: tuple[Category, ...] = ("drugs", "firearms", "weapons")
 ALARMS: tuple[Alarm, ...] = ("hold", "inspect", "none")
-DEFAULT_TAXONOMY_PATH = CONFIGS_DIR / "taxonomy.yaml"
+DEFAULT_TAXONOMY_PATH = TAXONOMY_FILE
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,11 @@
 """One settings object for every command and the service.
 
 Values come, highest priority first, from: keyword arguments, `XSCREEN_*` environment variables,
-the YAML file named by `XSCREEN_CONFIG` (default `configs/settings.yaml` when it exists), then the
-defaults below. Read it through `get_settings()`; helpers get values passed in, not the environment.
+the YAML file named by `XSCREEN_CONFIG` (default `configs/settings.yaml` in the working directory, when
+it exists), then the defaults below. Read it through `get_settings()`; helpers get values passed in, not
+the environment. Nothing here looks into the source tree: an installed wheel points `models_dir` at its
+registry, and the decision policy defaults to the one shipped in the package (`xscreen.resources`).
+Relative paths are relative to the working directory and made absolute when read.
 """
 
 from __future__ import annotations
@@ -20,8 +23,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-CONFIGS_DIR = REPO_ROOT / "configs"
+from xscreen.resources import DEFAULT_POLICY_FILE
 
 
 def _default_data_dir() -> Path:
@@ -30,7 +32,7 @@ def _default_data_dir() -> Path:
 
 
 def _settings_yaml() -> Path:
-    return Path(os.environ.get("XSCREEN_CONFIG", CONFIGS_DIR / "settings.yaml"))
+    return Path(os.environ.get("XSCREEN_CONFIG", Path("configs") / "settings.yaml"))
 
 
 class Settings(BaseSettings):
@@ -38,12 +40,12 @@ class Settings(BaseSettings):
 
     # Where things live
     data_dir: Path = Field(default_factory=_default_data_dir, description="Default database (which also holds the station API-key hashes) and stored scans.")
-    models_dir: Path = Field(default=REPO_ROOT / "models", description="Model registry: NAME/VERSION/{model.onnx,card.json}.")
-    real_data_dir: Path = Field(default=REPO_ROOT.parent / "shared" / "data", description="Real labeled scans (parity checks, evaluation).")
+    models_dir: Path = Field(default=Path("models"), description="Model registry: NAME/VERSION/{model.onnx,card.json}.")
+    real_data_dir: Path | None = Field(default=None, description="Real labeled scans (export's parity check); default: ../shared/data beside a checkout.")
     default_model: str = Field(default="default", description="Model reference the service and batch use.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite in data_dir.")
     scan_store_url: str | None = Field(default=None, description="fsspec URL for stored scan images; default: data_dir/scans.")
-    policy_file: Path = Field(default=CONFIGS_DIR / "policy" / "default.yaml")
+    policy_file: Path = Field(default=DEFAULT_POLICY_FILE, description="Decision policy; default: the one shipped in the package.")
 
     # Service
     host: str = "127.0.0.1"
@@ -76,7 +78,7 @@ class Settings(BaseSettings):
     @field_validator("data_dir", "models_dir", "real_data_dir", "policy_file", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
-        return value.expanduser() if value is not None else None
+        return value.expanduser().absolute() if value is not None else None
 
     @model_validator(mode="after")
     def _check(self) -> "Settings":

@@ -8,7 +8,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from xscreen.errors import ConfigError
-from xscreen.settings import CONFIGS_DIR
+from xscreen.checkout import CONFIGS_DIR
 
 DEFAULT_CONFIG = CONFIGS_DIR / "synth" / "default.yaml"
 

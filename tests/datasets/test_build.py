@@ -13,7 +13,7 @@ import yaml
 from xscreen.datasets.build import build_dataset
 from xscreen.datasets.recipe import BuildRecipe, load_recipe
 from xscreen.errors import ConfigError, DatasetError
-from xscreen.settings import CONFIGS_DIR
+from xscreen.checkout import CONFIGS_DIR
 from xscreen.vision.taxonomy import load_taxonomy
 
 

@@ -8,13 +8,13 @@ import pytest
 import yaml
 
 from xscreen.errors import ConfigError
-from xscreen.settings import CONFIGS_DIR
+from xscreen.resources import DEFAULT_POLICY_FILE
 from xscreen.vision.detections import Detections
 from xscreen.vision.policy import build_policy, load_policy
 from xscreen.vision.taxonomy import load_taxonomy
 
 TAXONOMY = load_taxonomy()
-DEFAULT = CONFIGS_DIR / "policy" / "default.yaml"
+DEFAULT = DEFAULT_POLICY_FILE
 
 
 def dets(*rows: tuple[str, float]) -> Detections:

@@ -1,4 +1,4 @@
-"""Scanner profiles: one YAML per scanner kind in `configs/scanners/`, read into a `ScannerProfile`.
+"""Scanner profiles: one YAML per scanner kind in `configs/scanners/` (package data), read into a `ScannerProfile`.
 
 A profile is everything that makes one scanner's image differ from another's: tube and detector (the
 physics of the channels), pixel pitch, blur, noise, gain errors, edge enhancement, the display palette
@@ -21,10 +21,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from xscreen.errors import ConfigError, validation_summary
-from xscreen.settings import CONFIGS_DIR
+from xscreen.resources import SCANNERS_DIR
 from xscreen.vision.xray.spectra import BeamSpec
 
-SCANNERS_DIR = CONFIGS_DIR / "scanners"
 DEFAULT_PROFILE = "dual-160kv"
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from xscreen.datasets.importers.names import NameMap, check_names, load_name_map
 from xscreen.errors import ConfigError, DatasetError
-from xscreen.settings import CONFIGS_DIR
+from xscreen.checkout import CONFIGS_DIR
 from xscreen.vision.taxonomy import load_taxonomy
 
 

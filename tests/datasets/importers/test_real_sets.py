@@ -11,7 +11,7 @@ import pytest
 
 from xscreen.datasets.importers.imported import import_dataset, read_imported
 from xscreen.datasets.importers.names import load_name_map
-from xscreen.settings import CONFIGS_DIR
+from xscreen.checkout import CONFIGS_DIR
 from xscreen.vision.taxonomy import load_taxonomy
 
 

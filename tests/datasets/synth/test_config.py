@@ -7,7 +7,7 @@ import yaml
 
 from xscreen.datasets.synth.config import DEFAULT_CONFIG, load_config
 from xscreen.errors import ConfigError
-from xscreen.settings import CONFIGS_DIR
+from xscreen.checkout import CONFIGS_DIR
 
 
 @pytest.mark.parametrize("path", sorted((CONFIGS_DIR / "synth").glob("*.yaml")))

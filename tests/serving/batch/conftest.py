@@ -36,10 +36,10 @@ def scan_tree(tmp_path: Path, shared_data: Path) -> Path:
 @pytest.fixture
 def policy_file(tmp_path: Path) -> Path:
     """A copy of the default policy (tests that change its version write their own)."""
-    from xscreen.settings import CONFIGS_DIR
+    from xscreen.resources import DEFAULT_POLICY_FILE
 
     path = tmp_path / "policy.yaml"
-    shutil.copy(CONFIGS_DIR / "policy" / "default.yaml", path)
+    shutil.copy(DEFAULT_POLICY_FILE, path)
     return path
 
 
