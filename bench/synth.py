@@ -147,13 +147,14 @@ def _colour_stats(paths: list[Path]) -> dict:
 def _box_fractions_yolo(root: Path, names: list[str]) -> dict[str, list[float]]:
     import json
 
+    from xscreen.vision.yolo import read_labels
+
     out: dict[str, list[float]] = {}
     for lab in root.glob("labels/*/*.txt"):
         meta = json.loads((root / "meta" / lab.parent.name / f"{lab.stem}.json").read_text())
         w, h = meta["scene"]["size"]
-        for line in lab.read_text().splitlines():
-            c, _, _, bw, bh = (float(v) for v in line.split())
-            out.setdefault(names[int(c)], []).append(max(bw * w, bh * h) / max(w, h))
+        for label in read_labels(lab):
+            out.setdefault(names[label.class_id], []).append(max(label.w * w, label.h * h) / max(w, h))
     return out
 
 
@@ -198,12 +199,14 @@ def _save_png(path: Path, bgr) -> None:
 def _draw_yolo(bgr, label: Path, names: list[str]):
     import cv2
 
+    from xscreen.vision.yolo import read_labels
+
     h, w = bgr.shape[:2]
-    for line in label.read_text().splitlines():
-        c, cx, cy, bw, bh = (float(v) for v in line.split())
-        p0 = (int((cx - bw / 2) * w), int((cy - bh / 2) * h))
-        cv2.rectangle(bgr, p0, (int((cx + bw / 2) * w), int((cy + bh / 2) * h)), (0, 0, 220), max(1, w // 300))
-        cv2.putText(bgr, names[int(c)], (p0[0], max(p0[1] - 4, 12)), cv2.FONT_HERSHEY_SIMPLEX, w / 1400, (0, 0, 220), max(1, w // 500))
+    for label_row in read_labels(label):
+        c, x0, y0, x1, y1 = label_row.to_box(w, h)
+        p0 = (int(x0), int(y0))
+        cv2.rectangle(bgr, p0, (int(x1), int(y1)), (0, 0, 220), max(1, w // 300))
+        cv2.putText(bgr, names[c], (p0[0], max(p0[1] - 4, 12)), cv2.FONT_HERSHEY_SIMPLEX, w / 1400, (0, 0, 220), max(1, w // 500))
     return bgr
 
 
@@ -223,6 +226,7 @@ def realism(args: argparse.Namespace) -> None:
     from xscreen.vision.xray.convert import gray_to_colour
     from xscreen.vision.xray.profiles import list_profiles, load_profile
     from xscreen.vision.xray.render import render_gray, render_pseudocolour
+    from xscreen.vision.yolo import label_path
 
     taxonomy = load_taxonomy()
     args.img.mkdir(parents=True, exist_ok=True)
@@ -234,7 +238,7 @@ def realism(args: argparse.Namespace) -> None:
         real_s, syn_s = _colour_stats(real_sample), _colour_stats(synth_paths)
         sizes = {**_box_fractions_voc(args.real), **_box_fractions_yolo(root, taxonomy.names)}
         # Grids: synthetic with labels; real; TIP composites; one scene through every profile.
-        labelled = [_draw_yolo(cv2.imread(str(p)), root / "labels" / p.parent.name / f"{p.stem}.txt", taxonomy.names) for p in synth_paths[:12]]
+        labelled = [_draw_yolo(cv2.imread(str(p)), label_path(p), taxonomy.names) for p in synth_paths[:12]]
         _save_png(args.img / "synthetic_grid.png", _grid(labelled, 300, 4))
     _save_png(args.img / "real_grid.png", _grid([cv2.imread(str(p)) for p in real_sample[:8]], 300, 4))
     tips = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import cv2
@@ -83,3 +84,31 @@ def build_tiny_model(root: Path, *, epochs: int = 3, imgsz: int = 64) -> Path:
 
     shutil.copyfile(weights, models_dir / "tiny.pt")
     return models_dir
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (for a service started as a real process)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_ready(port: int, process: subprocess.Popen[str], *, timeout_s: float = 60.0) -> None:
+    """Poll `/readyz` of a service started as `process` until it answers 200; fail with its output if it
+    exits, or when `timeout_s` passes. (Polling a readiness probe, not sleeping in its place.)"""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        assert time.monotonic() < deadline, f"the service on port {port} did not become ready in {timeout_s:.0f} s"
+        time.sleep(0.2)

@@ -112,7 +112,7 @@ def test_package_clis_import_the_shared_module_and_register_in_one_style() -> No
     import ast
 
     from xscreen.cli import COMMAND_MODULES
-    from xscreen.settings import REPO_ROOT
+    from xscreen.checkout import REPO_ROOT
 
     roots = {"xscreen": "xscreen", "vision": "vision", "datasets": "datasets", "training": "training", "serving": "serving"}
     for folder in roots:

@@ -11,15 +11,14 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
 
 import httpx
 
+from tests.factories import free_port, wait_until_ready
 from xscreen.checkout import REPO_ROOT
 
 # What `pip wheel` needs of the checkout; copied so the build writes nothing into the source tree.
@@ -30,12 +29,6 @@ def _run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str
     done = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, f"{args}: {done.stdout[-2000:]}\n{done.stderr[-4000:]}"
     return done.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_the_wheel_installs_without_torch_and_screens_a_real_scan(tmp_path: Path, shared_data: Path) -> None:
@@ -67,20 +60,11 @@ def test_the_wheel_installs_without_torch_and_screens_a_real_scan(tmp_path: Path
     }
     xscreen = venv / "bin" / "xscreen"
     key = json.loads(_run(xscreen, "keys", "create", "--station", "lane-1", "--json", cwd=run_dir, env=env))["key"]
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([str(xscreen), "serve", "--port", str(port)], cwd=run_dir, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline, "xscreen serve from the wheel did not become ready"
-            time.sleep(0.2)
+        wait_until_ready(port, process, timeout_s=120)
         scan = (shared_data / "sixray-subset" / "val" / "0007.jpg").read_bytes()  # labelled: a knife
         response = httpx.post(f"http://127.0.0.1:{port}/v1/scans", headers={"X-API-Key": key},
                               files={"file": ("0007.jpg", scan, "image/jpeg")}, data={"scan_id": "sixray-0007"}, timeout=60)

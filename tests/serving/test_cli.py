@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,6 +14,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from tests.factories import free_port, wait_until_ready
 from tests.serving.conftest import live_server
 from tests.serving.images import png_bytes, tiff16_bytes
 from xscreen.cli import app
@@ -118,14 +117,8 @@ def _h(scan_id: str) -> str:
     return hashlib.sha256(scan_id.encode()).hexdigest()[:8]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_serve_runs_the_service_and_stops_gracefully(tmp_path: Path, tiny_models_dir: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "XSCREEN_DATA_DIR": str(tmp_path / "data"),
@@ -138,16 +131,7 @@ def test_serve_runs_the_service_and_stops_gracefully(tmp_path: Path, tiny_models
     process = subprocess.Popen([sys.executable, "-c", "from xscreen.cli import app; app()", "serve", "--port", str(port)],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stdout.read() if process.stdout else ""
-            assert time.monotonic() < deadline, "xscreen serve did not become ready"
-            time.sleep(0.2)
+        wait_until_ready(port, process)
         response = httpx.post(f"http://127.0.0.1:{port}/v1/scans", headers={"X-API-Key": key},
                               files={"file": ("s.png", png_bytes(), "image/png")}, data={"scan_id": "via-serve"})
         assert response.status_code == 201, response.text
