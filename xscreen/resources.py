@@ -11,7 +11,10 @@ from importlib.resources import files
 from pathlib import Path
 
 # A plain folder on disk in both cases (setuptools installs package data as files; no zip imports).
-PACKAGE_CONFIGS = Path(str(files("xscreen.configs")))
+try:
+    PACKAGE_CONFIGS = Path(str(files("xscreen.configs")))
+except ModuleNotFoundError as exc:  # an editable install made before configs/ was mapped
+    raise ImportError("xscreen.configs is not installed (this install predates it): run `bash scripts/setup.sh`") from exc
 TAXONOMY_FILE = PACKAGE_CONFIGS / "taxonomy.yaml"
 DEFAULT_POLICY_FILE = PACKAGE_CONFIGS / "policy" / "default.yaml"
 SCANNERS_DIR = PACKAGE_CONFIGS / "scanners"
