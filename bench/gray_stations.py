@@ -36,7 +36,8 @@ import cv2
 import numpy as np
 import yaml
 
-from xscreen.settings import REPO_ROOT, get_settings
+from xscreen.checkout import REPO_ROOT
+from xscreen.settings import get_settings
 
 logger = logging.getLogger("bench.gray_stations")
 GRAY_INPUTS = ("pseudo_colour", "gray")

@@ -74,7 +74,7 @@ def test_allow_errors_exits_0_and_still_reports_the_failed_input(cli_env, shared
 @pytest.fixture
 def shipped_env(monkeypatch: pytest.MonkeyPatch):
     """The shipped default model: the tiny one finds nothing on real scans, and these tests filter what is found."""
-    from xscreen.settings import REPO_ROOT
+    from xscreen.checkout import REPO_ROOT
 
     monkeypatch.setenv("XSCREEN_MODELS_DIR", str(REPO_ROOT / "models"))
     monkeypatch.setenv("XSCREEN_PROVIDERS", json.dumps(["CPUExecutionProvider"]))
@@ -109,7 +109,7 @@ def test_ultralytics_flags_filter_what_is_found(shipped_env, shared_data: Path) 
 def test_each_result_carries_the_decision_under_the_policy_given(shipped_env, shared_data: Path, tmp_path: Path) -> None:
     import yaml
 
-    from xscreen.settings import REPO_ROOT
+    from xscreen.checkout import REPO_ROOT
 
     strict = yaml.safe_load((REPO_ROOT / "configs" / "policy" / "default.yaml").read_text())
     strict.update(name="everything-holds", version=7)
