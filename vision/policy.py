@@ -127,9 +127,9 @@ def build_policy(data: dict[str, Any], *, taxonomy: Taxonomy, sha256: str = "") 
     rules: dict[int, Rule] = {}
     for cls in taxonomy.classes:
         rule = spec.classes.get(cls.name) or spec.categories.get(cls.category)
-        if cls.alarm == "none":
+        if not cls.is_threat:
             if rule is not None:
-                raise ConfigError(f"class {cls.name!r} is benign in the taxonomy (alarm: none) and may not alarm")
+                raise ConfigError(f"class {cls.name!r} is benign in the taxonomy (category {cls.category}) and may not alarm")
             continue
         if rule is None:
             raise ConfigError(f"policy {spec.name}:{spec.version} has no rule for threat class {cls.name!r} (category {cls.category})")

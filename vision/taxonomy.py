@@ -1,4 +1,4 @@
-"""Class names, ids, categories and default alarm levels, read from `configs/taxonomy.yaml` (package data)."""
+"""Class names, ids and categories, read from `configs/taxonomy.yaml` (package data)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,8 @@ from xscreen.errors import ConfigError
 from xscreen.resources import TAXONOMY_FILE
 
 Category = Literal["drugs", "firearms", "weapons", "benign"]
-Alarm = Literal["hold", "inspect", "none"]
 CATEGORIES: tuple[Category, ...] = ("drugs", "firearms", "weapons", "benign")
 THREAT_CATEGORIES: tuple[Category, ...] = ("drugs", "firearms", "weapons")
-ALARMS: tuple[Alarm, ...] = ("hold", "inspect", "none")
 DEFAULT_TAXONOMY_PATH = TAXONOMY_FILE
 
 
@@ -25,7 +23,6 @@ class TaxonomyClass:
     id: int
     name: str
     category: Category
-    alarm: Alarm
     description: str = ""
 
     @property
@@ -64,7 +61,8 @@ class Taxonomy:
 
 
 def parse_taxonomy(data: dict) -> Taxonomy:
-    """Validate a taxonomy mapping: ids contiguous from 0, unique names, known categories and alarms."""
+    """Validate a taxonomy mapping: ids contiguous from 0, unique names, known categories. Verdict levels
+    are the decision policy's; an older file's per-class `alarm:` is not read."""
     try:
         raw = data["classes"]
         classes = tuple(
@@ -72,7 +70,6 @@ def parse_taxonomy(data: dict) -> Taxonomy:
                 id=int(c["id"]),
                 name=str(c["name"]),
                 category=c["category"],
-                alarm=c["alarm"],
                 description=str(c.get("description", "")),
             )
             for c in raw
@@ -88,8 +85,6 @@ def parse_taxonomy(data: dict) -> Taxonomy:
     for c in classes:
         if c.category not in CATEGORIES:
             raise ConfigError(f"class {c.name!r}: category {c.category!r} not one of {CATEGORIES}")
-        if c.alarm not in ALARMS:
-            raise ConfigError(f"class {c.name!r}: alarm {c.alarm!r} not one of {ALARMS}")
     return Taxonomy(version=int(data.get("version", 1)), classes=classes)
 
 
