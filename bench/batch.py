@@ -97,7 +97,7 @@ def main() -> None:
         ray_start = time.perf_counter() - started
     from xscreen.serving.batch.run import default_intra_op_threads, default_workers
 
-    workers = args.workers or default_workers("local")
+    workers = args.workers or default_workers()
     results: list[tuple[str, str, float]] = []
     shares: dict[str, list[float]] = {}
     for which in args.sets:

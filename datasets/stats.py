@@ -27,14 +27,14 @@ SMALL, LARGE = 32**2, 96**2
 
 
 @dataclass
-class Summary:
+class Spread:
     min: float
     p50: float
     max: float
     mean: float
 
     @classmethod
-    def of(cls, values: list[float] | np.ndarray) -> "Summary | None":
+    def of(cls, values: list[float] | np.ndarray) -> "Spread | None":
         v = np.asarray(values, dtype=np.float64)
         if v.size == 0:
             return None
@@ -55,11 +55,11 @@ class DatasetStats:
     root: str
     names: list[str]
     splits: dict[str, SplitStats]
-    image_width: Summary | None
-    image_height: Summary | None
-    box_width_px: Summary | None
-    box_height_px: Summary | None
-    box_area_fraction: Summary | None  # box area / image area
+    image_width: Spread | None
+    image_height: Spread | None
+    box_width_px: Spread | None
+    box_height_px: Spread | None
+    box_area_fraction: Spread | None  # box area / image area
     box_size_bands: dict[str, int]  # small / medium / large (COCO bands)
     # Raw per-image and per-box values for the plots; left out of the JSON.
     _image_sizes: list[tuple[int, int]] = field(default_factory=list, repr=False)
@@ -118,8 +118,8 @@ def compute_stats(root: Path) -> DatasetStats:
     order = {s: i for i, s in enumerate(("train", "val", "test"))}
     return DatasetStats(
         root=str(root), names=names, splits=dict(sorted(splits.items(), key=lambda kv: order.get(kv[0], 9))),
-        image_width=Summary.of(widths), image_height=Summary.of(heights),
-        box_width_px=Summary.of(bw), box_height_px=Summary.of(bh), box_area_fraction=Summary.of(frac),
+        image_width=Spread.of(widths), image_height=Spread.of(heights),
+        box_width_px=Spread.of(bw), box_height_px=Spread.of(bh), box_area_fraction=Spread.of(frac),
         box_size_bands={k: bands[k] for k in ("small", "medium", "large")},
         _image_sizes=list(zip(widths, heights)), _box_sizes=box_sizes,
     )
@@ -270,7 +270,7 @@ def stats_markdown(stats: DatasetStats) -> list[str]:
         lines.append(f"| images from {src} | " + " | ".join(str(stats.splits[s].sources.get(src, 0)) for s in splits) + " |")
     lines.append("")
 
-    def fmt(label: str, s: Summary | None, digits: int = 0) -> str:
+    def fmt(label: str, s: Spread | None, digits: int = 0) -> str:
         return f"| {label} | - | - | - | - |" if s is None else f"| {label} | {s.min:.{digits}f} | {s.p50:.{digits}f} | {s.max:.{digits}f} | {s.mean:.{digits}f} |"
 
     lines += [

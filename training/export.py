@@ -26,7 +26,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from xscreen.vision.yolo import find_images
-from xscreen.errors import ConfigError, XscreenError
+from xscreen.errors import ConfigError, ParityError
 from xscreen.training.offline import prepare_ultralytics
 from xscreen.vision.registry import CARD_FILE, InputSpec, ModelCard, OutputSpec, RegistryModel, Thresholds, sha256_file
 from xscreen.vision.taxonomy import load_taxonomy
@@ -36,11 +36,6 @@ logger = logging.getLogger(__name__)
 BOX_TOL_PX = 1.0
 SCORE_TOL = 1e-3
 PARITY_CONF = 0.05  # below the operating threshold, so a young model still yields boxes to compare
-
-
-class ParityError(XscreenError):
-    code = "export_parity"
-    exit_code = 5
 
 
 @dataclass

@@ -106,10 +106,6 @@ class RegistryModel:
             raise ModelNotFound(f"{self.ref} has no {variant} variant ({filename}); variants: {', '.join(self.variants())}")
         return self.path / filename
 
-    @property
-    def onnx_path(self) -> Path:
-        return self.file("fp32")
-
     def variants(self) -> list[str]:
         return [v for v, f in VARIANT_FILES.items() if f in self.card.files]
 

@@ -111,6 +111,13 @@ class DatasetError(XscreenError):
     exit_code = 4
 
 
+class ParityError(XscreenError):
+    """An exported ONNX model does not compute what its PyTorch checkpoint computes (boxes or scores differ)."""
+
+    code = "export_parity"
+    exit_code = 5
+
+
 class ScanConflict(XscreenError):
     """A scan_id re-sent with another image or from another station: an idempotency key reused."""
 

@@ -40,7 +40,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class Scan:
+class GeneratedScan:
+    """One generated scan and what is written of it (not `xscreen.vision.scan.Scan`, a decoded input)."""
+
     name: str
     split: str
     image: np.ndarray  # (H, W, 3) uint8 RGB
@@ -57,7 +59,7 @@ def split_of(seed: int, index: int, val_fraction: float) -> str:
     return "val" if val_fraction > 0 and np.random.default_rng([seed, index, 1]).random() < val_fraction else "train"
 
 
-def make_scan(index: int, seed: int, config: SynthConfig, taxonomy: Taxonomy, *, config_sha: str = "") -> Scan:
+def make_scan(index: int, seed: int, config: SynthConfig, taxonomy: Taxonomy, *, config_sha: str = "") -> GeneratedScan:
     """Sample, render and label scan `index` of the dataset seeded `seed`."""
     from xscreen.vision.xray.convert import gray_to_colour
     from xscreen.vision.xray.render import render_gray, render_pseudocolour
@@ -92,10 +94,10 @@ def make_scan(index: int, seed: int, config: SynthConfig, taxonomy: Taxonomy, *,
         "labels": [fp.to_meta() for fp in rendered.footprints],
         "threat_count": sum(1 for fp in rendered.footprints if fp.kept and taxonomy.by_name(fp.label).is_threat),
     }
-    return Scan(scan_name(index), split_of(seed, index, config.val_fraction), image, rows, meta, raw)
+    return GeneratedScan(scan_name(index), split_of(seed, index, config.val_fraction), image, rows, meta, raw)
 
 
-def write_scan(scan: Scan, out_dir: Path, config: SynthConfig, raw: bool) -> None:
+def write_scan(scan: GeneratedScan, out_dir: Path, config: SynthConfig, raw: bool) -> None:
     img_path = out_dir / "images" / scan.split / f"{scan.name}.{config.image_format}"
     bgr = cv2.cvtColor(scan.image, cv2.COLOR_RGB2BGR)
     params = [cv2.IMWRITE_JPEG_QUALITY, load_profile(scan.meta["scene"]["profile"]).display.jpeg_quality] if config.image_format == "jpg" else [cv2.IMWRITE_PNG_COMPRESSION, 3]

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Verdict = Literal["clear", "inspect", "hold"]
+from xscreen.vision.policy import Verdict
 Outcome = Literal["threat_confirmed", "false_alarm"]
 FIELD_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"  # no "/": scan ids appear in URL paths
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import Engine as DBEngine
@@ -20,6 +20,9 @@ from xscreen.vision.policy import Policy, load_policy
 from xscreen.vision.scan import Scan
 from xscreen.vision.screening import Screening, ScreeningEngine, screen
 from xscreen.vision.taxonomy import Taxonomy, load_taxonomy
+
+if TYPE_CHECKING:  # imported where the model loads (open_service), so importing this module loads no onnxruntime
+    from xscreen.vision.engine import Engine
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +42,7 @@ class Service:
     settings: Settings
     taxonomy: Taxonomy
     policy: Policy
-    engine: Any  # xscreen.vision.engine.Engine
+    engine: Engine
     batcher: MicroBatcher[Scan, Inference]
     db: DBEngine
     sessions: sessionmaker[Session]

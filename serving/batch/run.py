@@ -81,8 +81,9 @@ class BatchSummary:
         return {**asdict(self), "out": str(self.out), "scans_per_s": round(self.scans_per_s, 2)}
 
 
-def default_workers(engine: EngineName) -> int:
-    """Local: decode threads on half the cores (the model uses all of them); Ray: one single-threaded actor per two cores."""
+def default_workers() -> int:
+    """Half the cores, for either engine: local decode threads (the model uses all of them), or Ray's
+    single-threaded actors, one per two cores."""
     return max(1, (os.cpu_count() or 1) // 2)
 
 
@@ -123,7 +124,7 @@ def run(options: BatchOptions, *, progress: Progress | None = None) -> BatchSumm
     if skipped:
         logger.info("resuming %s: %d of %d scans already screened", out.path, skipped, len(sources))
     batch_size = min(options.batch_size, model.card.max_batch_size)
-    workers = options.workers or default_workers(options.engine)
+    workers = options.workers or default_workers()
     intra_op_threads = options.intra_op_threads or default_intra_op_threads(options.engine)
     annotate_dir = out.annotated if options.save_annotated else None
 

@@ -18,6 +18,7 @@ from xscreen.serving.batch.sources import read_source
 from xscreen.serving.store.images import sha256_bytes
 from xscreen.vision.detections import Detections
 from xscreen.vision.policy import VERDICTS, Policy
+from xscreen.vision.scan import Scan
 from xscreen.vision.screening import ScreeningEngine
 from xscreen.vision.screening import screen as screen_scans
 from xscreen.vision.taxonomy import Taxonomy
@@ -39,7 +40,7 @@ class Loaded:
 
     source: str
     sha256: str | None = None
-    scan: Any = None  # xscreen.vision.io.Scan
+    scan: Scan | None = None
     error_code: str | None = None
     error: str | None = None
 
@@ -75,10 +76,6 @@ def load(source: str, *, max_pixels: int | None) -> Loaded:
     return decode(loaded, data, max_pixels=max_pixels)
 
 
-def _scan_size(scan: Any) -> tuple[int, int]:
-    return int(scan.width), int(scan.height)
-
-
 def screen(
     loaded: Sequence[Loaded],
     *,
@@ -103,8 +100,8 @@ def screen(
             "error": item.error,
         }
         result = results.get(id(item))
-        if result is not None:
-            row["width"], row["height"] = _scan_size(item.scan)
+        if result is not None and item.scan is not None:  # screened, so decoded
+            row["width"], row["height"] = item.scan.width, item.scan.height
         if result is not None and result.error is not None:
             row.update(error_code=INFERENCE_FAILED, error=f"{type(result.error).__name__}: {result.error}")
         elif result is not None and result.decision is not None:
@@ -122,7 +119,7 @@ def screen(
     return rows
 
 
-def _save_annotated(scan: Any, det: Detections, taxonomy: Taxonomy, annotate_dir: Path, sha256: str) -> str:
+def _save_annotated(scan: Scan, det: Detections, taxonomy: Taxonomy, annotate_dir: Path, sha256: str) -> str:
     """Content-addressed PNG (identical scans share one file); returns its path relative to the run dir."""
     from xscreen.vision.draw import annotated_png
 
