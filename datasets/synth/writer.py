@@ -20,7 +20,7 @@ import hashlib
 import json
 import logging
 import multiprocessing as mp
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Collection
 
@@ -57,6 +57,14 @@ def scan_name(index: int) -> str:
 
 def split_of(seed: int, index: int, val_fraction: float) -> str:
     return "val" if val_fraction > 0 and np.random.default_rng([seed, index, 1]).random() < val_fraction else "train"
+
+
+def forced_val_index(seed: int, count: int, val_fraction: float) -> int | None:
+    """The scan moved to val when no scan of a small set drew val (`synth --count 6` left val empty, and
+    ultralytics then validates on nothing): the last one. None when val has a scan or there is no val."""
+    if val_fraction <= 0 or count < 2 or any(split_of(seed, i, val_fraction) == "val" for i in range(count)):
+        return None
+    return count - 1
 
 
 def make_scan(index: int, seed: int, config: SynthConfig, taxonomy: Taxonomy, *, config_sha: str = "") -> GeneratedScan:
@@ -114,15 +122,18 @@ def write_scan(scan: GeneratedScan, out_dir: Path, config: SynthConfig, raw: boo
 _WORKER: dict = {}
 
 
-def _init_worker(config: SynthConfig, taxonomy: Taxonomy, out_dir: Path, seed: int, raw: bool, config_sha: str, single_thread: bool = False) -> None:
+def _init_worker(config: SynthConfig, taxonomy: Taxonomy, out_dir: Path, seed: int, raw: bool, config_sha: str, single_thread: bool = False,
+                 force_val: int | None = None) -> None:
     if single_thread:
         cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would only contend
-    _WORKER.update(config=config, taxonomy=taxonomy, out_dir=out_dir, seed=seed, raw=raw, config_sha=config_sha)
+    _WORKER.update(config=config, taxonomy=taxonomy, out_dir=out_dir, seed=seed, raw=raw, config_sha=config_sha, force_val=force_val)
 
 
 def _work(index: int) -> tuple[int, str, int]:
     w = _WORKER
     scan = make_scan(index, w["seed"], w["config"], w["taxonomy"], config_sha=w["config_sha"])
+    if index == w["force_val"]:
+        scan = replace(scan, split="val")
     write_scan(scan, w["out_dir"], w["config"], w["raw"])
     return index, scan.split, len(scan.rows)
 
@@ -147,12 +158,13 @@ def generate_dataset(out_dir: Path, *, count: int, seed: int, config: Path | Non
         # workers inherit them instead of each spending seconds on spekpy and xraydb.
         _warm(load_profile(name))
 
+    force_val = forced_val_index(seed, count, cfg.val_fraction)
     counts = {"train": 0, "val": 0}
     labelled = 0
     indices = range(count)
     with _progress(progress, count) as advance:
         if workers <= 1:
-            _init_worker(cfg, taxonomy, out_dir, seed, raw, cfg_sha)
+            _init_worker(cfg, taxonomy, out_dir, seed, raw, cfg_sha, force_val=force_val)
             results = map(_work, indices)
             for _, split, n in results:
                 counts[split] += 1
@@ -160,7 +172,7 @@ def generate_dataset(out_dir: Path, *, count: int, seed: int, config: Path | Non
                 advance()
         else:
             ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-            with ctx.Pool(workers, initializer=_init_worker, initargs=(cfg, taxonomy, out_dir, seed, raw, cfg_sha, True)) as pool:
+            with ctx.Pool(workers, initializer=_init_worker, initargs=(cfg, taxonomy, out_dir, seed, raw, cfg_sha, True, force_val)) as pool:
                 for _, split, n in pool.imap_unordered(_work, indices, chunksize=4):
                     counts[split] += 1
                     labelled += n

@@ -65,3 +65,19 @@ def test_cli_refuses_bad_input(tmp_path, args, code):
 
     result = CliRunner().invoke(app, ["synth", "--out", str(tmp_path / "x"), *args])
     assert result.exit_code == code
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_small_set_still_has_a_validation_scan(tmp_path, workers):
+    # seed 0, three scans at val_fraction 0.3: no scan draws val on its own (synth --count 6 left val empty)
+    from xscreen.cli import app
+    from xscreen.datasets.synth.writer import forced_val_index
+
+    assert forced_val_index(0, 3, 0.3) == 2
+    out = tmp_path / "s"
+    result = CliRunner().invoke(app, ["synth", "--out", str(out), "--count", "3", "--seed", "0", "--config", str(_small_config(tmp_path)),
+                                      "--workers", str(workers), "--json"])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (out / "images" / "val").iterdir()] == ["synth_0000002.jpg"]
+    assert len(list((out / "images" / "train").iterdir())) == 2 and (out / "labels" / "val" / "synth_0000002.txt").exists()
+    assert yaml.safe_load((out / "data.yaml").read_text())["val"] == "images/val"
