@@ -24,18 +24,29 @@ def register(app: typer.Typer) -> None:
 
 
 def train(
-    config: Path = typer.Option(..., "--config", help="configs/train/NAME.yaml"),
+    config: Path = typer.Option(..., "--config", help="configs/train/NAME.yaml (smoke-cpu.yaml: a CPU run of a few minutes)."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Epochs (overrides the config's)."),
+    imgsz: Optional[int] = typer.Option(None, "--imgsz", min=32, help="Training image side in pixels (overrides the config's)."),
+    batch: Optional[int] = typer.Option(None, "--batch", min=1, help="Batch size (overrides the config's)."),
     time: Optional[float] = typer.Option(None, "--time", help="Time budget in hours (overrides epochs)."),
     device: Optional[str] = typer.Option(None, "--device", help="cpu, or a CUDA index such as 0."),
     resume: bool = typer.Option(False, "--resume", help="Continue runs/train/NAME/weights/last.pt."),
     name: Optional[str] = typer.Option(None, "--name", help="Run name (default: the config's)."),
     data: Optional[Path] = typer.Option(None, "--data", help="data.yaml to train on (default: the config's)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No per-epoch losses and metrics (ultralytics' output)."),
 ) -> None:
-    """Train a detector from a config (from scratch, offline)."""
-    from xscreen.training.train import load_options, run
+    """Train a detector from a config (from scratch, offline); flags override the config's values."""
+    from xscreen.training.train import completed_epochs, load_options, run
 
     def body() -> None:
-        options = load_options(config, time=time, device=device, name=name, data=data.resolve() if data else None, resume=resume or None)
+        options = load_options(
+            config, epochs=epochs, imgsz=imgsz, batch=batch, time=time, device=device, name=name,
+            data=data.resolve() if data else None, resume=resume or None, verbose=False if quiet else None,
+        )
+        done = completed_epochs(options.run_dir) if options.resume else None
+        if done is not None:
+            typer.echo(f"{options.run_dir} is complete ({done} epochs): nothing to resume; weights in {options.run_dir / 'weights'}")
+            return
         typer.echo(str(run(options)))
 
     run_command(body)

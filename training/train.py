@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import logging
 import shutil
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
@@ -61,6 +62,7 @@ class TrainOptions:
     hyp: dict[str, Any] = field(default_factory=dict)  # overrides of XRAY_HYPERPARAMETERS
     xray_augment: dict[str, Any] = field(default_factory=dict)  # XrayAugment fields; {} = defaults
     mix: dict[str, int] | None = None  # training scans by source -> repeat count (module docstring); None: all once
+    verbose: bool = True  # ultralytics' per-epoch losses and validation metrics on stdout, as `yolo train` prints them
 
     @property
     def run_dir(self) -> Path:
@@ -106,6 +108,19 @@ def _check_data(data: Path) -> None:
     names = load_data_yaml(data).names
     if names != load_taxonomy().names:
         raise ConfigError(f"{data} classes {names} differ from the taxonomy {load_taxonomy().names}; rebuild the dataset")
+
+
+def _check_model(model: str) -> None:
+    """A checkpoint to continue must exist: stage 2 configs name the stage-1 run's last.pt."""
+    if not model.endswith(".pt") or Path(model).exists():
+        return
+    path = Path(model)
+    if path.parent.name == "weights":
+        raise ConfigError(
+            f"model {model} does not exist: this config continues the run {path.parent.parent.name}; "
+            f"train that one first (the config's header says how)"
+        )
+    raise ConfigError(f"model checkpoint {model} does not exist")
 
 
 def _continues_checkpoint(model: str) -> bool:
@@ -154,6 +169,42 @@ def mixed_data(data: Path, mix: dict[str, int], run_dir: Path) -> Path:
     return out
 
 
+def completed_epochs(run_dir: Path) -> int | None:
+    """The epochs a finished run trained, or None while it can still be resumed (or has no checkpoint).
+
+    ultralytics marks the final `last.pt` with epoch -1 when training ends (budget or epochs reached).
+    Resuming such a run made ultralytics fall back to its default dataset and download coco8.
+    """
+    last = run_dir / "weights" / "last.pt"
+    if not last.exists():
+        return None
+    prepare_ultralytics()
+    import torch
+
+    if torch.load(last, map_location="cpu", weights_only=False).get("epoch", -1) != -1:
+        return None
+    results = run_dir / "results.csv"
+    return max(len(results.read_text().splitlines()) - 1, 0) if results.exists() else 0
+
+
+@contextmanager
+def _ultralytics_output(verbose: bool) -> Iterator[None]:
+    """ultralytics' epoch lines and progress bars for this run only: `prepare_ultralytics` keeps it quiet
+    (YOLO_VERBOSE=false) for evaluation, export and tests, which left a training run printing one line."""
+    import ultralytics.utils as uutils
+
+    logger_, saved = uutils.LOGGER, (uutils.VERBOSE, uutils.LOGGER.level, list(uutils.LOGGER.handlers))
+    if verbose:
+        uutils.set_logging(uutils.LOGGING_NAME, verbose=True)  # a handler on the current stdout, at INFO
+        uutils.VERBOSE = True  # ultralytics' TQDM reads it on each bar
+    try:
+        yield
+    finally:
+        uutils.VERBOSE, level, handlers = saved
+        logger_.setLevel(level)
+        logger_.handlers[:] = handlers
+
+
 def run(options: TrainOptions) -> Path:
     """Train (or resume) and return the run directory."""
     prepare_ultralytics()
@@ -165,14 +216,26 @@ def run(options: TrainOptions) -> Path:
     trainer = _trainer_class(augment)
     if options.resume:
         if not last.exists():
+            if options.run_dir.exists():
+                raise ConfigError(f"nothing to resume: {options.run_dir} stopped before its first checkpoint; start it again without --resume")
             raise ConfigError(f"nothing to resume: {last} does not exist")
+        epochs = completed_epochs(options.run_dir)
+        if epochs is not None:
+            logger.info("%s is complete (%d epochs): nothing to resume", options.run_dir, epochs)
+            return options.run_dir
         logger.info("resuming %s", last)
-        YOLO(str(last)).train(resume=True, trainer=trainer, device=options.device, workers=options.workers)
+        with _ultralytics_output(options.verbose):
+            YOLO(str(last)).train(resume=True, trainer=trainer, device=options.device, workers=options.workers)
         return options.run_dir
 
     _check_data(options.data)
+    _check_model(options.model)
     if options.run_dir.exists():
-        raise ConfigError(f"{options.run_dir} exists: pass --resume to continue it, or choose another name")
+        if last.exists():
+            raise ConfigError(f"{options.run_dir} exists: pass --resume to continue it, or choose another name")
+        # A run that failed before its first checkpoint holds only our own files: nothing to keep or resume.
+        logger.warning("%s has no checkpoint (an earlier attempt failed before its first epoch): starting it again", options.run_dir)
+        shutil.rmtree(options.run_dir)
     hyp = options.hyp if options.plain else {**XRAY_HYPERPARAMETERS, **options.hyp}
     options.run_dir.mkdir(parents=True)  # ours first (config, taxonomy, mix): hence exist_ok for ultralytics
     data = mixed_data(options.data, options.mix, options.run_dir) if options.mix else options.data
@@ -183,14 +246,15 @@ def run(options: TrainOptions) -> Path:
         data=str(data), imgsz=options.imgsz, epochs=options.epochs, batch=options.batch, seed=options.seed,
         device=options.device, workers=options.workers, patience=options.patience, project=str(options.project),
         name=options.name, exist_ok=True, pretrained=_continues_checkpoint(model), close_mosaic=options.close_mosaic, cache=options.cache, val=options.val,
-        plots=options.plots, verbose=False, **hyp,
+        plots=options.plots, verbose=options.verbose, **hyp,
     )
     if options.time is not None:
         args["time"] = options.time
     (options.run_dir / "xscreen-config.yaml").write_text(yaml.safe_dump(_plain(asdict(options)), sort_keys=False))
     shutil.copyfile(DEFAULT_TAXONOMY_PATH, options.run_dir / "taxonomy.yaml")
     logger.info("training %s on %s at imgsz %d", options.model, options.data, options.imgsz)
-    YOLO(model).train(trainer=trainer, **args)
+    with _ultralytics_output(options.verbose):
+        YOLO(model).train(trainer=trainer, **args)
     return options.run_dir
 
 

@@ -137,3 +137,50 @@ def test_training_from_a_checkpoint_starts_from_its_weights(tmp_path: Path) -> N
 
     before, after = conv_weights(start), conv_weights(tmp_path / "runs" / "t2" / "weights" / "last.pt")
     assert before.keys() == after.keys() and all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_flags_override_the_config_progress_per_epoch_and_resume_of_a_finished_run(tmp_path: Path) -> None:
+    """`--epochs/--imgsz/--batch/--device` win over the YAML; ultralytics prints each epoch's losses; `--resume`
+    on the finished run says so without training or reaching the network (the autouse fixture blocks it)."""
+    cfg = _config(tmp_path, epochs=5, imgsz=96, batch=8)
+    result = runner.invoke(app, ["train", "--config", str(cfg), "--epochs", "2", "--imgsz", "64", "--batch", "4", "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    run = tmp_path / "runs" / "t"
+    args = yaml.safe_load((run / "args.yaml").read_text())
+    assert (args["epochs"], args["imgsz"], args["batch"], args["device"]) == (2, 64, 4, "cpu")
+    assert "box_loss" in result.output and "2/2" in result.output  # the epoch table, as `yolo train` shows it
+    assert len((run / "results.csv").read_text().splitlines()) == 3  # header + one line per epoch
+    before = (run / "weights" / "last.pt").stat().st_mtime_ns
+    again = runner.invoke(app, ["train", "--config", str(cfg), "--resume"])
+    assert again.exit_code == 0, again.output
+    assert again.output == f"{run} is complete (2 epochs): nothing to resume; weights in {run / 'weights'}\n"
+    assert (run / "weights" / "last.pt").stat().st_mtime_ns == before
+
+
+def test_a_run_that_failed_before_its_first_checkpoint_does_not_block_retries(tmp_path: Path) -> None:
+    broken = _config(tmp_path, model="no-such-architecture.yaml")
+    failed = runner.invoke(app, ["train", "--config", str(broken), "--quiet"])
+    assert failed.exit_code != 0 and (tmp_path / "runs" / "t").is_dir()  # it got as far as its run folder
+    resumed = runner.invoke(app, ["train", "--config", str(broken), "--resume"])
+    assert resumed.exit_code == 2 and "stopped before its first checkpoint" in resumed.output
+    retried = runner.invoke(app, ["train", "--config", str(_config(tmp_path)), "--quiet"])
+    assert retried.exit_code == 0, retried.output
+    assert (tmp_path / "runs" / "t" / "weights" / "last.pt").exists()
+
+
+def test_a_missing_stage_1_checkpoint_is_one_sentence(tmp_path: Path) -> None:
+    stage1 = tmp_path / "runs" / "reference-plain-gpu" / "weights" / "last.pt"
+    result = runner.invoke(app, ["train", "--config", str(_config(tmp_path, model=str(stage1)))])
+    assert result.exit_code == 2, result.output
+    assert result.output == (f"error (config_error): model {stage1} does not exist: this config continues the run "
+                             "reference-plain-gpu; train that one first (the config's header says how)\n")
+    assert not (tmp_path / "runs" / "t").exists()
+
+
+def test_the_shipped_smoke_config_names_the_synth_set_the_readme_builds() -> None:
+    from xscreen.settings import REPO_ROOT
+    from xscreen.training.train import load_options
+
+    options = load_options(REPO_ROOT / "configs" / "train" / "smoke-cpu.yaml")
+    assert options.device == "cpu" and options.data == REPO_ROOT / "data" / "smoke" / "data.yaml"
+    assert "xscreen synth --count 32 --out data/smoke" in (REPO_ROOT / "README.md").read_text()
