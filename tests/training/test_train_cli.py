@@ -178,7 +178,7 @@ def test_a_missing_stage_1_checkpoint_is_one_sentence(tmp_path: Path) -> None:
 
 
 def test_the_shipped_smoke_config_names_the_synth_set_the_readme_builds() -> None:
-    from xscreen.settings import REPO_ROOT
+    from xscreen.checkout import REPO_ROOT
     from xscreen.training.train import load_options
 
     options = load_options(REPO_ROOT / "configs" / "train" / "smoke-cpu.yaml")
