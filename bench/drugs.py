@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from xscreen.settings import get_settings
-from xscreen.training.metrics import ImageResult, average_precision, box_iou
+from xscreen.training.metrics import ImageResult, box_iou, class_metrics
 from xscreen.vision.engine import Engine
 from xscreen.vision.io import read_scan
 from xscreen.vision.taxonomy import load_taxonomy
@@ -84,15 +84,10 @@ def evaluate(model: str, composites: Path, negatives: Path, *, models_dir: Path)
             items.append((p["label"], p.get("form", "?"), float(p["contrast"]), meta["rendering"], float(scores.max()) if len(scores) else 0.0))
     results += [ImageResult(np.zeros((0, 4), np.float32), np.zeros(0, np.int64), d.xyxy.astype(np.float32), d.scores, d.class_ids) for d in neg_det]
     for cls, cid in ids.items():
-        tps, scs, n_gt = [], [], 0
-        for r in results:
-            keep = r.pred_classes == cid
-            tps.append(r.true_positives[keep])
-            scs.append(r.pred_scores[keep])
-            n_gt += int((r.gt_classes == cid).sum())
-        ap50 = float(average_precision(np.concatenate(tps), np.concatenate(scs), n_gt)[0]) if n_gt else float("nan")
-        t5 = _far_threshold(neg_det, cid)
         op = float(engine.card.thresholds.per_class.get(cls, engine.card.thresholds.conf))
+        metrics = class_metrics(results, cid, op)
+        n_gt, ap50 = metrics.instances, metrics.ap50
+        t5 = _far_threshold(neg_det, cid)
         mine = [it for it in items if it[0] == cls]
 
         def rate(group, t):
