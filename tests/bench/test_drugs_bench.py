@@ -31,8 +31,8 @@ def test_far_threshold_allows_at_most_five_percent(bench, n: int) -> None:
     rng = np.random.default_rng(n)
     scores = list(rng.uniform(0.01, 0.9, n).astype(np.float32))  # as Detections carries them
     t = bench._far_threshold(_negatives(scores), 5)
-    assert sum(s >= t for s in scores) <= 0.05 * n
-    assert sum(s >= t * 0.999 for s in scores) >= int(0.05 * n)  # and no stricter than it must be
+    assert sum(float(s) >= t for s in scores) <= 0.05 * n
+    assert sum(float(s) >= t * 0.999 for s in scores) >= int(0.05 * n)  # and no stricter than it must be
 
 
 def test_far_threshold_ignores_other_classes_and_empty_scans(bench) -> None:
