@@ -33,6 +33,20 @@ def test_doctor_passes_with_a_default_model(tiny_models_dir: Path, monkeypatch: 
     assert report["packages"]["onnxruntime-gpu"]
 
 
+@pytest.mark.parametrize("present", [True, False])
+def test_doctor_checks_the_real_data_export_needs(present: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    val = tmp_path / "real" / "sixray-subset" / "val"
+    val.mkdir(parents=True)
+    if present:
+        (val / "0001.jpg").write_bytes(b"\xff\xd8\xff")
+    monkeypatch.setenv("XSCREEN_REAL_DATA_DIR", str(tmp_path / "real"))
+    get_settings.cache_clear()
+    report = json.loads(runner.invoke(app, ["doctor", "--json"]).output)
+    check = {c["name"]: c for c in report["checks"]}["real_data"]
+    assert check["ok"] is present and check["required"] is False  # the service runs without it
+    assert str(val) in check["detail"] and (present or "--no-parity" in check["detail"])
+
+
 def test_doctor_fails_in_plain_words_without_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XSCREEN_MODELS_DIR", str(tmp_path / "empty"))
     get_settings.cache_clear()

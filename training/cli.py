@@ -60,6 +60,7 @@ def export(
     int8: bool = typer.Option(False, "--int8", help="Also write model-int8.onnx (CPU hosts); needs --calib."),
     calib: Optional[Path] = typer.Option(None, "--calib", help="Folder of representative scans for INT8 calibration."),
     parity: Optional[Path] = typer.Option(None, "--parity", help="Folder of real scans for the parity check (default: the real SIXray validation scans)."),
+    no_parity: bool = typer.Option(False, "--no-parity", help="Skip the ONNX-vs-PyTorch parity check (the card records that it was skipped)."),
     parity_count: int = typer.Option(16, "--parity-count"),
     imgsz: Optional[int] = typer.Option(None, "--imgsz"),
     conf: float = typer.Option(0.25, "--conf", help="Operating score threshold stored in the card."),
@@ -69,18 +70,23 @@ def export(
     image_kind: str = typer.Option("colour", "--image-kind", help="colour or gray: what the model expects."),
 ) -> None:
     """Export a checkpoint to ONNX, check parity with PyTorch, and add it to the registry."""
-    from xscreen.checkout import SHARED_DATA
+    from xscreen.checkout import real_val_scans
     from xscreen.vision.yolo import find_images
     from xscreen.training.export import ExportOptions, run
 
     def body() -> None:
         settings = get_settings()
-        folder = parity or (settings.real_data_dir or SHARED_DATA) / "sixray-subset" / "val"
-        images = list(find_images(folder))[:parity_count] if folder.is_dir() else []
+        folder = parity or real_val_scans(settings.real_data_dir)
+        images = list(find_images(folder))[:parity_count] if folder.is_dir() and not no_parity else []
+        if not images and not no_parity:
+            raise ConfigError(
+                f"the parity check needs real scans and {folder} has none: pass --parity DIR (a folder of real scans), "
+                f"set XSCREEN_REAL_DATA_DIR, or skip the check with --no-parity"
+            )
         model = run(ExportOptions(
             weights=weights, name=name, version=version, models_dir=settings.models_dir, half=half, int8=int8,
             calib=calib, imgsz=imgsz, conf=conf, class_conf=_class_conf(class_conf), parity_images=images, metrics_file=metrics,
-            data_card_file=data_card, image_kind=image_kind,
+            data_card_file=data_card, image_kind=image_kind, check_parity=not no_parity,
         ))
         typer.echo(f"{model.ref} written to {model.path}")
 
@@ -184,7 +190,9 @@ def card_summary(card: Any) -> str:
         f"thresholds: conf {t.conf}, iou {t.iou}{per_class}",
         f"files: {', '.join(sorted(card.files))}",
     ]
-    if parity:
+    if parity and parity.get("skipped"):
+        lines.append("export parity: not checked (exported with --no-parity)")
+    elif parity:
         lines.append(f"export parity: {parity.get('images')} scans, max box delta {parity.get('max_box_delta_px', 0):.2g} px, max score delta {parity.get('max_score_delta', 0):.2g}")
     return "\n".join(lines)
 

@@ -227,6 +227,8 @@ def run(options: ExportOptions) -> RegistryModel:
                 raise ConfigError("parity check needs real scans: pass parity images (or disable the check explicitly)")
             card.training["export_parity"] = verify_parity(model, engine, options.parity_images)
             logger.info("parity: %s", card.training["export_parity"])
+        else:
+            card.training["export_parity"] = {"skipped": True}  # said in the card: nobody compared this export
         if options.int8:
             from xscreen.training.quantize import quantize_int8
 

@@ -11,3 +11,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 CONFIGS_DIR = REPO_ROOT / "configs"  # recipes included; in a checkout also what `xscreen.resources` finds
+
+
+def real_val_scans(real_data_dir: Path | None = None) -> Path:
+    """The real validation scans export's parity check reads by default: SIXray's, under `settings.real_data_dir`
+    (default: the shared data beside the checkout). `xscreen doctor` checks they are there."""
+    return (real_data_dir or SHARED_DATA) / "sixray-subset" / "val"

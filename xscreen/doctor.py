@@ -85,7 +85,20 @@ def check_locations(settings: Settings) -> list[Check]:
     checks.append(Check("policy", policy.exists(), str(policy) if policy.exists() else f"decision policy {policy} does not exist; set XSCREEN_POLICY_FILE"))
     models = settings.models_dir
     checks.append(Check("models_dir", models.is_dir(), str(models) if models.is_dir() else f"model registry {models} does not exist; set XSCREEN_MODELS_DIR"))
+    checks.append(check_real_data(settings))
     return checks
+
+
+def check_real_data(settings: Settings) -> Check:
+    """The real scans export's parity check and the README's evaluations read (not needed to serve)."""
+    from xscreen.checkout import real_val_scans
+    from xscreen.vision.yolo import find_images
+
+    folder = real_val_scans(settings.real_data_dir)
+    count = sum(1 for _ in find_images(folder)) if folder.is_dir() else 0
+    if count:
+        return Check("real_data", True, f"{count} real validation scans in {folder} (export's parity check)", required=False)
+    return Check("real_data", False, f"no real scans in {folder}: export needs --parity DIR or --no-parity; set XSCREEN_REAL_DATA_DIR", required=False)
 
 
 def check_default_model(settings: Settings) -> Check:

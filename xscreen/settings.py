@@ -95,11 +95,6 @@ class Settings(BaseSettings):
     def effective_scan_store_url(self) -> str:
         return self.scan_store_url or (self.data_dir / "scans").as_uri()
 
-    @property
-    def real_val_scans(self) -> Path:
-        """The real validation scans that export's parity check reads by default (docs/datasets.md)."""
-        return self.real_data_dir / "sixray-subset" / "val"
-
     def describe(self) -> dict[str, Any]:
         """What an operator needs to see (doctor, logs): every value, derived ones resolved."""
         out = self.model_dump(mode="json")

@@ -102,3 +102,27 @@ def test_export_stores_per_class_operating_thresholds(tiny_models_dir: Path, tmp
     card = resolve_model("tiny:2", models_dir=models).card
     assert card.thresholds.per_class == {"drug_bulk": 0.12, "drug_tablets": 0.1}
     assert not (models / "tiny" / "3").exists()  # the refused exports wrote nothing
+
+
+def test_parity_without_real_scans_names_the_flags_and_no_parity_skips_it(tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from xscreen.cli import app
+    from xscreen.settings import get_settings
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, models)
+    monkeypatch.setenv("XSCREEN_MODELS_DIR", str(models))
+    monkeypatch.setenv("XSCREEN_REAL_DATA_DIR", str(tmp_path / "no-real-data"))
+    get_settings.cache_clear()
+    args = ["export", "--weights", str(tiny_models_dir / "tiny.pt"), "--name", "tiny"]
+    refused = CliRunner().invoke(app, args)
+    assert refused.exit_code == 2, refused.output
+    assert refused.output.startswith("error (config_error): the parity check needs real scans and ")
+    assert "--parity DIR" in refused.output and "--no-parity" in refused.output and refused.output.count("\n") == 1
+    assert not (models / "tiny" / "2").exists()
+    skipped = CliRunner().invoke(app, [*args, "--no-parity"])
+    assert skipped.exit_code == 0, skipped.output
+    assert resolve_model("tiny:2", models_dir=models).card.training["export_parity"] == {"skipped": True}
+    shown = CliRunner().invoke(app, ["models", "show", "tiny:2"])
+    assert "export parity: not checked" in shown.output
