@@ -152,6 +152,8 @@ def run(options: BatchOptions, *, progress: Progress | None = None) -> BatchSumm
             intra_op_threads=intra_op_threads,
         )
         started = time.perf_counter()  # the rate is of screening; loading the model is paid once per run
+        if progress is not None:
+            progress(done, len(sources))  # the bar's clock starts here too
         stats = run_local(
             pending,
             manifest=manifest,

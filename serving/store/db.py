@@ -54,7 +54,9 @@ def make_engine(url: str) -> Engine:
 
 
 def _alembic(engine: Engine, action: str, revision: str) -> None:
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # one line per plugin at every start
+    # Alembic logs its context and each step at INFO on every command that opens the database (three lines
+    # before `keys list` printed anything); its warnings and errors still show. `-v` brings them back.
+    logging.getLogger("alembic").setLevel(logging.WARNING if logging.getLogger().getEffectiveLevel() > logging.DEBUG else logging.DEBUG)
     from alembic import command
     from alembic.config import Config
 

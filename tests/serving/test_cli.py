@@ -141,3 +141,13 @@ def test_serve_runs_the_service_and_stops_gracefully(tmp_path: Path, tiny_models
     # uvicorn re-raises the SIGTERM it handled once shutdown is complete, so -15 is a clean stop too.
     assert process.returncode in (0, -signal.SIGTERM), output
     assert "service stopped" in output and "Application shutdown complete" in output
+
+
+def test_keys_commands_print_no_alembic_lines(tmp_path: Path) -> None:
+    """A real process (logging is configured once per process): three alembic INFO lines preceded every output."""
+    env = {**os.environ, "XSCREEN_DATA_DIR": str(tmp_path / "data")}
+    for args in (["keys", "create", "--station", "lane-1", "--json"], ["keys", "list", "--json"]):
+        done = subprocess.run([sys.executable, "-m", "xscreen.cli", *args], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == "", done.stderr
+        json.loads(done.stdout)

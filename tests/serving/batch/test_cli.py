@@ -72,3 +72,22 @@ def test_empty_source_is_an_error(cli_env: None, tmp_path: Path, pattern: str) -
     last = result.output.splitlines()[-1]  # after the progress bar's line
     assert last.startswith("error (invalid_request): batch source") and "names no scans" in last
     assert not (tmp_path / "run" / "results.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    ("completed", "start_done", "elapsed", "finished", "rate"),
+    [(120, 20, 10.0, None, 10.0), (120, 20, 99.0, 40.0, 2.5), (20, 20, 5.0, None, None), (0, 0, 0.0, None, None)],
+)
+def test_the_bar_rate_is_the_summary_rate(completed: int, start_done: int, elapsed: float, finished: float | None, rate: float | None) -> None:
+    """scans screened by this attempt / seconds since screening started, as BatchSummary.scans_per_s."""
+    from types import SimpleNamespace
+
+    from xscreen.serving.batch.cli import screening_rate
+    from xscreen.serving.batch.run import BatchSummary
+
+    task = SimpleNamespace(completed=completed, elapsed=elapsed, finished_time=finished, fields={"start_done": start_done})
+    assert screening_rate(task) == rate
+    if rate is not None:
+        summary = BatchSummary(out=Path("."), model="m:1", policy_version="p:1", engine="ray", total=completed, skipped=start_done,
+                               screened=completed - start_done, errors=0, seconds=finished or elapsed)
+        assert summary.scans_per_s == rate
