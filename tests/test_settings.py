@@ -48,3 +48,34 @@ def test_get_settings_is_cached_until_cleared(monkeypatch: pytest.MonkeyPatch) -
     assert get_settings() is first
     get_settings.cache_clear()
     assert get_settings().port == 8123
+
+
+def test_the_shipped_example_names_every_setting_and_loads_uncommented(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    from xscreen.checkout import CONFIGS_DIR
+
+    example = (CONFIGS_DIR / "settings.example.yaml").read_text()
+    keys = re.findall(r"^# (\w+):", example, flags=re.M)
+    assert sorted(keys) == sorted(Settings.model_fields)  # no setting undocumented, none that does not exist
+    uncommented = re.sub(r"^# (\w+:)", r"\1", example, flags=re.M).replace("DATA_DIR", str(tmp_path))
+    config = tmp_path / "settings.yaml"
+    config.write_text(uncommented)
+    monkeypatch.setenv("XSCREEN_CONFIG", str(config))
+    s = Settings()
+    assert s.port == 8000 and s.max_queue_size == 64 and s.database_url == f"sqlite:///{tmp_path}/xscreen.db"
+
+
+def test_the_docs_name_only_settings_and_models_that_exist() -> None:
+    """docs/service.md once suggested `--model tiny:1` (a test fixture) and an `api_keys_file` setting."""
+    import re
+
+    from xscreen.checkout import REPO_ROOT
+    from xscreen.vision.registry import list_models
+
+    shipped = {f"{name}:{version}" for name, version in list_models(REPO_ROOT / "models")}
+    for doc in ("README.md", "docs/service.md", "docs/batch.md"):
+        text = (REPO_ROOT / doc).read_text()
+        assert "api_keys_file" not in text, doc
+        for ref in re.findall(r"--model ([\w.-]+:\d+)", text):
+            assert ref in shipped, (doc, ref)
