@@ -240,7 +240,7 @@ def _tip_source(source: TipSource, samples: list[BuildSample], taxonomy: Taxonom
                 cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), rng=np.random.default_rng([source.seed, index]), taxonomy=taxonomy,
                 count=source.threats_per_scan, classes=source.classes,
             )
-            return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), boxes + [(int(b[0]), *map(float, b[1:])) for b in projected]
+            return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), boxes + [(int(c), float(x1), float(y1), float(x2), float(y2)) for c, x1, y1, x2, y2 in projected]
 
         return render
 

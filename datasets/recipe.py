@@ -14,6 +14,7 @@ from xscreen.checkout import REPO_ROOT
 from xscreen.errors import ConfigError, validation_summary
 
 SplitName = Literal["train", "val", "test"]
+SPLIT_NAMES: tuple[SplitName, ...] = ("train", "val", "test")
 
 
 class _Strict(BaseModel):
@@ -76,7 +77,7 @@ class TipSource(_Strict):
     name: str
     count: int = Field(gt=0)
     backgrounds: list[str] = Field(min_length=1)  # names of import sources whose scans are used
-    splits: list[SplitName] = Field(default_factory=lambda: ["train", "val", "test"])  # backgrounds taken from these
+    splits: list[SplitName] = Field(default_factory=lambda: list(SPLIT_NAMES))  # backgrounds taken from these
     threats_per_scan: int | None = Field(default=None, gt=0)  # None: 1..3 at random
     classes: dict[str, float] | None = None  # taxonomy name -> weight; None: the synth config's threat weights
     seed: int = 0

@@ -77,7 +77,7 @@ def assign_splits(
         members.setdefault(g, []).append(i)
     out: dict[str, str] = {}
     for g, ids in members.items():
-        pinned = [fixed[i] for i in ids if fixed[i] is not None]
+        pinned = [s for s in (fixed[i] for i in ids) if s is not None]
         split = min(pinned, key=_EVAL_ORDER.__getitem__) if pinned else split_for(g, ratios, seed)
         out.update(dict.fromkeys(ids, split))
     return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,7 @@ class Spread:
     mean: float
 
     @classmethod
-    def of(cls, values: list[float] | np.ndarray) -> "Spread | None":
+    def of(cls, values: Sequence[float] | np.ndarray) -> "Spread | None":
         v = np.asarray(values, dtype=np.float64)
         if v.size == 0:
             return None
@@ -218,6 +219,8 @@ def _save(fig, path: Path) -> Path:
 
 def write_card(out: Path, stats: DatasetStats, *, recipe: "BuildRecipe", reports: dict[str, dict]) -> Path:
     """stats.json, plots/*.png and README.md (the dataset card) in the built dataset `out`."""
+    from xscreen.datasets.recipe import ImportSource
+
     (out / "stats.json").write_text(json.dumps(stats.to_dict(), indent=2))
     plots = plot_stats(stats, out / "plots")
     lines = [f"# Dataset card: {recipe.name}", ""]
@@ -239,7 +242,7 @@ def write_card(out: Path, stats: DatasetStats, *, recipe: "BuildRecipe", reports
         f"- split by content hash, ratios {recipe.split.ratios}, seed {recipe.split.seed}; near-duplicates kept together: {recipe.split.group_near_duplicates}",
     ]
     for s in recipe.sources:
-        if getattr(s, "subsets", None):
+        if isinstance(s, ImportSource) and s.subsets:
             lines.append(f"- {s.name}: source subsets honoured as splits {s.subsets}")
     lines += ["", "## Hygiene (per imported source)", ""]
     for name, meta in reports.items():

@@ -70,7 +70,7 @@ def serve(
             f"(data in {settings.data_dir}; create a station key with `xscreen keys create --station NAME`)",
             highlight=False,
         )
-        uvicorn.run(app, host=settings.host, port=settings.port, timeout_graceful_shutdown=graceful_timeout, log_level="info", access_log=access_log)
+        uvicorn.run(app, host=settings.host, port=settings.port, timeout_graceful_shutdown=graceful_timeout, log_level="info", access_log=access_log)  # type: ignore[arg-type]  # annotated int, used as asyncio.wait_for's float
 
     run_command(body)
 

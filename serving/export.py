@@ -98,7 +98,7 @@ def export_reviews(
                 manifest.append(entry)
                 continue
             image = _write_image(images.get(scan.image_sha256), out_dir / "images", file_stem(scan.id), max_pixels)
-            write_labels(label_path(image), [Label.from_box((c, *box), scan.width, scan.height) for c, box in labels])
+            write_labels(label_path(image), [Label.from_box((c, box[0], box[1], box[2], box[3]), scan.width, scan.height) for c, box in labels])
             entry["image"] = str(image.relative_to(out_dir))
             manifest.append(entry)
             summary.exported += 1

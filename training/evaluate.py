@@ -262,7 +262,7 @@ def evaluate_dataset(predictor: Predictor, dataset: str, names: list[str], sampl
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     (out_dir / "predictions.jsonl").write_text("".join(line + "\n" for line in predictions))
     _plot(out_dir, curves, sweeps, results, evaluated, taxonomy, predictor)
-    return DatasetReport(dataset, metrics["view"], metrics, out_dir)
+    return DatasetReport(dataset, "gray" if gray else "as-is", metrics, out_dir)
 
 
 def _plot(out_dir: Path, curves: dict, sweeps: dict, results: list[ImageResult], classes: list[str], taxonomy: Taxonomy, predictor: Predictor) -> None:
@@ -297,7 +297,7 @@ def _plot(out_dir: Path, curves: dict, sweeps: dict, results: list[ImageResult],
     ax.set(xlabel="true", ylabel="predicted", title="confusion at operating thresholds, IoU 0.5")
     for (i, j), v in np.ndenumerate(matrix):
         if v:
-            ax.text(j, i, int(v), ha="center", va="center", fontsize=7)
+            ax.text(j, i, str(int(v)), ha="center", va="center", fontsize=7)
     fig.savefig(out_dir / "confusion_matrix.png", dpi=100, bbox_inches="tight")
     plt.close(fig)
 
@@ -319,8 +319,8 @@ def _confusion(results: list[ImageResult], ids: list[int], predictor: Predictor,
                 m[index[int(classes[i])], index.get(int(r.gt_classes[j]), bg)] += 1
             else:
                 m[index[int(classes[i])], bg] += 1
-        for j in np.nonzero(~gt_used)[0]:
-            m[bg, index.get(int(r.gt_classes[j]), bg)] += 1
+        for unmatched in np.nonzero(~gt_used)[0]:
+            m[bg, index.get(int(r.gt_classes[unmatched]), bg)] += 1
     return m
 
 

@@ -101,7 +101,7 @@ def checkpoint_from_onnx(onnx_path: Path, architecture: str, names: list[str], c
 
     model.names = dict(enumerate(names))
     yolo = YOLO(f"{architecture}.yaml")
-    yolo.model = model
+    yolo.model = model  # type: ignore[assignment]  # ultralytics annotates a model path (str | None); it holds the module once built
     out.parent.mkdir(parents=True, exist_ok=True)
     yolo.save(str(out))
     logger.info("wrote %s from %s (%d calibration scans)", out, onnx_path, len(calibration))

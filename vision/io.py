@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from xscreen.errors import ScanDecodeError, ScanTooLarge, UnsupportedMedia
-from xscreen.vision.scan import Scan
+from xscreen.vision.scan import Scan, ScanKind
 from xscreen.vision.yolo import IMAGE_SUFFIXES
 
 logger = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def _same_channels(rgb: np.ndarray, tolerance: int = 2) -> bool:
     return bool(np.abs(sub[..., 0] - sub[..., 1]).max() <= tolerance and np.abs(sub[..., 1] - sub[..., 2]).max() <= tolerance)
 
 
-def _from_array(array: np.ndarray, name: str) -> tuple[np.ndarray, str]:
+def _from_array(array: np.ndarray, name: str) -> tuple[np.ndarray, ScanKind]:
     """Interpret a decoded array by layout: gray (H, W), colour (H, W, 3|4), dual-energy (H, W, 2) or (2, H, W)."""
     a = np.asarray(array)
     if a.ndim == 3 and a.shape[0] == 1:
@@ -148,7 +148,7 @@ def _from_array(array: np.ndarray, name: str) -> tuple[np.ndarray, str]:
 # ---- decoders: (data, name, max_pixels) -> (pixels, kind, pixel_pitch_mm) --------------------------------
 
 
-def _decode_raster(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, str, float | None]:
+def _decode_raster(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, ScanKind, float | None]:
     """JPEG / PNG / BMP / WebP: header through PIL (size, mode, orientation), pixels through OpenCV."""
     from PIL import Image
 
@@ -166,6 +166,7 @@ def _decode_raster(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray,
         # libjpeg fills a truncated scan with gray and carries on: screening half a parcel is worse than refusing.
         raise ScanDecodeError(f"{name}: truncated JPEG (no end-of-image marker)")
     buf = np.frombuffer(data, np.uint8)
+    kind: ScanKind
     if mode.startswith("I;16") or mode in ("I", "F"):  # 16-bit single-energy raw
         pixels = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
         if pixels is not None and pixels.ndim == 3:
@@ -188,7 +189,7 @@ def _decode_raster(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray,
     return pixels, kind, None
 
 
-def _decode_tiff(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, str, float | None]:
+def _decode_tiff(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, ScanKind, float | None]:
     import tifffile
 
     with tifffile.TiffFile(io.BytesIO(data)) as tif:
@@ -203,8 +204,8 @@ def _decode_tiff(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, s
             raise ScanDecodeError(f"{name}: TIFF series with axes {axes!r} has no 2-D image")
         _check_pixels(name, spatial[0], spatial[1], max_pixels)
         array = series.asarray()
-        orientation = page.tags.get("Orientation")
-        photometric = page.photometric
+        orientation = page.tags.get("Orientation")  # type: ignore[union-attr]  # pages[0] is a TiffPage, never a TiffFrame
+        photometric = page.photometric  # type: ignore[union-attr]
     if int(photometric) == 0 and array.dtype.kind in "u":  # MINISWHITE: 0 means white
         array = np.iinfo(array.dtype).max - array
     pixels, kind = _from_array(array, name)
@@ -212,7 +213,7 @@ def _decode_tiff(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, s
     return pixels, kind, None
 
 
-def _decode_npz(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, str, float | None]:
+def _decode_npz(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, ScanKind, float | None]:
     """NPZ, read member by member: each .npy header is checked before its data is inflated."""
     arrays: dict[str, np.ndarray] = {}
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
@@ -248,7 +249,7 @@ def _decode_npz(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, st
     return pixels, kind, pitch
 
 
-def _decode_dicom(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, str, float | None]:
+def _decode_dicom(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, ScanKind, float | None]:
     import pydicom
 
     ds = pydicom.dcmread(io.BytesIO(data))
@@ -271,7 +272,7 @@ def _decode_dicom(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, 
     return pixels, kind, pitch
 
 
-_DECODERS: dict[str, Callable[[bytes, str, int], tuple[np.ndarray, str, float | None]]] = {
+_DECODERS: dict[str, Callable[[bytes, str, int], tuple[np.ndarray, ScanKind, float | None]]] = {
     "jpeg": _decode_raster,
     "png": _decode_raster,
     "bmp": _decode_raster,

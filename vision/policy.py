@@ -108,8 +108,8 @@ class Policy:
             cls = self.taxonomy.by_id(class_id)
             reasons.append(Reason(index, cls.name, cls.category, round(score, 5), threshold, verdict))
         reasons.sort(key=lambda r: (-_SEVERITY[r.verdict], -r.score))
-        verdict: Verdict = reasons[0].verdict if reasons else "clear"
-        return Decision(verdict=verdict, reasons=reasons, policy_version=self.version)
+        worst: Verdict = reasons[0].verdict if reasons else "clear"
+        return Decision(verdict=worst, reasons=reasons, policy_version=self.version)
 
 
 def build_policy(data: dict[str, Any], *, taxonomy: Taxonomy, sha256: str = "") -> Policy:

@@ -138,7 +138,7 @@ def verify_files(version_dir: Path, card: ModelCard) -> None:
 
 def list_models(models_dir: Path) -> list[tuple[str, int]]:
     """(name, version) of every version folder that has a card, sorted."""
-    found = []
+    found: list[tuple[str, int]] = []
     if not models_dir.is_dir():
         return found
     for model_dir in sorted(p for p in models_dir.iterdir() if p.is_dir()):

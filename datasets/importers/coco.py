@@ -41,11 +41,11 @@ def read_coco(src: Path) -> Iterator[SourceSample]:
             name = categories.get(int(ann["category_id"]), str(ann["category_id"]))
             boxes.setdefault(int(ann["image_id"]), []).append(SourceBox(name, (x, y, x + w, y + h)))
         for image_id, file_name in images.items():
-            image = _locate(file_name, path.parent, root, by_name)
-            if image is None:
+            found = _locate(file_name, path.parent, root, by_name)
+            if found is None:
                 log.warning("%s: image %s not found under %s; skipped", path.name, file_name, root)
                 continue
-            yield SourceSample(image=image, boxes=boxes.get(image_id, []), subset=path.stem)
+            yield SourceSample(image=found, boxes=boxes.get(image_id, []), subset=path.stem)
 
 
 def _locate(file_name: str, json_dir: Path, root: Path, by_name: dict[str, list[Path]]) -> Path | None:

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterable, SupportsFloat, SupportsInt
 
 import numpy as np
 
@@ -42,6 +43,7 @@ from xscreen.datasets.importers.names import NameMap, check_names
 from xscreen.datasets.importers.records import SourceSample
 from xscreen.errors import DatasetError
 from xscreen.vision.taxonomy import Taxonomy
+from xscreen.vision.yolo import Box
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,10 @@ REPORT = "import.json"
 # Which source subset a scan found in several keeps: evaluation before training.
 _SUBSET_RANK = {"test": 0, "testing": 0, "val": 1, "valid": 1, "validation": 1, "train": 3, "training": 3}
 
-Box = tuple[int, float, float, float, float]
+def _box(class_id: SupportsInt, xyxy: Iterable[SupportsFloat]) -> Box:
+    """A box from a class id and a row of 4 numbers (numpy or JSON), as plain ints and floats."""
+    x1, y1, x2, y2 = (float(v) for v in xyxy)
+    return (int(class_id), x1, y1, x2, y2)
 
 
 @dataclass
@@ -192,14 +197,14 @@ def _merge_boxes(
     for copy in copies:
         scale = np.array([width, height, width, height], dtype=np.float64) if copy.normalized else np.ones(4)
         mapped = [(name_map.class_id(b.name, taxonomy), b.xyxy) for b in copy.boxes if b.name not in unknown]
-        mapped = [(cid, xyxy) for cid, xyxy in mapped if cid is not None]
-        if not mapped:
+        known = [(cid, xyxy) for cid, xyxy in mapped if cid is not None]
+        if not known:
             continue
-        xyxy = np.array([m[1] for m in mapped], dtype=np.float64) * scale
+        xyxy = np.array([m[1] for m in known], dtype=np.float64) * scale
         clipped, keep, n_clipped, n_degenerate = clip_boxes(xyxy, width, height, min_box_px)
         report.boxes_clipped += n_clipped
         report.boxes_degenerate += n_degenerate
-        merged.extend((mapped[k][0], *map(float, clipped[k])) for k in np.nonzero(keep)[0])
+        merged.extend(_box(known[k][0], clipped[k]) for k in np.nonzero(keep)[0])
     kept = unique_boxes(merged)
     report.boxes_merged_away += len(merged) - len(kept)
     return kept
@@ -225,8 +230,8 @@ def read_imported(root: Path) -> tuple[list[ImportedSample], dict]:
     samples = []
     for line in manifest.read_text().splitlines():
         d = json.loads(line)
-        boxes = [(int(b[0]), *map(float, b[1:])) for b in d["boxes"]]
+        boxes = [_box(b[0], b[1:]) for b in d["boxes"]]
         phash = int(d["phash"], 16) if d.get("phash") else None
-        samples.append(ImportedSample(d["id"], d["file"], d["width"], d["height"], d["subset"], d["origins"], boxes, d.get("near", []), phash))  # type: ignore[misc]
+        samples.append(ImportedSample(d["id"], d["file"], d["width"], d["height"], d["subset"], d["origins"], boxes, d.get("near", []), phash))
     meta = json.loads((Path(root) / REPORT).read_text()) if (Path(root) / REPORT).is_file() else {}
     return samples, meta

@@ -24,17 +24,17 @@ def read_txt_layout(src: Path) -> Iterator[SourceSample]:
     if not annotations:
         raise DatasetError(f"no *_annotation/*.txt files under {src} (HiXray/OPIXray layout)")
     for image in find_images(src):
-        txt = annotations.get(image.stem)
-        if txt is None:
+        annotation = annotations.get(image.stem)
+        if annotation is None:
             continue  # an image without its annotation file is not part of the labelled set
         boxes = []
-        for lineno, line in enumerate(txt.read_text(errors="replace").splitlines(), 1):
+        for lineno, line in enumerate(annotation.read_text(errors="replace").splitlines(), 1):
             fields = line.split()
             if not fields:
                 continue
             # HiXray/OPIXray lines start with the image name; tolerate files that omit it.
             if len(fields) < 5 or not all(_is_number(v) for v in fields[-4:]):
-                log.warning("%s:%d: not `image class x1 y1 x2 y2`; line dropped", txt, lineno)
+                log.warning("%s:%d: not `image class x1 y1 x2 y2`; line dropped", annotation, lineno)
                 continue
             name = fields[-5] if len(fields) >= 6 else fields[0]
             boxes.append(SourceBox(name, tuple(map(float, fields[-4:]))))  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
+from typing import Any, AsyncIterator
 
 from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -24,7 +24,7 @@ logger = logging.getLogger(__name__)
 # Multipart framing and metadata fields ride on top of the image itself.
 BODY_SLACK_BYTES = 256 * 1024
 
-ERROR_RESPONSES = {
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in {
         401: "Missing or unknown API key",

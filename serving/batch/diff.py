@@ -18,7 +18,7 @@ from xscreen.serving.batch.output import RUN_FILE, read_results
 from xscreen.vision.policy import VERDICTS
 
 ERROR = "error"
-_RANK = {v: i for i, v in enumerate(VERDICTS)}
+_RANK: dict[str, int] = {v: i for i, v in enumerate(VERDICTS)}
 
 
 @dataclass(frozen=True)

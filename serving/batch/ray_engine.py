@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pyarrow as pa
 
@@ -101,7 +101,7 @@ def run_ray(
         gpus = ray.cluster_resources().get("GPU", 0)
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False  # the CLI draws its own bar from `advance`
-        ds = ray.data.from_items([{"source": s} for s in pending])
+        ds: ray.data.Dataset = ray.data.from_items([{"source": s} for s in pending])
         ds = ds.map_batches(fetch_batch, batch_size=batch_size, batch_format="pyarrow")
         ds = ds.map_batches(
             ScreenActor,
@@ -121,7 +121,8 @@ def run_ray(
             num_gpus=1 if gpus else 0,
         )
         committer = RowCommitter(manifest, every=options.commit_every, seconds=options.commit_seconds)
-        for table in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+        for batch in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+            table = cast(pa.Table, batch)  # batch_format="pyarrow": Ray's union return type, narrowed
             committer.add(table.to_pylist())
             if advance is not None:
                 advance(table.num_rows)

@@ -25,7 +25,9 @@ def summarize(table: pa.Table, *, taxonomy: Taxonomy | None = None, top: int = 2
     taxonomy = taxonomy or load_taxonomy()
     decisions = Counter(d for d in table.column("decision").to_pylist() if d is not None)
     errors = Counter(e for e in table.column("error_code").to_pylist() if e is not None)
-    detections, scans_with, alarms = Counter(), Counter(), Counter()
+    detections: Counter[str] = Counter()
+    scans_with: Counter[str] = Counter()
+    alarms: Counter[str] = Counter()
     for dets, reasons in zip(table.column("detections").to_pylist(), table.column("reasons").to_pylist()):
         names = [d["class_name"] for d in dets or []]
         detections.update(names)

@@ -86,8 +86,8 @@ def screen(
 ) -> list[dict[str, Any]]:
     """Rows (rows.ROW_SCHEMA) for a batch of loaded sources, in the same order."""
     base: dict[str, Any] = {"model": engine.ref, "policy_version": str(policy.version)}
-    ok = [item for item in loaded if item.scan is not None]
-    results = {id(item): result for item, result in zip(ok, screen_scans(engine, [item.scan for item in ok], policy=policy))}
+    ok = [(item, item.scan) for item in loaded if item.scan is not None]
+    results = {id(item): result for (item, _), result in zip(ok, screen_scans(engine, [scan for _, scan in ok], policy=policy))}
     rows = []
     for item in loaded:
         row: dict[str, Any] = {
@@ -113,7 +113,7 @@ def screen(
                 reasons=[r.to_dict() for r in decision.reasons],
                 policy_version=decision.policy_version,
             )
-            if annotate_dir is not None and decision.verdict != CLEAR and item.sha256:
+            if annotate_dir is not None and decision.verdict != CLEAR and item.sha256 and item.scan is not None:
                 row["annotated"] = _save_annotated(item.scan, det, taxonomy, annotate_dir, item.sha256)
         rows.append(row)
     return rows

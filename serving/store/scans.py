@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,7 +31,10 @@ def record_detections(record: ScanRecord) -> Detections:
     rows = record.detections
     if not rows:
         return Detections.empty()
-    return Detections([[d.x0, d.y0, d.x1, d.y1] for d in rows], [d.score for d in rows], [d.class_id for d in rows])
+    return Detections(
+        np.array([[d.x0, d.y0, d.x1, d.y1] for d in rows], np.float32), np.array([d.score for d in rows], np.float32),
+        np.array([d.class_id for d in rows], np.int64),
+    )
 
 
 def find_scan(*, session: Session, scan_id: str) -> ScanRecord | None:

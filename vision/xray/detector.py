@@ -24,14 +24,14 @@ def simulate_detector(channels: dict[str, np.ndarray], profile: ScannerProfile, 
     Photon counts scale with pixel area, so a coarser pitch is less noisy, as on a real scanner.
     """
     det = profile.detector
-    h, w = next(iter(channels.values())).shape
+    h, w = (int(n) for n in next(iter(channels.values())).shape)
     sigma_px = det.blur_sigma_mm / pitch_mm
     area = (pitch_mm / det.pixel_pitch_mm) ** 2
     # Gain errors and flicker are shared by both channels' electronics only in part; draw per channel.
     dead_rows = rng.random(h) < det.dead_pixel_rate
     out: dict[str, np.ndarray] = {}
     for name, t in channels.items():
-        sig = np.array(t, dtype=np.float32, copy=True)
+        sig: np.ndarray = np.array(t, dtype=np.float32, copy=True)
         if sigma_px > 0.3:
             sig = cv2.GaussianBlur(sig, (0, 0), sigma_px)
         photons = det.photons * area * (det.low_photon_fraction if name == "low" else 1.0)

@@ -104,7 +104,7 @@ def exact_transmission(beam: BeamSpec, areal: dict[str, float]) -> dict[str, flo
 
 def _fit_weights(beam: BeamSpec) -> tuple[np.ndarray, np.ndarray]:
     resp = channel_response(beam)
-    w = sum(resp.weights.values())
+    w = np.sum(list(resp.weights.values()), axis=0)
     return resp.energies_kev, w / w.sum()
 
 

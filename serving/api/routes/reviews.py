@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 
 from xscreen.errors import InvalidRequest
@@ -34,7 +36,7 @@ def _class_id(taxonomy: Taxonomy, name: str) -> int:
 def create_review(scan_id: str, review: ReviewIn, response: Response, service: ServiceDep, session: SessionDep, key: StationDep) -> ReviewOut:
     taxonomy = service.taxonomy
     scan = get_scan(session=session, scan_id=scan_id)
-    boxes = None
+    boxes: list[dict[str, Any]] | None = None
     if review.boxes is not None:
         boxes = []
         for b in review.boxes:

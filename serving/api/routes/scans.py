@@ -62,17 +62,17 @@ async def read_upload(request: Request, max_bytes: int) -> tuple[bytes, str | No
         form = await request.form(max_files=1, max_fields=16, max_part_size=MAX_FIELD_BYTES)
         try:
             upload: UploadFile | None = None
-            for name, value in form.multi_items():
+            for name, part in form.multi_items():
                 if name == "file":
-                    if upload is not None or not isinstance(value, UploadFile):
+                    if upload is not None or not isinstance(part, UploadFile):
                         raise InvalidRequest("field 'file' must be one uploaded file (the scan)")
-                    upload = value
-                elif isinstance(value, UploadFile):
+                    upload = part
+                elif isinstance(part, UploadFile):
                     raise InvalidRequest(f"unexpected file field {name!r}: send the scan as field 'file'")
                 elif name in fields:
                     raise InvalidRequest(f"metadata field {name!r} given twice")
                 else:
-                    fields[name] = value
+                    fields[name] = part
             if upload is None:
                 raise InvalidRequest("multipart body has no field 'file' holding the scan")
             if upload.size is not None and upload.size > max_bytes:
