@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from xscreen import clitools
 from xscreen.clitools import run_command
 
 console = Console(stderr=True)
@@ -52,7 +52,8 @@ def import_cmd(
         if as_json:
             typer.echo(json.dumps(summary, indent=2))
             return
-        table = Table(title=f"imported {src} -> {out}", show_header=False)
+        table = clitools.table("", "", title=f"imported {src} -> {out}")
+        table.show_header = False
         for key, value in (
             ("files listed", r.images_listed), ("distinct scans", r.unique_images),
             ("byte-identical groups merged", f"{len(r.identical_groups)} ({r.identical_across_subsets} across source splits)"),
@@ -84,10 +85,7 @@ def build_cmd(
         if as_json:
             typer.echo(json.dumps({"data_yaml": str(result.data_yaml), "counts": result.counts, "duplicates_across_sources": result.duplicates_across_sources}, indent=2))
             return
-        table = Table(title=f"built {result.data_yaml}")
-        table.add_column("source")
-        for split in ("train", "val", "test"):
-            table.add_column(split, justify="right")
+        table = clitools.table("source", "train", "val", "test", title=f"built {result.data_yaml}")
         for source, c in result.counts.items():
             table.add_row(source, *(str(c[s]) for s in ("train", "val", "test")))
         console.print(table)

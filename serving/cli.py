@@ -11,8 +11,8 @@ from typing import Any, Iterator, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from xscreen import clitools
 from xscreen.clitools import run_command
 
 console = Console()
@@ -115,7 +115,7 @@ def keys_list(
         if as_json:
             typer.echo(json.dumps(rows))
             return
-        table = Table("key id", "station", "created", "revoked")
+        table = clitools.table("key id", "station", "created", "revoked")
         for r in rows:
             table.add_row(r["key_id"], r["station"], r["created_at"], r["revoked_at"] or "")
         console.print(table)

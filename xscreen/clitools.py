@@ -1,10 +1,10 @@
 """What every package's commands share: the exit codes, running a command body with xscreen's typed errors
-turned into one line and an exit code, and tables that keep their key column whole.
+turned into one line and an exit code, and tables that never cut a cell.
 
 It sits below the root CLI (`xscreen.cli`, which only assembles the packages' commands) so the package CLIs
 import it and never the root.
 
-Exit codes (README, "Exit codes"):
+Exit codes (README, "Errors and exit codes"):
 
     0  success (predict and batch: every input was screened)
     1  some inputs could not be screened (predict, batch), or another typed error
@@ -30,7 +30,6 @@ from xscreen.errors import ConfigError, XscreenError, validation_summary
 
 T = TypeVar("T")
 
-EXIT_OK = 0
 EXIT_INPUT_ERRORS = 1  # some inputs failed while the others were screened
 
 
@@ -39,7 +38,7 @@ def one_line(message: str) -> str:
     return " ".join(message.split())
 
 
-def fail(exc: XscreenError) -> typer.Exit:
+def _fail(exc: XscreenError) -> typer.Exit:
     """Print `exc` as one plain line on stderr and return the Exit to raise with its exit code."""
     # Plain text, one line: rich would wrap at the terminal's width (or 80 columns in logs and CI),
     # splitting the message wherever the paths in it happen to end.
@@ -54,9 +53,9 @@ def run_command(fn: Callable[[], T]) -> T:
     try:
         return fn()
     except XscreenError as exc:
-        raise fail(exc) from exc
+        raise _fail(exc) from exc
     except ValidationError as exc:  # a model validated inside a command: never pydantic's multi-line dump
-        raise fail(ConfigError(f"invalid {exc.title}: {validation_summary(exc.errors())}")) from exc
+        raise _fail(ConfigError(f"invalid {exc.title}: {validation_summary(exc.errors())}")) from exc
 
 
 class OneLineErrors(TyperGroup):
@@ -102,10 +101,3 @@ def table(*columns: str, title: str | None = None) -> Any:
     for name in columns:
         out.add_column(name, overflow="fold")
     return out
-
-
-def console(*, stderr: bool = False) -> Any:
-    """The rich console commands print through (stdout unless `stderr`)."""
-    from rich.console import Console
-
-    return Console(stderr=stderr)

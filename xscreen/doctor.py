@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
+from xscreen import clitools
 from xscreen.clitools import run_command
 from xscreen.settings import Settings, get_settings
 
@@ -137,16 +137,12 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
         }, indent=2))
     else:
         console = Console()
-        table = Table(title="packages")
-        table.add_column("package")
-        table.add_column("version")
+        table = clitools.table("package", "version", title="packages")
         for name, version in versions.items():
             table.add_row(name, version or "[dim]not installed[/]")
         console.print(f"python {platform.python_version()} on {platform.platform()}")
         console.print(table)
-        checks_table = Table(title="checks")
-        for col in ("check", "status", "detail"):
-            checks_table.add_column(col)
+        checks_table = clitools.table("check", "status", "detail", title="checks")
         for c in checks:
             status = "[green]ok[/]" if c.ok else ("[red]MISSING[/]" if c.required else "[yellow]no[/]")
             checks_table.add_row(c.name, status, c.detail)
