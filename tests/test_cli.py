@@ -147,3 +147,22 @@ def test_package_clis_import_the_shared_module_and_register_in_one_style() -> No
             assert isinstance(call, ast.Call), f"{name}.register: {ast.unparse(statement)}"
             target = call.func.func if isinstance(call.func, ast.Call) else call.func
             assert ast.unparse(target) in ("app.command", "app.add_typer"), f"{name}.register: {ast.unparse(statement)}"
+
+
+@pytest.mark.parametrize(
+    "argv_for, text, expected",
+    [
+        (lambda cfg, out: ["synth", "--out", str(out), "--count", "1", "--config", str(cfg)], "val_fraction: 2\n", "val_fraction: Input should be less than 1"),
+        (lambda cfg, out: ["data", "build", "--config", str(cfg), "--out", str(out)], "sources: 3\n", "sources"),
+    ],
+    ids=["synth-config", "build-recipe"],
+)
+def test_invalid_config_files_are_one_sentence_without_pydantic_internals(argv_for, text: str, expected: str, tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(text)
+    result = runner.invoke(app, argv_for(cfg, tmp_path / "out"))
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error (config_error): ") and result.output.count("\n") == 1
+    assert expected in result.output
+    for internals in ("Value error", "pydantic.dev", "input_value", "validation error for"):
+        assert internals not in result.output

@@ -40,9 +40,15 @@ def one_line(message: str) -> str:
 
 def _fail(exc: XscreenError) -> typer.Exit:
     """Print `exc` as one plain line on stderr and return the Exit to raise with its exit code."""
+    from pydantic import ValidationError
+
+    message = exc.message
+    cause = exc.__cause__
+    if isinstance(cause, ValidationError) and str(cause) in message:  # a loader that wrapped pydantic's whole text
+        message = message.replace(str(cause), validation_summary(cause.errors()))
     # Plain text, one line: rich would wrap at the terminal's width (or 80 columns in logs and CI),
     # splitting the message wherever the paths in it happen to end.
-    typer.echo(f"error ({exc.code}): {one_line(exc.message)}", err=True)
+    typer.echo(f"error ({exc.code}): {one_line(message)}", err=True)
     return typer.Exit(exc.exit_code)
 
 
