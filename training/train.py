@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import yaml
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from xscreen.datasets.layout import MANIFEST, read_manifest
-from xscreen.errors import ConfigError
+from xscreen.errors import ConfigError, validation_summary
 from xscreen.training.offline import prepare_ultralytics
 from xscreen.checkout import REPO_ROOT
 from xscreen.settings import get_settings
@@ -60,9 +61,11 @@ class TrainOptions:
     plots: bool = True
     plain: bool = False  # the plain-ultralytics reference: default hyperparameters, no X-ray augmentation
     hyp: dict[str, Any] = field(default_factory=dict)  # overrides of XRAY_HYPERPARAMETERS
-    xray_augment: dict[str, Any] = field(default_factory=dict)  # XrayAugment fields; {} = defaults
+    xray_augment: dict[str, Any] | None = field(default_factory=dict)  # XrayAugment fields; {} = defaults; None = off
     mix: dict[str, int] | None = None  # training scans by source -> repeat count (module docstring); None: all once
     verbose: bool = True  # ultralytics' per-epoch losses and validation metrics on stdout, as `yolo train` prints them
+
+    __pydantic_config__ = ConfigDict(coerce_numbers_to_str=True)  # `device: 0` in YAML means "0"
 
     @property
     def run_dir(self) -> Path:
@@ -86,7 +89,10 @@ def load_options(config: Path, **overrides: Any) -> TrainOptions:
             raw[key] = path if path.is_absolute() else REPO_ROOT / path
     if str(raw.get("model", "")).endswith(".pt") and not Path(raw["model"]).is_absolute():
         raw["model"] = str(REPO_ROOT / raw["model"])  # continue from our own checkpoint (e.g. stage 1)
-    return TrainOptions(**raw)
+    try:  # types checked here, in one sentence, not by a traceback from inside ultralytics' first epoch
+        return TypeAdapter(TrainOptions).validate_python(raw)
+    except ValidationError as exc:
+        raise ConfigError(f"{config}: {validation_summary(exc.errors())}") from exc
 
 
 def _trainer_class(augment: XrayAugment | None) -> type:

@@ -54,7 +54,11 @@ def test_resume_without_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "nothing to resume" in result.output
 
 
-@pytest.mark.parametrize("extra, message", [({"bogus": 1}, "unknown keys"), ({"data": "/nonexistent/data.yaml"}, "does not exist")])
+@pytest.mark.parametrize("extra, message", [
+    ({"bogus": 1}, "unknown keys"),
+    ({"data": "/nonexistent/data.yaml"}, "does not exist"),
+    ({"epochs": "many"}, "epochs: Input should be a valid integer"),  # was a traceback from inside ultralytics
+])
 def test_bad_configs_are_refused(tmp_path: Path, extra: dict, message: str) -> None:
     result = runner.invoke(app, ["train", "--config", str(_config(tmp_path, **extra))])
     assert result.exit_code == 2 and message in result.output
