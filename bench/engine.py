@@ -28,7 +28,6 @@ import os
 import platform
 import resource
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -165,7 +164,7 @@ def _worker(name: str, paths: dict[str, str], job: dict[str, Any], conn: Any) ->
         for batch in job["batches"]:
             run(images[:batch])  # warm-up at each batch size
         conn.send(("ready", None))
-    except Exception as exc:  # report, don't hang the parent
+    except Exception as exc:  # noqa: BLE001 - report, don't hang the parent
         conn.send(("error", f"{type(exc).__name__}: {exc}"))
         return
     cursor = 0

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import re
 
-import pytest
 from rich.console import Console
 
 LONG = "../shared/data/sixray-subset/val/" + "a-long-folder-name/" * 3

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from xscreen.clitools import run_command, table
-from xscreen.errors import ConfigError
+from xscreen.errors import ConfigError, ModelNotFound
 from xscreen.settings import get_settings
 
 models_app = typer.Typer(help="The model registry: list, show and promote versions.", no_args_is_help=True)
@@ -134,7 +134,7 @@ def models_list(as_json: bool = typer.Option(False, "--json")) -> None:
     models_dir = run_command(get_settings).models_dir
     try:
         default = default_ref(models_dir)
-    except Exception:
+    except (ModelNotFound, OSError):  # none promoted yet, or its pointer unreadable: list them unmarked
         default = None
     rows = []
     for name, version in list_models(models_dir):

@@ -110,7 +110,7 @@ def check_default_model(settings: Settings) -> Check:
     try:
         engine = Engine.load(settings.default_model, models_dir=settings.models_dir, providers=["CPUExecutionProvider"], warmup=False)
         return Check("default_model", True, f"{engine.ref} loads, sha256 matches its card")
-    except Exception as exc:  # report any failure in plain words; doctor never crashes
+    except Exception as exc:  # noqa: BLE001 - report any failure in plain words; doctor never crashes
         return Check("default_model", False, f"default model {settings.default_model!r} is not usable: {exc}")
 
 

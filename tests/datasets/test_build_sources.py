@@ -23,12 +23,12 @@ def test_generated_folder_is_resplit_by_content_hash(tmp_path):
     assert sum(result.counts["synth"].values()) == 15
     assert result.counts["synth"]["train"] > 0 and result.counts["synth"]["val"] > 0
     # Labels survive the trip unchanged (taxonomy names -> the same ids).
-    manifest = [json.loads(l) for l in (tmp_path / "ds" / "manifest.jsonl").read_text().splitlines()]
+    manifest = [json.loads(line) for line in (tmp_path / "ds" / "manifest.jsonl").read_text().splitlines()]
     for rec in manifest:
         src_label = tmp_path / "synth" / rec["origins"][0].replace("images", "labels").replace(".png", ".txt")
         out_label = tmp_path / "ds" / rec["file"].replace("images", "labels").rsplit(".", 1)[0]
-        want = [float(v) for l in src_label.read_text().splitlines() for v in l.split()]
-        got = [float(v) for l in (out_label.parent / (out_label.name + ".txt")).read_text().splitlines() for v in l.split()]
+        want = [float(v) for line in src_label.read_text().splitlines() for v in line.split()]
+        got = [float(v) for line in (out_label.parent / (out_label.name + ".txt")).read_text().splitlines() for v in line.split()]
         assert got == pytest.approx(want, abs=1e-5)
 
 
@@ -89,12 +89,12 @@ def test_tip_composites_keep_background_labels_and_split(tmp_path, monkeypatch):
     assert sum(result.counts["tip"].values()) == 8 and len(calls) == 8
     assert all(shape == (60, 80, 3) and count == 2 and classes == {"firearm": 1.0} for shape, _, count, classes in calls)
     assert any(px == [200, 90, 30] for _, px, _, _ in calls)  # RGB order: the BGR (30, 90, 200) box
-    manifest = [json.loads(l) for l in (tmp_path / "ds" / "manifest.jsonl").read_text().splitlines()]
+    manifest = [json.loads(line) for line in (tmp_path / "ds" / "manifest.jsonl").read_text().splitlines()]
     split_of = {r["origins"][0]: r["split"] for r in manifest if r["source"] == "real"}
     tx = load_taxonomy()
     for rec in (r for r in manifest if r["source"] == "tip"):
         assert rec["split"] == split_of[rec["origins"][0].removeprefix("real:")]
-        rows = [l.split() for l in (tmp_path / "ds" / rec["file"].replace("images", "labels")).with_suffix(".txt").read_text().splitlines()]
+        rows = [line.split() for line in (tmp_path / "ds" / rec["file"].replace("images", "labels")).with_suffix(".txt").read_text().splitlines()]
         assert sorted(int(r[0]) for r in rows) == [tx.id_of("firearm"), tx.id_of("tool")]
         tool = next(r for r in rows if int(r[0]) == tx.id_of("tool"))
         assert [float(v) for v in tool[1:]] == pytest.approx([0.25, 0.25, 0.2, 0.2], abs=1e-5)

@@ -4,9 +4,9 @@ from xscreen.datasets.stats import SMALL, compute_stats, stats_markdown
 
 
 def test_stats_count_every_box_and_image(tmp_path):
-    data_yaml = tiny_yolo_dataset(tmp_path, names=["firearm", "knife"], n_train=8, n_val=4, size=64)
+    tiny_yolo_dataset(tmp_path, names=["firearm", "knife"], n_train=8, n_val=4, size=64)
     stats = compute_stats(tmp_path)
-    labels = {split: [l.split() for p in (tmp_path / "labels" / split).glob("*.txt") for l in p.read_text().splitlines()] for split in ("train", "val")}
+    labels = {split: [line.split() for p in (tmp_path / "labels" / split).glob("*.txt") for line in p.read_text().splitlines()] for split in ("train", "val")}
     for split in ("train", "val"):
         st = stats.splits[split]
         assert st.images == len(list((tmp_path / "images" / split).iterdir()))

@@ -73,7 +73,7 @@ def test_reviews_export_writes_a_yolo_dataset(eager_settings: Settings, tmp_path
 
         boxed = scan("boxed:1", png_bytes(seed=0))
         model_boxes = scan("scan.v2", png_bytes(seed=1))
-        raw = scan("raw:16bit", tiff16_bytes())
+        scan("raw:16bit", tiff16_bytes())
         scan("unboxable", png_bytes(seed=2))
         scan("not-reviewed", png_bytes(seed=3))
         confirmed_class = model_boxes["detections"][0]["class_name"]

@@ -31,7 +31,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from xscreen.vision.xray.profiles import ScannerProfile, load_profile
+from xscreen.vision.xray.profiles import ScannerProfile
 from xscreen.vision.xray.render import (
     A_MAX,
     COLOUR_LUT_SHAPE,

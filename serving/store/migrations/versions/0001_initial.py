@@ -1,7 +1,7 @@
 """initial schema: scans, detections, reviews, api keys
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-26
 
 UTC times are stored as DateTime(timezone=True); on SQLite the app writes naive UTC (records.UTCDateTime).
