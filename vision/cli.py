@@ -165,7 +165,11 @@ def _providers(device: str | None, configured: list[str]) -> tuple[list[str], in
     index = value.removeprefix("cuda").removeprefix(":") or "0"
     if not index.isdigit():
         raise ConfigError(f"--device must be cpu, a GPU index such as 0, or cuda:N; got {device!r}")
-    return [p for p in configured if p != "CPUExecutionProvider"] + ["CPUExecutionProvider"], int(index)
+    from xscreen.vision.engine import GPU_PROVIDERS
+
+    # The configured GPU providers (TensorRT first where listed), or CUDA when settings name the CPU only.
+    gpu = [p for p in configured if p in GPU_PROVIDERS] or ["CUDAExecutionProvider"]
+    return [*gpu, "CPUExecutionProvider"], int(index)
 
 
 def _class_id(taxonomy: Any, value: str) -> int:

@@ -176,3 +176,15 @@ def test_bad_flags_are_one_sentence(cli_env, shared_data: Path, args: list[str],
     result = CliRunner().invoke(cli_env, ["predict", str(_scans(shared_data, 1)[0]), *args])
     assert result.exit_code == 2, result.output
     assert result.output.startswith("error (config_error): ") and message in result.output and result.output.count("\n") == 1
+
+
+def test_device_0_without_a_gpu_is_refused_not_run_on_the_cpu(cli_env, shared_data: Path) -> None:
+    import onnxruntime as ort
+
+    from xscreen.doctor import _cuda_usable
+
+    if _cuda_usable(ort)[0]:
+        pytest.skip("a CUDA GPU is usable here: --device 0 runs on it")
+    result = CliRunner().invoke(cli_env, ["predict", str(_scans(shared_data, 1)[0]), "--device", "0"])
+    assert result.exit_code == 2, result.output
+    assert "no usable CUDA GPU" in result.output and "--device cpu" in result.output
