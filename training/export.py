@@ -210,8 +210,8 @@ def run(options: ExportOptions) -> RegistryModel:
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             architecture=arch,
             classes=names,
-            input=InputSpec(imgsz=imgsz, image_kind=options.image_kind),  # type: ignore[arg-type]
-            output=OutputSpec(name=output_name, layout=layout),  # type: ignore[arg-type]
+            input=InputSpec(imgsz=imgsz, image_kind=options.image_kind),
+            output=OutputSpec(name=output_name, layout=layout),
             thresholds=Thresholds(conf=options.conf, iou=options.iou, per_class=_class_thresholds(options.class_conf, names)),
             files={},
             training={"args": _jsonable(train_args), "weights": options.weights.name},

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import Any
 from pathlib import Path
 
 OFFLINE_ENV = {
@@ -91,7 +92,7 @@ def _disable_online_checks() -> None:
     trainer.check_amp = _offline_check_amp
 
 
-def _offline_check_amp(model) -> bool:  # type: ignore[no-untyped-def]
+def _offline_check_amp(model: Any) -> bool:
     import re
 
     import torch

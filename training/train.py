@@ -99,7 +99,7 @@ def _trainer_class(augment: XrayAugment | None) -> type:
     from ultralytics.models.yolo.detect import DetectionTrainer
 
     class XrayDetectionTrainer(DetectionTrainer):
-        def build_dataset(self, img_path: str, mode: str = "train", batch: int | None = None):  # type: ignore[no-untyped-def]
+        def build_dataset(self, img_path: str, mode: str = "train", batch: int | None = None) -> Any:
             dataset = super().build_dataset(img_path, mode, batch)
             if mode == "train" and augment is not None:
                 install(dataset, augment)
@@ -218,7 +218,7 @@ def run(options: TrainOptions) -> Path:
 
     last = options.run_dir / "weights" / "last.pt"
     use_augment = options.xray_augment is not None and not options.plain
-    augment = XrayAugment(**options.xray_augment) if use_augment else None
+    augment = XrayAugment(**options.xray_augment) if use_augment and options.xray_augment is not None else None
     trainer = _trainer_class(augment)
     if options.resume:
         if not last.exists():

@@ -17,7 +17,7 @@ def review_out(review: ReviewRecord, taxonomy: Taxonomy) -> ReviewOut:
         scan_id=review.scan_id,
         station=review.station,
         officer=review.officer,
-        outcome=review.outcome,  # type: ignore[arg-type]
+        outcome=review.outcome,
         classes=[taxonomy.by_id(c).name for c in review.class_ids],
         boxes=boxes,
         note=review.note,
@@ -43,7 +43,7 @@ def scan_out(record: ScanRecord, taxonomy: Taxonomy) -> ScanOut:
             kind=record.image_kind,
         ),
         detections=[DetectionOut(**row) for row in record_detections(record).to_records(taxonomy)],
-        decision=DecisionOut(verdict=record.verdict, reasons=record.reasons, policy_version=record.policy_version),  # type: ignore[arg-type]
+        decision=DecisionOut(verdict=record.verdict, reasons=record.reasons, policy_version=record.policy_version),
         model=ModelRef(name=record.model_name, version=record.model_version),
         timings_ms=record.timings,
         reviews=[review_out(r, taxonomy) for r in record.reviews],

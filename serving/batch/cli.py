@@ -118,7 +118,7 @@ def run_cmd(
             models_dir=settings.models_dir,
             policy_file=policy or settings.policy_file,
             model=model or settings.default_model,
-            engine=engine.value,  # type: ignore[arg-type]
+            engine=engine.value,
             address=address,
             workers=workers,
             batch_size=batch_size or settings.max_batch_size,
