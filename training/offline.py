@@ -72,6 +72,10 @@ def prepare_ultralytics() -> None:
     install_local_fonts(Path(USER_CONFIG_DIR))
     if SETTINGS.get("sync", True):
         SETTINGS.update({"sync": False})
+    if SETTINGS.get("raytune", False):
+        # Ray is installed for batch re-screening; ultralytics then hooks Ray Tune into every training, which
+        # only warns "`get_trial_id` is meant to only be called inside ... a Tuner" each epoch.
+        SETTINGS.update({"raytune": False})
     _disable_online_checks()
 
 

@@ -24,6 +24,7 @@ def test_tiny_train_val_predict_export_offline(tmp_path: Path) -> None:
     from ultralytics.utils import SETTINGS
 
     assert SETTINGS["sync"] is False
+    assert SETTINGS["raytune"] is False  # no Ray Tune hook (and its warning each epoch) in our trainings
     data = tiny_yolo_dataset(tmp_path / "data", names=["a", "b"])
     model = YOLO("yolo11n.yaml")  # from scratch: no pretrained weights exist here
     model.train(data=str(data), epochs=1, imgsz=64, batch=4, workers=0, device="cpu", project=str(tmp_path / "runs"),
