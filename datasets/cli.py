@@ -89,7 +89,7 @@ def build_cmd(
         for source, c in result.counts.items():
             table.add_row(source, *(str(c[s]) for s in ("train", "val", "test")))
         console.print(table)
-        console.print(f"dataset card: {out / 'README.md'}")
+        typer.echo(f"dataset card: {out / 'README.md'}", err=True)
 
     run_command(body)
 

@@ -65,10 +65,9 @@ def serve(
         resolve_model(settings.default_model, models_dir=settings.models_dir)
         load_policy(settings.policy_file)
         app = create_app(settings)
-        console.print(
-            f"xscreen serving [bold]{settings.default_model}[/] on http://{settings.host}:{settings.port} "
-            f"(data in {settings.data_dir}; create a station key with `xscreen keys create --station NAME`)",
-            highlight=False,
+        typer.echo(
+            f"xscreen serving {settings.default_model} on http://{settings.host}:{settings.port} "
+            f"(data in {settings.data_dir}; create a station key with `xscreen keys create --station NAME`)"
         )
         uvicorn.run(app, host=settings.host, port=settings.port, timeout_graceful_shutdown=graceful_timeout, log_level="info", access_log=access_log)  # type: ignore[arg-type]  # annotated int, used as asyncio.wait_for's float
 
@@ -90,7 +89,7 @@ def keys_create(
         if as_json:
             typer.echo(json.dumps({"key": key, "key_id": record.key_id, "station": record.station}))
             return
-        console.print(f"API key for station [bold]{record.station}[/] (id {record.key_id}); shown once, store it now:", highlight=False)
+        typer.echo(f"API key for station {record.station} (id {record.key_id}); shown once, store it now:")
         typer.echo(key)
 
     run_command(body)
@@ -139,7 +138,7 @@ def keys_revoke(
         if not revoked:
             raise InvalidRequest(f"no active key matches {'key id ' + key_id if key_id else 'station ' + str(station)}")
         for r in revoked:
-            console.print(f"revoked {r.key_id} (station {r.station})", highlight=False)
+            typer.echo(f"revoked {r.key_id} (station {r.station})")
 
     run_command(body)
 
@@ -169,10 +168,9 @@ def reviews_export(
         if as_json:
             typer.echo(json.dumps(result))
             return
-        console.print(
+        typer.echo(
             f"exported {summary.exported} reviewed scans ({summary.confirmed} confirmed threats, {summary.false_alarms} false alarms) "
-            f"to {summary.out_dir}; skipped {len(summary.skipped)} (see reviews.jsonl)",
-            highlight=False,
+            f"to {summary.out_dir}; skipped {len(summary.skipped)} (see reviews.jsonl)"
         )
 
     run_command(body)

@@ -140,7 +140,7 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
         table = clitools.table("package", "version", title="packages")
         for name, version in versions.items():
             table.add_row(name, version or "[dim]not installed[/]")
-        console.print(f"python {platform.python_version()} on {platform.platform()}")
+        typer.echo(f"python {platform.python_version()} on {platform.platform()}")
         console.print(table)
         checks_table = clitools.table("check", "status", "detail", title="checks")
         for c in checks:
@@ -148,6 +148,6 @@ def doctor(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
             checks_table.add_row(c.name, status, c.detail)
         console.print(checks_table)
         for c in failed:
-            console.print(f"[red]The service needs {c.name}:[/] {c.detail}")
+            typer.echo(f"The service needs {c.name}: {c.detail}")  # plain: one unwrapped line each
     if failed:
         raise typer.Exit(1)

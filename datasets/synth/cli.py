@@ -35,9 +35,7 @@ def synth(
         if as_json:
             typer.echo(json.dumps({"data_yaml": str(data_yaml), "count": count, "seed": seed}))
         else:
-            from rich.console import Console
-
-            Console(stderr=True).print(f"[green]wrote[/] {count} scans: {data_yaml}")
+            typer.echo(f"wrote {count} scans: {data_yaml}", err=True)
 
     run_command(body)
 

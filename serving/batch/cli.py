@@ -160,16 +160,14 @@ def run_cmd(
 
 
 def _print_summary(summary: Any) -> None:
-    from rich.console import Console
-
-    console = Console()
+    # Sentences as plain lines (typer.echo): rich wraps at the terminal's width, splitting the paths in them.
     decisions = ", ".join(f"{v} {n}" for v, n in summary.by_decision.items()) or "none"
-    console.print(
-        f"[bold]{summary.total}[/] scans ({summary.skipped} from an earlier attempt, {summary.screened} now, "
+    typer.echo(
+        f"{summary.total} scans ({summary.skipped} from an earlier attempt, {summary.screened} now, "
         f"{summary.scans_per_s:.1f} scans/s) with {summary.model}, policy {summary.policy_version}: {decisions}; "
         f"{summary.errors} errors"
     )
-    console.print(f"results: {summary.out / 'results.parquet'}   report: {summary.out / 'report.md'}")
+    typer.echo(f"results: {summary.out / 'results.parquet'}   report: {summary.out / 'report.md'}")
 
 
 @batch_app.command("diff")
@@ -193,18 +191,18 @@ def diff_command(
 
     console = Console()
     a, b = result.run_a, result.run_b
-    console.print(f"A: {a['run']} ({a['model']}, policy {a['policy_version']})\nB: {b['run']} ({b['model']}, policy {b['policy_version']})")
+    typer.echo(f"A: {a['run']} ({a['model']}, policy {a['policy_version']})\nB: {b['run']} ({b['model']}, policy {b['policy_version']})")
     moves = ", ".join(f"{k} {n}" for k, n in result.transitions.items()) or "none"
-    console.print(f"{len(result.changed)} of {result.compared} scans change decision: {moves}")
+    typer.echo(f"{len(result.changed)} of {result.compared} scans change decision: {moves}")
     if result.only_in_a or result.only_in_b or result.content_changed:
-        console.print(
+        typer.echo(
             f"not compared: {len(result.only_in_a)} only in A, {len(result.only_in_b)} only in B, "
             f"{len(result.content_changed)} whose file changed between the runs"
         )
     if result.changed and limit:
         console.print(changes_table(result.changed[:limit]))
         if len(result.changed) > limit:
-            console.print(f"... {len(result.changed) - limit} more (--limit, --out, --json)")
+            typer.echo(f"... {len(result.changed) - limit} more (--limit, --out, --json)")
 
 
 def changes_table(changed: list[Any]) -> Any:

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pyarrow.csv as pacsv
+import pytest
 from typer.testing import CliRunner
 
 from xscreen.cli import app
@@ -66,10 +67,13 @@ def test_cli_diff_json_and_csv(tmp_path: Path, make_row) -> None:
     assert pacsv.read_csv(out).column("source").to_pylist() == [c["source"] for c in body["changed"]]
 
 
-def test_cli_diff_human_output(tmp_path: Path, make_row) -> None:
+@pytest.mark.parametrize("columns", ["20", "400"])
+def test_cli_diff_human_output(tmp_path: Path, make_row, columns: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", columns)  # the sentences are plain lines: rich wrapped their paths at the width
     old, new = _two_runs(tmp_path, make_row)
     result = CliRunner().invoke(app, ["batch", "diff", str(old), str(new), "--limit", "2"])
     assert result.exit_code == 0, result.output
+    assert f"A: {old} (m:1, policy default:1)\nB: {new} (m:2, policy default:1)\n" in result.stdout
     assert "5 of 6 scans change decision" in result.stdout
     assert "3 more" in result.stdout
 
