@@ -1,6 +1,7 @@
 """Train a detector: a thin, readable layer over ultralytics.
 
-Recipe (`xscreen train --config configs/train/default.yaml [--time HOURS] [--device cpu|0] [--resume]`):
+Recipe (`xscreen train --config configs/train/default.yaml [--epochs N] [--imgsz PX] [--batch B] [--time HOURS]
+[--device cpu|0] [--resume]`; the flags override the config; `configs/train/smoke-cpu.yaml` is a CPU smoke run):
 - the config names a model yaml (trained from scratch: there are no pretrained weights here), the dataset's
   data.yaml (built by `xscreen data build`), imgsz, epochs or a time budget in hours, batch, seed, and the
   X-ray augmentation (`xscreen.training.augment`: physics-breaking photometric tricks off, physics gray and
@@ -8,7 +9,8 @@ Recipe (`xscreen train --config configs/train/default.yaml [--time HOURS] [--dev
 - the run directory `runs/train/NAME/` holds the config used (`xscreen-config.yaml`), the taxonomy it was
   trained against, ultralytics' `results.csv` and `args.yaml`, and `weights/last.pt` + `best.pt`;
 - `--resume` continues `runs/train/NAME/weights/last.pt` (optimizer, epoch and schedule included), so a
-  long CPU run goes in chunks: stop it any time, start it again with `--resume`.
+  long CPU run goes in chunks: stop it any time, start it again with `--resume` (on a finished run it only
+  says so; a run that failed before its first checkpoint is simply started again).
 A run with `time:` set lets ultralytics fit the epoch count to the budget (the LR schedule follows it).
 `mix:` picks and weights the training scans by source from the build's manifest: `{sixray: 2, synth: 1}`
 repeats SIXray twice and leaves every other source out; `tip:sixray` names the threat-image-projection
