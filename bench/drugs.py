@@ -45,10 +45,10 @@ def _predict(engine: Engine, paths: list[Path], batch: int = 8):
     return out
 
 
-def _far_threshold(negatives, class_id: int) -> float:
-    """Lowest threshold at which <= TARGET_FAR of the untouched scans carry a detection of the class."""
+def _far_threshold(negatives, class_id: int, far: float = TARGET_FAR) -> float:
+    """Lowest threshold at which <= `far` of the untouched scans carry a detection of the class."""
     top = np.array([float(d.scores[d.class_ids == class_id].max()) if (d.class_ids == class_id).any() else 0.0 for d in negatives])
-    allowed = int(np.floor(TARGET_FAR * len(top)))
+    allowed = int(np.floor(far * len(top)))
     ranked = np.sort(top)[::-1]
     # strictly above the (allowed+1)-th highest negative score
     return float(np.nextafter(ranked[allowed], 1.0)) if allowed < len(ranked) and ranked[allowed] > 0 else 1e-6
@@ -95,7 +95,8 @@ def evaluate(model: str, composites: Path, negatives: Path, *, models_dir: Path)
 
         by = lambda key: {k: {"n": len(g), "dr_at_far5": rate(g, t5), "dr_at_operating": rate(g, op)} for k, g in sorted(_group(mine, key).items())}
         report["classes"][cls] = {
-            "instances": n_gt, "ap50": round(ap50, 3), "threshold_far5": round(t5, 4), "operating_threshold": op,
+            "instances": n_gt, "ap50": round(ap50, 3), "threshold_far5": round(t5, 4), "threshold_far1": round(_far_threshold(neg_det, cid, 0.01), 4),
+            "operating_threshold": op,
             "dr_at_far5": rate(mine, t5), "dr_at_operating": rate(mine, op),
             "far_at_operating": round(float(np.mean([(d.scores[d.class_ids == cid] >= op).any() for d in neg_det])), 3),
             "by_form": by(lambda it: it[1]), "by_rendering": by(lambda it: it[3]),
