@@ -41,19 +41,20 @@ def find_scan(*, session: Session, scan_id: str) -> ScanRecord | None:
     return session.get(ScanRecord, scan_id)
 
 
-def get_scan(*, session: Session, scan_id: str) -> ScanRecord:
+def get_scan(*, session: Session, scan_id: str, station: str | None = None) -> ScanRecord:
+    """The scan `scan_id`; with `station`, only if that station sent it. Another station's scan is the same
+    ScanNotFound as a missing one, so a key cannot learn which ids exist elsewhere."""
     record = find_scan(session=session, scan_id=scan_id)
-    if record is None:
+    if record is None or (station is not None and record.station != station):
         raise ScanNotFound(f"no scan with id {scan_id!r}")
     return record
 
 
 def check_replay(existing: ScanRecord, *, station: str, image_sha256: str) -> ScanRecord:
-    """A re-sent scan_id is a replay only from the same station with the same image."""
-    if existing.station != station:
-        raise ScanConflict(f"scan_id {existing.id!r} already belongs to another station's scan; use a new scan_id")
-    if existing.image_sha256 != image_sha256:
-        raise ScanConflict(f"scan_id {existing.id!r} was already used for a different image; use a new scan_id")
+    """A re-sent scan_id is a replay only from the same station with the same image. Both refusals read the
+    same, so the answer does not say whose the id is (that it is taken still shows: ids are global keys)."""
+    if existing.station != station or existing.image_sha256 != image_sha256:
+        raise ScanConflict(f"scan_id {existing.id!r} is already taken by another scan; use a new scan_id")
     return existing
 
 
@@ -111,7 +112,7 @@ def add_review(
     officer: str | None,
     note: str | None,
 ) -> ReviewRecord:
-    get_scan(session=session, scan_id=scan_id)
+    get_scan(session=session, scan_id=scan_id)  # whose scan may be reviewed is the route's call
     review = ReviewRecord(
         scan_id=scan_id, station=station, outcome=outcome, class_ids=class_ids, boxes=boxes, officer=officer, note=note, created_at=utcnow()
     )

@@ -76,12 +76,17 @@ def test_reviews_export_writes_a_yolo_dataset(eager_settings: Settings, tmp_path
         scan("raw:16bit", tiff16_bytes())
         scan("unboxable", png_bytes(seed=2))
         scan("not-reviewed", png_bytes(seed=3))
+        # issue 19.14: ids differing only after a dot once both became `LANE3.jpg`, with labels ultralytics never found
+        scan("LANE3.000201", png_bytes(seed=4))
+        scan("LANE3.000202", png_bytes(seed=5))
         confirmed_class = model_boxes["detections"][0]["class_name"]
         reviews = {
             "boxed:1": {"outcome": "threat_confirmed", "boxes": [{"class_name": "firearm_part", "box": [10, 20, 60, 80]}]},
             "scan.v2": {"outcome": "threat_confirmed", "classes": [confirmed_class]},
             "raw:16bit": {"outcome": "false_alarm", "note": "a toy"},
             "unboxable": {"outcome": "threat_confirmed", "classes": ["magazine", confirmed_class]},
+            "LANE3.000201": {"outcome": "threat_confirmed", "boxes": [{"class_name": "firearm_part", "box": [1, 2, 30, 40]}]},
+            "LANE3.000202": {"outcome": "false_alarm"},
         }
         if any(d["class_name"] == "magazine" for d in client.get("/v1/scans/unboxable").json()["detections"]):
             reviews["unboxable"]["classes"] = ["ammunition", confirmed_class]
@@ -91,12 +96,13 @@ def test_reviews_export_writes_a_yolo_dataset(eager_settings: Settings, tmp_path
     code, out = xscreen("reviews", "export", "--out", str(out_dir), "--json", env=env)
     assert code == 0, out
     summary = json.loads(out)
-    assert (summary["exported"], summary["confirmed"], summary["false_alarms"], summary["skipped"]) == (3, 2, 1, ["unboxable"])
+    assert (summary["exported"], summary["confirmed"], summary["false_alarms"], summary["skipped"]) == (5, 3, 2, ["unboxable"])
     data = yaml.safe_load((out_dir / "data.yaml").read_text())
     assert data["names"][1] == "firearm_part" and len(data["names"]) == 9
     # A dotted scan id keeps its dots in both names (image `scan.v2.png` pairs with label `scan.v2.txt`).
     labels = {p.stem: p.read_text().splitlines() for p in (out_dir / "labels").glob("*.txt")}
-    assert set(labels) == {f"boxed_1-{_h('boxed:1')}", "scan.v2", f"raw_16bit-{_h('raw:16bit')}"}
+    assert set(labels) == {f"boxed_1-{_h('boxed:1')}", "scan.v2", f"raw_16bit-{_h('raw:16bit')}", "LANE3.000201", "LANE3.000202"}
+    assert len(labels["LANE3.000201"]) == 1 and labels["LANE3.000202"] == []
     w, h = boxed["image"]["width"], boxed["image"]["height"]
     cls, cx, cy, bw, bh = labels[f"boxed_1-{_h('boxed:1')}"][0].split()
     assert cls == "1" and float(cx) == pytest.approx(35 / w, abs=1e-5) and float(bh) == pytest.approx(60 / h, abs=1e-5)
@@ -105,8 +111,12 @@ def test_reviews_export_writes_a_yolo_dataset(eager_settings: Settings, tmp_path
     assert labels[f"raw_16bit-{_h('raw:16bit')}"] == []  # a false alarm: hard negative
     images = sorted(p.name for p in (out_dir / "images").iterdir())
     assert {label_path(out_dir / "images" / name) for name in images} == set((out_dir / "labels").glob("*.txt"))
-    assert images == sorted([f"boxed_1-{_h('boxed:1')}.png", "scan.v2.png", f"raw_16bit-{_h('raw:16bit')}.png"])
-    assert (out_dir / "images" / "scan.v2.png").read_bytes() == png_bytes(seed=1)  # display images copied as sent
+    from ultralytics.data.utils import img2label_paths  # the pairing training actually applies
+
+    assert sorted(img2label_paths([str(out_dir / "images" / n) for n in images])) == sorted(str(p) for p in (out_dir / "labels").glob("*.txt"))
+    assert images == sorted([f"boxed_1-{_h('boxed:1')}.png", "scan.v2.png", f"raw_16bit-{_h('raw:16bit')}.png", "LANE3.000201.png", "LANE3.000202.png"])
+    for name, seed in (("scan.v2.png", 1), ("LANE3.000201.png", 4), ("LANE3.000202.png", 5)):
+        assert (out_dir / "images" / name).read_bytes() == png_bytes(seed=seed)  # display images copied as sent, none overwritten
     manifest = [json.loads(line) for line in (out_dir / "reviews.jsonl").read_text().splitlines()]
     assert {m["scan_id"] for m in manifest} == set(reviews) and "skipped" in next(m for m in manifest if m["scan_id"] == "unboxable")
 

@@ -35,7 +35,7 @@ def _class_id(taxonomy: Taxonomy, name: str) -> int:
 )
 def create_review(scan_id: str, review: ReviewIn, response: Response, service: ServiceDep, session: SessionDep, key: StationDep) -> ReviewOut:
     taxonomy = service.taxonomy
-    scan = get_scan(session=session, scan_id=scan_id)
+    scan = get_scan(session=session, scan_id=scan_id, station=key.station)
     boxes: list[dict[str, Any]] | None = None
     if review.boxes is not None:
         boxes = []
@@ -55,5 +55,5 @@ def create_review(scan_id: str, review: ReviewIn, response: Response, service: S
 
 @router.get("/{scan_id}/reviews", response_model=list[ReviewOut], summary="Every review of a scan, oldest first")
 def list_reviews(scan_id: str, service: ServiceDep, session: SessionDep, key: StationDep) -> list[ReviewOut]:
-    scan = get_scan(session=session, scan_id=scan_id)
+    scan = get_scan(session=session, scan_id=scan_id, station=key.station)
     return [review_out(r, service.taxonomy) for r in scan.reviews]

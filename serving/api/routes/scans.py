@@ -204,14 +204,14 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-@router.get("", response_model=ScanPage, summary="List scans, newest first")
+@router.get("", response_model=ScanPage, summary="List the calling station's scans, newest first")
 def list_scans_route(
     service: ServiceDep,
     session: SessionDep,
     key: StationDep,
     verdict: Literal["clear", "inspect", "hold"] | None = None,
     class_name: Annotated[str | None, Query(description="Only scans with a detection of this class.")] = None,
-    station: str | None = None,
+    station: Annotated[str | None, Query(description="A station key lists only its own station's scans; another name gives none.")] = None,
     since: Annotated[datetime | None, Query(description="Received at or after (ISO 8601; UTC when no zone).")] = None,
     until: Annotated[datetime | None, Query(description="Received before.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -223,14 +223,16 @@ def list_scans_route(
             class_id = service.taxonomy.id_of(class_name)
         except KeyError as exc:
             raise InvalidRequest(str(exc.args[0])) from exc
-    where = ScanFilter(verdict=verdict, class_id=class_id, station=station, since=_aware(since), until=_aware(until))
+    if station is not None and station != key.station:
+        return ScanPage(items=[], total=0, limit=limit, offset=offset)  # a station sees only its own scans
+    where = ScanFilter(verdict=verdict, class_id=class_id, station=key.station, since=_aware(since), until=_aware(until))
     records, total = list_scans(session=session, where=where, limit=limit, offset=offset)
     return ScanPage(items=[scan_out(r, service.taxonomy) for r in records], total=total, limit=limit, offset=offset)
 
 
 @router.get("/{scan_id}", response_model=ScanOut, summary="One scan's result", responses={404: {"description": "Unknown scan"}})
 def get_scan_route(scan_id: str, service: ServiceDep, session: SessionDep, key: StationDep) -> ScanOut:
-    return scan_out(get_scan(session=session, scan_id=scan_id), service.taxonomy)
+    return scan_out(get_scan(session=session, scan_id=scan_id, station=key.station), service.taxonomy)
 
 
 @router.get(
@@ -240,7 +242,7 @@ def get_scan_route(scan_id: str, service: ServiceDep, session: SessionDep, key: 
     responses={200: {"content": {"image/*": {}, "application/octet-stream": {}}}, 404: {"description": "Unknown scan"}},
 )
 def get_image(scan_id: str, service: ServiceDep, session: SessionDep, key: StationDep) -> Response:
-    record = get_scan(session=session, scan_id=scan_id)
+    record = get_scan(session=session, scan_id=scan_id, station=key.station)
     return Response(service.images.get(record.image_sha256), media_type=record.media_type, headers={"ETag": f'"{record.image_sha256}"'})
 
 
@@ -254,7 +256,7 @@ def get_annotated(scan_id: str, service: ServiceDep, session: SessionDep, key: S
     from xscreen.serving.store.scans import record_detections
     from xscreen.vision.draw import annotated_png
 
-    record = get_scan(session=session, scan_id=scan_id)
+    record = get_scan(session=session, scan_id=scan_id, station=key.station)
     data = service.images.get(record.image_sha256)
     try:
         scan = read_scan(data, max_pixels=service.settings.max_image_pixels)

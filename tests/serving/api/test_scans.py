@@ -147,6 +147,7 @@ def test_reusing_a_scan_id_for_another_image_or_station_is_409(client: httpx.Cli
     other_key = create_station_key(server.settings, station="station-2")
     with httpx.Client(base_url=server.url, headers={"X-API-Key": other_key}) as other:
         assert_error(post_scan(other, png_bytes(seed=0), scan_id="k1"), 409, "scan_conflict")
+        assert_error(other.get("/v1/scans/k1"), 404, "scan_not_found")
     assert stored_count(server.settings)[0] == before + 1
 
 
@@ -190,11 +191,13 @@ def test_list_filters_and_pages(server) -> None:
             assert post_scan(client, png_bytes(seed=i), scan_id=f"list-a-{i}").status_code == 201
         with httpx.Client(base_url=server.url, headers={"X-API-Key": keys["list-b"]}) as other:
             assert post_scan(other, png_bytes(seed=9), scan_id="list-b-0").status_code == 201
+            assert [s["scan_id"] for s in other.get("/v1/scans").json()["items"]] == ["list-b-0"]
         mine = client.get("/v1/scans", params={"station": "list-a"}).json()
         assert mine["total"] == 5 and [s["scan_id"] for s in mine["items"]] == [f"list-a-{i}" for i in (4, 3, 2, 1, 0)]  # newest first
         page = client.get("/v1/scans", params={"station": "list-a", "limit": 2, "offset": 2}).json()
         assert [s["scan_id"] for s in page["items"]] == ["list-a-2", "list-a-1"] and page["total"] == 5
-        assert [s["scan_id"] for s in client.get("/v1/scans", params={"station": "list-b"}).json()["items"]] == ["list-b-0"]
+        assert client.get("/v1/scans", params={"station": "list-b"}).json()["total"] == 0  # only its own station
+        assert client.get("/v1/scans").json()["total"] == 5
         assert client.get("/v1/scans", params={"station": "list-a", "verdict": "clear"}).json()["total"] == 5
         assert client.get("/v1/scans", params={"station": "list-a", "verdict": "hold"}).json()["total"] == 0
         middle = mine["items"][2]["received_at"]
@@ -204,3 +207,34 @@ def test_list_filters_and_pages(server) -> None:
         assert_error(client.get("/v1/scans", params={"verdict": "maybe"}), 422, "invalid_request")
         assert_error(client.get("/v1/scans", params={"limit": 0}), 422, "invalid_request")
         assert_error(client.get("/v1/scans", params={"since": "yesterday"}), 422, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/v1/scans/iso-theirs", None),
+        ("GET", "/v1/scans/iso-theirs/image", None),
+        ("GET", "/v1/scans/iso-theirs/annotated", None),
+        ("GET", "/v1/scans/iso-theirs/reviews", None),
+        ("POST", "/v1/scans/iso-theirs/review", {"outcome": "false_alarm"}),
+    ],
+)
+def test_a_station_sees_and_reviews_only_its_own_scans(server, method: str, path: str, body: dict[str, Any] | None) -> None:
+    """Issue 19.13: another station's scan answers exactly as a missing one (404, same message), and nothing is stored."""
+    owner = create_station_key(server.settings, station="iso-owner")
+    intruder = create_station_key(server.settings, station="iso-intruder")
+    with httpx.Client(base_url=server.url, headers={"X-API-Key": owner}) as mine, \
+            httpx.Client(base_url=server.url, headers={"X-API-Key": intruder}) as theirs:
+        if mine.get("/v1/scans/iso-theirs").status_code == 404:
+            assert post_scan(mine, png_bytes(seed=3), scan_id="iso-theirs").status_code == 201
+        refused = theirs.request(method, path, json=body)
+        missing = theirs.request(method, path.replace("iso-theirs", "iso-nowhere"), json=body)
+        assert_error(refused, 404, "scan_not_found")
+        assert refused.json()["error"]["message"].replace("iso-theirs", "X") == missing.json()["error"]["message"].replace("iso-nowhere", "X")
+        assert mine.request(method, path, json=body).status_code in (200, 201)
+        assert theirs.get("/v1/scans").json()["total"] == 0
+        assert "iso-intruder" not in [r["station"] for r in mine.get("/v1/scans/iso-theirs/reviews").json()]
+        # Re-sending the id from another station is refused as any reused id is; whose it is stays unsaid.
+        conflict = post_scan(theirs, png_bytes(seed=3), scan_id="iso-theirs")
+        assert_error(conflict, 409, "scan_conflict")
+        assert "station" not in conflict.json()["error"]["message"]

@@ -47,6 +47,11 @@ def test_round_trip_keeps_fields_boxes_in_order_and_utc(sessions: sessionmaker[S
 def test_missing_scan(sessions: sessionmaker[Session]) -> None:
     with sessions() as s, pytest.raises(ScanNotFound):
         get_scan(session=s, scan_id="nope")
+    with sessions() as s:
+        save_scan(session=s, record=make_record("theirs", station="st-1"))
+        assert get_scan(session=s, scan_id="theirs", station="st-1").station == "st-1"
+    with sessions() as s, pytest.raises(ScanNotFound, match="no scan with id 'theirs'"):
+        get_scan(session=s, scan_id="theirs", station="st-2")  # another station's scan reads as missing
 
 
 def test_saving_a_scan_id_twice_keeps_the_first(sessions: sessionmaker[Session]) -> None:
@@ -56,10 +61,10 @@ def test_saving_a_scan_id_twice_keeps_the_first(sessions: sessionmaker[Session])
         stored, created = save_scan(session=s, record=make_record("dup", verdict="hold"))
         assert not created and stored.verdict == "clear" and len(stored.detections) == 1
     with sessions() as s:
-        with pytest.raises(ScanConflict, match="different image"):
+        with pytest.raises(ScanConflict, match="already taken"):
             save_scan(session=s, record=make_record("dup", sha="b" * 64))
     with sessions() as s:
-        with pytest.raises(ScanConflict, match="another station"):
+        with pytest.raises(ScanConflict, match="already taken"):
             save_scan(session=s, record=make_record("dup", station="st-2"))
     with sessions() as s:
         assert s.query(ScanRecord).count() == 1
