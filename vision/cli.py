@@ -123,7 +123,7 @@ def predict_files(
             if max_det is not None and len(found) > max_det:
                 found = found[np.argsort(-found.scores, kind="stable")[:max_det]]
             entry["detections"] = found.to_records(engine.taxonomy)
-            entry["decision"] = policy.decide(found).to_dict()
+            entry["decision"] = policy.decide(found, scan).to_dict()
             name = names[paths[index]]
             if save_annotated is not None:
                 out = save_annotated / f"{name}.png"

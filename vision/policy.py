@@ -3,14 +3,16 @@
 A policy file (`configs/policy/*.yaml`) gives score thresholds per taxonomy category, overridable per
 class. The policy is checked against the taxonomy when it loads: every threat class must be covered (a
 class appended to the taxonomy without a rule would otherwise never alarm) and benign classes may not
-alarm. It lives in `vision` (no web framework) because every screening path decides with it: the
+alarm. Its `image_quality` block sends scans that cannot be screened (too small, blank, saturated, or with
+an opaque area X-rays did not get through) to an officer: `inspect`, never `clear` (`vision/quality.py`
+measures; defaults apply when the block is absent; a threshold set to null turns that check off). It lives in `vision` (no web framework) because every screening path decides with it: the
 service, batch re-screening and `predict` (`xscreen.vision.screening`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from xscreen.errors import ConfigError, validation_summary
 from xscreen.vision.detections import Detections
+from xscreen.vision.scan import Scan
 from xscreen.vision.taxonomy import CATEGORIES, Taxonomy, load_taxonomy
 
 Verdict = Literal["clear", "inspect", "hold"]
@@ -50,24 +53,60 @@ class Rule(BaseModel):
         return "clear", None
 
 
+ImageRule = Literal["too_small", "blank", "saturated", "opaque_area"]
+
+
+class ImageRules(BaseModel):
+    """Scans the model cannot be trusted on: each check that trips adds an `inspect` reason."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_side: int | None = Field(default=32, ge=1, description="pixels; a shorter side is too_small")
+    blank_range: float | None = Field(default=8, ge=0, le=255, description="gray levels between 1st and 99th percentile; fewer is blank")
+    bright_level: int = Field(default=240, ge=0, le=255, description="display gray at or above this counts as full transmission")
+    saturated_fraction: float | None = Field(default=0.95, gt=0, le=1, description="share of bright pixels above which a scan is saturated")
+    opaque_level: int = Field(default=10, ge=0, le=255, description="display gray at or below this counts as impenetrable")
+    opaque_fraction: float | None = Field(default=0.05, gt=0, le=1, description="share of opaque pixels above which an officer looks")
+
+    def reasons(self, scan: Scan) -> list["Reason"]:
+        from xscreen.vision.quality import measure_image
+
+        def reason(rule: ImageRule, value: float, limit: float) -> Reason:
+            return Reason(detection=None, class_name=None, category=None, score=round(value, 5), threshold=limit, verdict="inspect", rule=rule)
+
+        if self.min_side is not None and min(scan.height, scan.width) < self.min_side:
+            return [reason("too_small", min(scan.height, scan.width), self.min_side)]  # too few pixels to measure the rest
+        m = measure_image(scan, bright_level=self.bright_level, opaque_level=self.opaque_level)
+        found = []
+        if self.blank_range is not None and m.gray_range < self.blank_range:
+            found.append(reason("blank", m.gray_range, self.blank_range))
+        if self.saturated_fraction is not None and m.bright_fraction > self.saturated_fraction:
+            found.append(reason("saturated", m.bright_fraction, self.saturated_fraction))
+        if self.opaque_fraction is not None and m.opaque_fraction > self.opaque_fraction:
+            found.append(reason("opaque_area", m.opaque_fraction, self.opaque_fraction))
+        return found
+
+
 class PolicyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     version: int = Field(ge=1)
     categories: dict[str, Rule] = Field(default_factory=dict)
     classes: dict[str, Rule] = Field(default_factory=dict)
+    image_quality: ImageRules = Field(default_factory=ImageRules)
 
 
 @dataclass(frozen=True)
 class Reason:
-    """Why a scan is not clear: one detection and the threshold it passed."""
+    """Why a scan is not clear: one detection and the threshold it passed (rule `detection`), or an image
+    rule (`ImageRules`) with the measured value as `score` and its limit as `threshold`, and no detection."""
 
-    detection: int  # index into the scan's detections
-    class_name: str
-    category: str
+    detection: int | None  # index into the scan's detections
+    class_name: str | None
+    category: str | None
     score: float
     threshold: float
     verdict: Verdict
+    rule: str = "detection"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,13 +129,15 @@ class Policy:
     sha256: str  # of the file's bytes: tells two edits of one version apart in an audit
     rules: dict[int, Rule]  # class id -> effective rule; classes absent here never alarm
     taxonomy: Taxonomy
+    image_rules: ImageRules = field(default_factory=ImageRules)
 
     @property
     def version(self) -> str:
         return f"{self.name}:{self.number}"
 
-    def decide(self, detections: Detections) -> Decision:
-        """The most severe verdict over all detections; reasons list every detection that alarmed, worst first."""
+    def decide(self, detections: Detections, scan: Scan | None = None) -> Decision:
+        """The most severe verdict over all detections and, given the scan, the image rules; reasons list every
+        detection that alarmed, worst first, then the image rules that tripped."""
         reasons: list[Reason] = []
         for index, (_, score, class_id) in enumerate(detections):
             rule = self.rules.get(class_id)
@@ -108,6 +149,9 @@ class Policy:
             cls = self.taxonomy.by_id(class_id)
             reasons.append(Reason(index, cls.name, cls.category, round(score, 5), threshold, verdict))
         reasons.sort(key=lambda r: (-_SEVERITY[r.verdict], -r.score))
+        if scan is not None:
+            reasons += self.image_rules.reasons(scan)
+            reasons.sort(key=lambda r: -_SEVERITY[r.verdict])  # stable: detections stay first within a verdict
         worst: Verdict = reasons[0].verdict if reasons else "clear"
         return Decision(verdict=worst, reasons=reasons, policy_version=self.version)
 
@@ -134,7 +178,7 @@ def build_policy(data: dict[str, Any], *, taxonomy: Taxonomy, sha256: str = "") 
         if rule is None:
             raise ConfigError(f"policy {spec.name}:{spec.version} has no rule for threat class {cls.name!r} (category {cls.category})")
         rules[cls.id] = rule
-    return Policy(name=spec.name, number=spec.version, sha256=sha256, rules=rules, taxonomy=taxonomy)
+    return Policy(name=spec.name, number=spec.version, sha256=sha256, rules=rules, taxonomy=taxonomy, image_rules=spec.image_quality)
 
 
 def load_policy(path: Path | str, *, taxonomy: Taxonomy | None = None) -> Policy:

@@ -91,11 +91,12 @@ def screen(
     pixel_pitch_mm: float | None = None,
     tile: bool = False,
 ) -> list[Screening]:
-    """Scans -> one `Screening` each, in order: detections through the engine, then `policy.decide`."""
+    """Scans -> one `Screening` each, in order: detections through the engine, then `policy.decide` (detections
+    and the policy's image rules)."""
     out = []
-    for result in detect(engine, scans, pixel_pitch_mm=pixel_pitch_mm, tile=tile):
+    for scan, result in zip(scans, detect(engine, scans, pixel_pitch_mm=pixel_pitch_mm, tile=tile), strict=True):
         if isinstance(result, Exception):
             out.append(Screening(Detections.empty(), error=result))
         else:
-            out.append(Screening(result, policy.decide(result) if policy is not None else None))
+            out.append(Screening(result, policy.decide(result, scan) if policy is not None else None))
     return out

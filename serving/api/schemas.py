@@ -44,10 +44,12 @@ class DetectionOut(BaseModel):
 
 
 class ReasonOut(BaseModel):
-    detection: int = Field(description="Index into detections.")
-    class_name: str
-    category: str
-    score: float
+    rule: str = Field(default="detection", description="`detection` (a box passed a threshold) or an image rule: "
+                      "too_small, blank, saturated, opaque_area (the scan could not be screened; an officer looks).")
+    detection: int | None = Field(description="Index into detections; null for an image rule.")
+    class_name: str | None
+    category: str | None
+    score: float = Field(description="The detection's score, or the value an image rule measured.")
     threshold: float
     verdict: Verdict
 

@@ -67,7 +67,7 @@ def _index(run: Path) -> dict[str, dict[str, Any]]:
 
 
 def _classes(row: dict[str, Any]) -> list[str]:
-    return sorted({r["class_name"] for r in row["reasons"] or []})
+    return sorted({r["class_name"] for r in row["reasons"] or [] if r["class_name"] is not None})
 
 
 def _officer_order(c: DecisionChange) -> tuple[int, int, float, str]:

@@ -32,7 +32,7 @@ def summarize(table: pa.Table, *, taxonomy: Taxonomy | None = None, top: int = 2
         names = [d["class_name"] for d in dets or []]
         detections.update(names)
         scans_with.update(set(names))
-        alarms.update({r["class_name"] for r in reasons or []})
+        alarms.update({r["class_name"] for r in reasons or [] if r["class_name"] is not None})
     flagged = [
         row
         for row in table.select(["source", "decision", "max_score", "reasons", "annotated"]).to_pylist()
@@ -58,7 +58,7 @@ def summarize(table: pa.Table, *, taxonomy: Taxonomy | None = None, top: int = 2
                 "source": r["source"],
                 "decision": r["decision"],
                 "max_score": r["max_score"],
-                "classes": sorted({x["class_name"] for x in r["reasons"] or []}),
+                "classes": sorted({x["class_name"] for x in r["reasons"] or [] if x["class_name"] is not None}),
                 "annotated": r["annotated"],
             }
             for r in flagged[:top]

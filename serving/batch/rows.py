@@ -29,6 +29,7 @@ REASON_TYPE = pa.struct(
         ("score", pa.float64()),
         ("threshold", pa.float64()),
         ("verdict", pa.string()),
+        ("rule", pa.string()),  # detection, or an image rule (detection and class then null)
     ]
 )
 

@@ -215,6 +215,11 @@ def _zip_with(name: str, payload: bytes) -> bytes:
         (_npz(low=RAW16, high=RAW16[:10]), ScanDecodeError),
         (_npz(pixels=np.array(["a", "b"])), ScanDecodeError),
         (_dicom(np.zeros((3, 40, 60), np.uint16), frames=3), ScanDecodeError),
+        # issue 19.12: non-finite raw data was screened and cleared
+        (_npz(pixels=np.full((40, 60), np.nan, np.float32)), ScanDecodeError),
+        (_npz(low=np.full((40, 60), np.inf, np.float32), high=np.full((40, 60), 0.5, np.float32)), ScanDecodeError),
+        (_npz(pixels=np.where(np.eye(40, 60) > 0, -np.inf, 0.5).astype(np.float64)), ScanDecodeError),
+        (_tiff(np.full((40, 60), np.nan, np.float32)), ScanDecodeError),
     ],
 )
 def test_bad_inputs_raise_typed_errors(data: bytes, error: type[Exception]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -11,6 +12,7 @@ from xscreen.errors import ConfigError
 from xscreen.resources import DEFAULT_POLICY_FILE
 from xscreen.vision.detections import Detections
 from xscreen.vision.policy import build_policy, load_policy
+from xscreen.vision.scan import Scan
 from xscreen.vision.taxonomy import load_taxonomy
 
 TAXONOMY = load_taxonomy()
@@ -25,7 +27,7 @@ def dets(*rows: tuple[str, float]) -> Detections:
 
 def test_default_policy_loads_and_covers_every_threat_class() -> None:
     policy = load_policy(DEFAULT)
-    assert policy.version == "default:1" and len(policy.sha256) == 64
+    assert policy.version == "default:2" and len(policy.sha256) == 64
     threat_ids = {c.id for c in TAXONOMY.classes if c.is_threat}
     assert set(policy.rules) == threat_ids
     for cls in TAXONOMY.classes:
@@ -59,7 +61,7 @@ def test_default_policy_verdicts(detections: tuple[tuple[str, float], ...], verd
 
 def test_reasons_name_detection_class_score_and_threshold_worst_first() -> None:
     decision = load_policy(DEFAULT).decide(dets(("knife", 0.5), ("tool", 0.9), ("firearm", 0.6), ("firearm", 0.3)))
-    assert decision.policy_version == "default:1"
+    assert decision.policy_version == "default:2"
     assert [(r.detection, r.class_name, r.category, r.verdict, r.threshold) for r in decision.reasons] == [
         (2, "firearm", "firearms", "hold", 0.40),
         (0, "knife", "weapons", "inspect", 0.25),  # then by score within a verdict
@@ -116,3 +118,72 @@ def test_sha256_tells_two_edits_of_one_version_apart(tmp_path: Path) -> None:
     b.write_text(yaml.safe_dump({**GOOD, "categories": {**GOOD["categories"], "drugs": {"hold": 0.6}}}))
     pa, pb = load_policy(a), load_policy(b)
     assert pa.version == pb.version == "p:2" and pa.sha256 != pb.sha256
+
+
+def _gray(value: int, height: int = 600, width: int = 800) -> Scan:
+    return Scan(np.full((height, width), value, np.uint8), "gray")
+
+
+def _parcel(opaque_share: float = 0.0) -> Scan:
+    """A belt scan: white surround, mid-gray bag with texture, and an opaque (black) block of the given share."""
+    rng = np.random.default_rng(0)
+    px = np.full((600, 800), 244, np.uint8)
+    px[100:500, 100:700] = rng.integers(60, 200, (400, 600), dtype=np.uint8)
+    rows = int(round(opaque_share * 600 * 800 / 400))
+    px[100:100 + rows, 300:700] = 0
+    return Scan(px, "gray")
+
+
+@pytest.mark.parametrize(
+    ("scan", "rules"),
+    [
+        (Scan(np.zeros((1, 1, 3), np.uint8), "colour"), ["too_small"]),  # issue 19.12's 1x1 image
+        (_gray(0, 600, 31), ["too_small"]),
+        (Scan(np.zeros((600, 800, 3), np.uint8), "colour"), ["blank", "opaque_area"]),  # all black: nothing got through
+        (Scan(np.full((600, 800, 3), 255, np.uint8), "colour"), ["blank", "saturated"]),  # all white
+        (_gray(128), ["blank"]),
+        (Scan(np.full((64, 96), 65535, np.uint16), "gray"), ["blank", "saturated"]),  # raw 16-bit, full transmission
+        (_parcel(), []),
+        (_parcel(0.04), []),
+        (_parcel(0.08), ["opaque_area"]),
+    ],
+)
+def test_image_rules_send_unscreenable_scans_to_inspect(scan: Scan, rules: list[str]) -> None:
+    decision = load_policy(DEFAULT).decide(Detections.empty(), scan)
+    assert [r.rule for r in decision.reasons] == rules
+    assert decision.verdict == ("inspect" if rules else "clear")
+    assert all(r.detection is None and r.class_name is None and r.verdict == "inspect" for r in decision.reasons)
+
+
+def test_image_rules_rank_below_a_hold_and_are_configurable() -> None:
+    black = Scan(np.zeros((600, 800), np.uint8), "gray")
+    decision = load_policy(DEFAULT).decide(dets(("firearm", 0.9)), black)
+    assert decision.verdict == "hold" and [r.rule for r in decision.reasons] == ["detection", "blank", "opaque_area"]
+    data = yaml.safe_load(DEFAULT.read_text())
+    data["image_quality"] = {"blank_range": None, "opaque_fraction": 0.99, "min_side": 2}
+    relaxed = build_policy(data, taxonomy=TAXONOMY)
+    assert relaxed.decide(Detections.empty(), black).reasons[0].rule == "opaque_area"  # 1.0 > 0.99
+    data["image_quality"] = {"blank_range": None, "opaque_fraction": None}
+    assert build_policy(data, taxonomy=TAXONOMY).decide(Detections.empty(), black).verdict == "clear"
+
+
+@pytest.mark.parametrize(
+    "image_quality",
+    [{"opaque_fraction": 0}, {"saturated_fraction": 1.5}, {"min_side": 0}, {"opaque_level": 300}, {"blank_range": -1}, {"dense": 0.1}],
+)
+def test_bad_image_rules_are_refused_at_load(image_quality: dict) -> None:
+    data = yaml.safe_load(DEFAULT.read_text())
+    data["image_quality"] = image_quality
+    with pytest.raises(ConfigError, match="image_quality"):
+        build_policy(data, taxonomy=TAXONOMY)
+
+
+def test_most_real_scans_trip_no_image_rule(shared_data: Path) -> None:
+    """Issue 19.12's condition: the gate must not send ordinary parcels to an officer (docs/service.md, Limits)."""
+    from xscreen.vision.screening import read_scan_file
+
+    policy = load_policy(DEFAULT)
+    paths = sorted((shared_data / "sixray-subset" / "val").glob("*.jpg"))
+    assert len(paths) >= 100
+    tripped = [p.name for p in paths if policy.image_rules.reasons(read_scan_file(p))]
+    assert len(tripped) <= 0.05 * len(paths), tripped

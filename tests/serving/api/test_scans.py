@@ -36,7 +36,7 @@ def test_screens_every_format_and_stores_it(client: httpx.Client, make: Callable
     assert body["scan_id"] == scan_id and body["station"] == "station-1" and body["item_ref"] == "PARCEL-1"
     assert body["image"]["kind"] == kind and body["image"]["media_type"] == media_type and body["image"]["bytes"] == len(data)
     assert body["model"] == {"name": "tiny", "version": 1}
-    assert body["decision"]["policy_version"] == "default:1"
+    assert body["decision"]["policy_version"] == "default:2"
     assert body["decision"]["verdict"] in ("clear", "inspect", "hold")
     assert {"receive", "decode", "queue", "inference", "screen", "store", "total"} <= set(body["timings_ms"])
     # Stored: the record reads back the same, the image byte for byte.
@@ -238,3 +238,38 @@ def test_a_station_sees_and_reviews_only_its_own_scans(server, method: str, path
         conflict = post_scan(theirs, png_bytes(seed=3), scan_id="iso-theirs")
         assert_error(conflict, 409, "scan_conflict")
         assert "station" not in conflict.json()["error"]["message"]
+
+
+def _npz(**arrays: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "rules"),
+    [
+        (png_bytes(np.zeros((1, 1, 3), np.uint8)), ["too_small"]),
+        (png_bytes(np.zeros((600, 800, 3), np.uint8)), ["blank", "opaque_area"]),
+        (png_bytes(np.full((600, 800, 3), 255, np.uint8)), ["blank", "saturated"]),
+    ],
+)
+def test_a_scan_with_no_content_is_inspected_not_cleared(client: httpx.Client, data: bytes, rules: list[str]) -> None:
+    """Issue 19.12: each of these was `201 clear` with no detections."""
+    response = post_scan(client, data)
+    assert response.status_code == 201, response.text
+    decision = response.json()["decision"]
+    assert decision["verdict"] == "inspect" and [r["rule"] for r in decision["reasons"]] == rules
+    assert all(r["detection"] is None and r["class_name"] is None for r in decision["reasons"])
+    stored = client.get(f"/v1/scans/{response.json()['scan_id']}").json()
+    assert stored["decision"] == decision
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_raw_data_is_refused(client: httpx.Client, server, value: float) -> None:
+    before = stored_count(server.settings)
+    raw = np.full((64, 96), value, np.float32)
+    response = post_scan(client, _npz(low=raw, high=raw))
+    assert_error(response, 422, "scan_undecodable")
+    assert "NaN or infinite" in response.json()["error"]["message"]
+    assert stored_count(server.settings) == before

@@ -1,0 +1,43 @@
+"""What a scan's pixels say about whether it can be screened at all, measured on the operator's gray view.
+
+A model finds nothing in a scan that holds nothing (a 1x1 image, a blank or saturated frame), and nothing
+can be seen where X-rays did not get through (an opaque area, the console's dense-area alarm). Without
+these measures such scans were cleared. The thresholds belong to the decision policy
+(`xscreen.vision.policy.ImageRules`); this module only measures.
+
+Measured on `Scan.display_gray()`, so colour, gray, 16-bit and dual-energy scans share one scale
+(dark = attenuating, bright = X-rays passed). Large scans are subsampled to about a megapixel: the measures
+are fractions and percentiles, which a regular stride keeps.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from xscreen.vision.scan import Scan
+
+SAMPLE_PIXELS = 1_000_000
+
+
+@dataclass(frozen=True)
+class ImageMeasures:
+    min_side: int  # pixels
+    gray_range: float  # 99th minus 1st percentile of the display gray (0-255)
+    bright_fraction: float  # share of pixels at or above `bright_level`
+    opaque_fraction: float  # share of pixels at or below `opaque_level`
+
+
+def measure_image(scan: Scan, *, bright_level: int, opaque_level: int) -> ImageMeasures:
+    gray = scan.display_gray()
+    step = max(1, math.ceil(math.sqrt(gray.size / SAMPLE_PIXELS)))
+    sample = gray[::step, ::step]
+    low, high = np.percentile(sample, [1, 99])
+    return ImageMeasures(
+        min_side=min(scan.height, scan.width),
+        gray_range=float(high - low),
+        bright_fraction=float((sample >= bright_level).mean()),
+        opaque_fraction=float((sample <= opaque_level).mean()),
+    )
