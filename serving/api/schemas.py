@@ -3,7 +3,7 @@ contract must not move when a column does."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -136,6 +136,37 @@ class ScanOut(BaseModel):
         "screen (receipt to decision); the first answer adds store and total."
     )
     reviews: list[ReviewOut] = Field(default_factory=list)
+
+
+MAX_OFFSET = 1_000_000_000  # far beyond any audit store; an offset past int64 crashed SQLite (a 500)
+
+
+class ScanQuery(BaseModel):
+    """`GET /v1/scans` query parameters. Unknown ones are refused (422), as POST refuses unknown fields: a
+    misspelt filter (`?verdcit=hold`) silently listed everything."""
+
+    model_config = ConfigDict(extra="forbid")
+    verdict: Verdict | None = None
+    class_name: str | None = Field(default=None, description="Only scans with a detection of this class.")
+    station: str | None = Field(default=None, description="A station key lists only its own station's scans; another name gives none.")
+    item_ref: str | None = Field(default=None, max_length=256, description="Only scans of this parcel or mail item (exact match).")
+    reviewed: bool | None = Field(default=None, description="true: only scans an officer reviewed; false: only those not yet reviewed.")
+    since: datetime | None = Field(default=None, description="Received at or after (ISO 8601; UTC when no zone).")
+    until: datetime | None = Field(default=None, description="Received before.")
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+
+    @field_validator("since", "until")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)  # a time without zone is read as UTC
+        try:
+            return value.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValueError("the time lies outside years 1 to 9999 once converted to UTC") from None
 
 
 class ScanPage(BaseModel):

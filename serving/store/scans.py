@@ -80,6 +80,8 @@ class ScanFilter:
     station: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    item_ref: str | None = None
+    reviewed: bool | None = None  # True: at least one review; False: none yet
 
 
 def list_scans(*, session: Session, where: ScanFilter, limit: int, offset: int) -> tuple[list[ScanRecord], int]:
@@ -93,6 +95,11 @@ def list_scans(*, session: Session, where: ScanFilter, limit: int, offset: int) 
         query = query.where(ScanRecord.received_at >= where.since)
     if where.until is not None:
         query = query.where(ScanRecord.received_at < where.until)
+    if where.item_ref is not None:
+        query = query.where(ScanRecord.item_ref == where.item_ref)
+    if where.reviewed is not None:
+        has_review = select(ReviewRecord.scan_id)
+        query = query.where(ScanRecord.id.in_(has_review) if where.reviewed else ScanRecord.id.not_in(has_review))
     if where.class_id is not None:
         has_class = select(DetectionRecord.scan_id).where(DetectionRecord.class_id == where.class_id)
         query = query.where(ScanRecord.id.in_(has_class))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
@@ -15,7 +14,7 @@ from starlette.datastructures import UploadFile
 from xscreen.errors import InvalidRequest, ScanTooLarge, ScanUnprocessable, UnsupportedMedia, XscreenError, validation_summary
 from xscreen.serving.api.convert import scan_out
 from xscreen.serving.api.deps import ServiceDep, SessionDep, StationDep
-from xscreen.serving.api.schemas import ScanMetadata, ScanOut, ScanPage
+from xscreen.serving.api.schemas import ScanMetadata, ScanOut, ScanPage, ScanQuery
 from xscreen.serving.api.service import Inference, Service
 from xscreen.serving.store.images import sha256_bytes
 from xscreen.serving.store.records import ScanRecord, utcnow
@@ -198,36 +197,20 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000.0, 3)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=timezone.utc)  # a time without zone is read as UTC
-    return value
-
-
 @router.get("", response_model=ScanPage, summary="List the calling station's scans, newest first")
-def list_scans_route(
-    service: ServiceDep,
-    session: SessionDep,
-    key: StationDep,
-    verdict: Literal["clear", "inspect", "hold"] | None = None,
-    class_name: Annotated[str | None, Query(description="Only scans with a detection of this class.")] = None,
-    station: Annotated[str | None, Query(description="A station key lists only its own station's scans; another name gives none.")] = None,
-    since: Annotated[datetime | None, Query(description="Received at or after (ISO 8601; UTC when no zone).")] = None,
-    until: Annotated[datetime | None, Query(description="Received before.")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> ScanPage:
+def list_scans_route(service: ServiceDep, session: SessionDep, key: StationDep, q: Annotated[ScanQuery, Query()]) -> ScanPage:
     class_id = None
-    if class_name is not None:
+    if q.class_name is not None:
         try:
-            class_id = service.taxonomy.id_of(class_name)
+            class_id = service.taxonomy.id_of(q.class_name)
         except KeyError as exc:
             raise InvalidRequest(str(exc.args[0])) from exc
-    if station is not None and station != key.station:
-        return ScanPage(items=[], total=0, limit=limit, offset=offset)  # a station sees only its own scans
-    where = ScanFilter(verdict=verdict, class_id=class_id, station=key.station, since=_aware(since), until=_aware(until))
-    records, total = list_scans(session=session, where=where, limit=limit, offset=offset)
-    return ScanPage(items=[scan_out(r, service.taxonomy) for r in records], total=total, limit=limit, offset=offset)
+    if q.station is not None and q.station != key.station:
+        return ScanPage(items=[], total=0, limit=q.limit, offset=q.offset)  # a station sees only its own scans
+    where = ScanFilter(verdict=q.verdict, class_id=class_id, station=key.station, since=q.since, until=q.until,
+                       item_ref=q.item_ref, reviewed=q.reviewed)
+    records, total = list_scans(session=session, where=where, limit=q.limit, offset=q.offset)
+    return ScanPage(items=[scan_out(r, service.taxonomy) for r in records], total=total, limit=q.limit, offset=q.offset)
 
 
 @router.get("/{scan_id}", response_model=ScanOut, summary="One scan's result", responses={404: {"description": "Unknown scan"}})

@@ -273,3 +273,40 @@ def test_non_finite_raw_data_is_refused(client: httpx.Client, server, value: flo
     assert_error(response, 422, "scan_undecodable")
     assert "NaN or infinite" in response.json()["error"]["message"]
     assert stored_count(server.settings) == before
+
+
+@pytest.mark.parametrize(
+    ("params", "names"),
+    [
+        ({"offset": "9223372036854775808"}, "offset"),  # issue 19.4: each of these three was a 500
+        ({"since": "0001-01-01T00:00:00+14:00"}, "since"),
+        ({"until": "9999-12-31T23:59:59-14:00"}, "until"),
+        ({"offset": "-1"}, "offset"),
+        ({"verdcit": "hold"}, "verdcit"),  # issue 19.7: a misspelt filter listed everything
+        ({"verdict": "hold", "page": "2"}, "page"),
+        ({"reviewed": "perhaps"}, "reviewed"),
+    ],
+)
+def test_bad_list_queries_are_422_in_one_sentence(client: httpx.Client, params: dict[str, str], names: str) -> None:
+    response = client.get("/v1/scans", params=params)
+    assert_error(response, 422, "invalid_request")
+    message = response.json()["error"]["message"]
+    assert names in message and "\n" not in message
+    assert client.get("/v1/scans").status_code == 200  # the connection and the service are fine
+
+
+def test_list_by_item_ref_and_reviewed(server) -> None:
+    key = create_station_key(server.settings, station="lookup")
+    with httpx.Client(base_url=server.url, headers={"X-API-Key": key}) as client:
+        for i, ref in enumerate(["PARCEL-A", "PARCEL-A", "PARCEL-B"]):
+            assert post_scan(client, png_bytes(seed=20 + i), scan_id=f"lookup-{i}", item_ref=ref).status_code == 201
+        assert client.post("/v1/scans/lookup-1/review", json={"outcome": "false_alarm"}).status_code == 201
+
+        def ids(**params: str) -> list[str]:
+            return [s["scan_id"] for s in client.get("/v1/scans", params=params).json()["items"]]
+
+        assert ids(item_ref="PARCEL-A") == ["lookup-1", "lookup-0"]
+        assert ids(item_ref="PARCEL-C") == []
+        assert ids(reviewed="true") == ["lookup-1"]
+        assert ids(reviewed="false") == ["lookup-2", "lookup-0"]
+        assert ids(item_ref="PARCEL-A", reviewed="false") == ["lookup-0"]
