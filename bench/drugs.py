@@ -6,8 +6,8 @@ untouched real scans.
 
 - `--composites`: a `datasets.synth.drug_tip` output (images/, labels/, meta/ with each item's form and
   visibility); `--negatives`: real scans holding no drug (their false alarms set the 5 % threshold).
-- Every file goes through the station decoder (`vision.io.read_scan`: a gray JPEG is a gray scan) and the
-  engine's own conversions, as `xscreen predict` does.
+- Every file goes through the one screening path (`vision.screening`: the station decoder, so a gray JPEG
+  is a gray scan, and the card's conversions), as `xscreen predict` does.
 - AP50 per drug class over composites and negatives together (negatives add only false positives).
 - Detection rate at <= 5 % false alarms: the lowest score threshold at which at most 5 % of the untouched
   scans hold a detection of the class; an item is found when a prediction of its class, at or above that
@@ -28,7 +28,7 @@ from PIL import Image
 from xscreen.settings import get_settings
 from xscreen.training.metrics import ImageResult, box_iou, class_metrics
 from xscreen.vision.engine import Engine
-from xscreen.vision.io import read_scan
+from xscreen.vision.screening import read_scan_file, screen
 from xscreen.vision.taxonomy import load_taxonomy
 from xscreen.vision.yolo import find_images, label_path, read_labels
 
@@ -38,10 +38,13 @@ TARGET_FAR = 0.05
 
 
 def _predict(engine: Engine, paths: list[Path], batch: int = 8):
+    """Detections through the one screening path (`vision.screening`), as `xscreen predict` gets them."""
     out = []
     for k in range(0, len(paths), batch):
-        scans = [read_scan(p.read_bytes(), filename=p.name) for p in paths[k : k + batch]]
-        out += engine.predict_scans(scans)
+        for result in screen(engine, [read_scan_file(p) for p in paths[k : k + batch]]):
+            if result.error is not None:
+                raise result.error
+            out.append(result.detections)
     return out
 
 
