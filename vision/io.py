@@ -90,6 +90,19 @@ def read_scan(data: bytes, *, filename: str | None = None, max_pixels: int | Non
 # ---- shared helpers -------------------------------------------------------------------------------------
 
 
+# Limits checked from headers, before any pixel data is inflated (issue 19.2: inside the upload limit, a
+# 1.9 MB NPZ of |V1000000 x 2000 became 1.9 GB, and a 1.2 MB TIFF of 1000 zlib pages 0.9 GB).
+MAX_NPZ_MEMBERS = 4  # low, high, pixel_pitch_mm, and one spare; an image NPZ needs two
+MAX_VALUES_PER_PIXEL = 4  # TIFF pages x samples: RGBA at most, or a dual-energy pair of pages
+MAX_BYTES_PER_PIXEL = 16  # the largest scan a station sends: two channels of float64 (read as float32)
+
+
+def _check_bytes(name: str, nbytes: int, max_pixels: int) -> None:
+    limit = MAX_BYTES_PER_PIXEL * max_pixels
+    if nbytes > limit:
+        raise ScanTooLarge(f"{name}: its arrays would take {nbytes:,} bytes decoded; the limit is {limit:,} ({max_pixels:,} pixels)")
+
+
 def _check_pixels(name: str, height: int, width: int, max_pixels: int) -> None:
     if height <= 0 or width <= 0:
         raise ScanDecodeError(f"{name}: image has no pixels ({width} x {height})")
@@ -207,6 +220,11 @@ def _decode_tiff(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, S
         if len(spatial) != 2:
             raise ScanDecodeError(f"{name}: TIFF series with axes {axes!r} has no 2-D image")
         _check_pixels(name, spatial[0], spatial[1], max_pixels)
+        elements = int(np.prod(shape, dtype=np.int64))
+        per_pixel = elements // (spatial[0] * spatial[1])  # pages x samples
+        if per_pixel > MAX_VALUES_PER_PIXEL:
+            raise ScanDecodeError(f"{name}: TIFF holds {per_pixel} pages or samples a pixel; a scan is one image (up to RGBA) or a dual-energy pair")
+        _check_bytes(name, elements * series.dtype.itemsize, max_pixels)
         array = series.asarray()
         orientation = page.tags.get("Orientation")  # type: ignore[union-attr]  # pages[0] is a TiffPage, never a TiffFrame
         photometric = page.photometric  # type: ignore[union-attr]
@@ -218,12 +236,16 @@ def _decode_tiff(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, S
 
 
 def _decode_npz(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, ScanKind, float | None]:
-    """NPZ, read member by member: each .npy header is checked before its data is inflated."""
+    """NPZ: every member's .npy header is checked (count, type, elements, bytes in all) before any data is inflated."""
     arrays: dict[str, np.ndarray] = {}
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        members = [m for m in zf.namelist() if m.endswith(".npy")]
+        entries = zf.namelist()
+        if len(entries) > MAX_NPZ_MEMBERS:
+            raise ScanDecodeError(f"{name}: NPZ holds {len(entries)} entries; a scan has at most {MAX_NPZ_MEMBERS} (low, high, pixel_pitch_mm)")
+        members = [m for m in entries if m.endswith(".npy")]
         if not members:
             raise ScanDecodeError(f"{name}: zip archive holds no .npy arrays")
+        total_bytes = 0
         for member in members:
             with zf.open(member) as fh:
                 version = np.lib.format.read_magic(fh)
@@ -231,8 +253,14 @@ def _decode_npz(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, Sc
                 shape, _, dtype = read_header(fh)  # header only: no data inflated yet
                 if dtype.hasobject:
                     raise ScanDecodeError(f"{name}: {member} holds Python objects; only numeric arrays are read")
-                if int(np.prod(shape, dtype=np.int64)) > 2 * max_pixels:  # two channels at most per pixel
+                if dtype.kind not in "biuf":
+                    raise ScanDecodeError(f"{name}: {member} holds {dtype} values; only numeric arrays are read")
+                elements = int(np.prod(shape, dtype=np.int64))
+                if elements > 2 * max_pixels:  # two channels at most per pixel
                     raise ScanTooLarge(f"{name}: array {member} of shape {shape} exceeds the limit of {max_pixels:,} pixels")
+                total_bytes += elements * dtype.itemsize
+        _check_bytes(name, total_bytes, max_pixels)
+        for member in members:
             with zf.open(member) as fh:
                 arrays[member[:-4]] = np.lib.format.read_array(fh, allow_pickle=False)
     pitch = float(arrays.pop("pixel_pitch_mm")) if "pixel_pitch_mm" in arrays else None

@@ -242,3 +242,46 @@ def test_real_scans_decode(shared_data) -> None:
     for path in sorted((shared_data / "sixray-subset" / "val").glob("*.jpg"))[:3] + sorted((shared_data / "opixray-roboflow-subset" / "images").glob("*.jpg"))[:3]:
         scan = read_scan(path.read_bytes(), filename=path.name)
         assert scan.kind == "colour" and scan.pixels.dtype == np.uint8 and scan.format == "jpeg"
+
+
+def _npy_header_only(**members: tuple[tuple[int, ...], str]) -> bytes:
+    """An NPZ whose members are only .npy headers (shape, dtype): what a bomb declares, without its data."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for member, (shape, dtype) in members.items():
+            head = io.BytesIO()
+            np.lib.format.write_array_header_1_0(head, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": shape})
+            zf.writestr(f"{member}.npy", head.getvalue())
+    return buf.getvalue()
+
+
+def _multipage_tiff(pages: int, size: int = 8) -> bytes:
+    """One series of `pages` zlib pages, as the bomb was (tifffile reads it as a single (pages, H, W) array)."""
+    return _tiff(np.full((pages, size, size), 30000, np.uint16), compression="zlib", photometric="minisblack")
+
+
+@pytest.mark.parametrize(
+    ("data", "max_pixels", "error", "message"),
+    [
+        # issue 19.2's reproducer: 2000 elements of 1 MB each passed the element count (1.9 GB decoded)
+        (_npy_header_only(pixels=((2000,), "|V1000000")), None, ScanDecodeError, "only numeric arrays"),
+        (_npy_header_only(pixels=((2000,), "<S1000000")), None, ScanDecodeError, "only numeric arrays"),
+        # each array within the pixel count, all of them together over the bytes a scan may take
+        (_npy_header_only(low=((1500,), "<f8"), high=((1500,), "<f8"), spare=((1500,), "<f8")), 1000, ScanTooLarge, "bytes decoded"),
+        (_npz(**{f"a{i}": np.zeros(2, np.float32) for i in range(5)}), None, ScanDecodeError, "5 entries"),
+        (_multipage_tiff(5), None, ScanDecodeError, "5 pages"),
+        (_multipage_tiff(1000), None, ScanDecodeError, "1000 pages"),  # the 1000-page bomb, pages of 8x8
+        (_tiff(np.full((8, 8, 6), 7, np.uint8), planarconfig="contig", photometric="minisblack"), None, ScanDecodeError, "6 pages or samples"),
+    ],
+)
+def test_limits_are_checked_before_anything_is_decoded(data: bytes, max_pixels: int | None, error: type[Exception], message: str) -> None:
+    assert len(data) < 200_000
+    with pytest.raises(error, match=message):
+        read_scan(data, filename="upload.bin", max_pixels=max_pixels)
+
+
+def test_within_the_limits_still_decodes() -> None:
+    assert read_scan(_multipage_tiff(2)).kind == "dual_energy"  # a low/high pair of pages
+    assert read_scan(_npz(low=DUAL16[..., 0], high=DUAL16[..., 1], pixel_pitch_mm=np.float32(0.8))).pixel_pitch_mm == pytest.approx(0.8)
+    f8 = np.full((20, 30), 0.5)
+    assert read_scan(_npz(low=f8, high=f8), max_pixels=600).kind == "dual_energy"  # 16 bytes a pixel: exactly the limit
