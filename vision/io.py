@@ -80,7 +80,8 @@ def read_scan(data: bytes, *, filename: str | None = None, max_pixels: int | Non
         # without the library's reprs of its buffers (`<_io.BytesIO object at 0x7f...>`): they name no file
         reason = re.sub(r"<[^<>]* at 0x[0-9a-fA-F]+>", "the data", str(exc))
         raise ScanDecodeError(f"{name}: cannot decode {fmt}: {reason}") from exc
-    if pixels.dtype.kind == "f" and not np.isfinite(pixels).all():
+    # a float64 sum is NaN or Inf exactly when a value is (float32 values cannot overflow it), with no full-size mask
+    if pixels.dtype.kind == "f" and not np.isfinite(np.sum(pixels, dtype=np.float64)):
         bad = int(np.count_nonzero(~np.isfinite(pixels)))
         # NaN or Inf would reach the model as garbage and the scan be cleared: the detector output is unusable
         raise ScanDecodeError(f"{name}: raw data holds {bad:,} NaN or infinite values of {pixels.size:,}; the scan cannot be screened")

@@ -5,8 +5,10 @@ class. The policy is checked against the taxonomy when it loads: every threat cl
 class appended to the taxonomy without a rule would otherwise never alarm) and benign classes may not
 alarm. Its `image_quality` block sends scans that cannot be screened (too small, blank, saturated, or with
 an opaque area X-rays did not get through) to an officer: `inspect`, never `clear` (`vision/quality.py`
-measures; defaults apply when the block is absent; a threshold set to null turns that check off). It lives in `vision` (no web framework) because every screening path decides with it: the
-service, batch re-screening and `predict` (`xscreen.vision.screening`).
+measures; defaults apply when the block is absent; a threshold set to null turns that check off).
+
+It lives in `vision` (no web framework) because every screening path decides with it: the service, batch
+re-screening and `predict` (`xscreen.vision.screening`).
 """
 
 from __future__ import annotations
