@@ -14,6 +14,7 @@ from xscreen.clitools import run_command
 def register(app: typer.Typer) -> None:
     app.command("synth")(synth)
     app.command("synth-tip")(synth_tip)
+    app.command("synth-drugs")(synth_drugs)
 
 
 def synth(
@@ -56,5 +57,34 @@ def synth_tip(
         data_yaml = tip_dataset(backgrounds, out, count=count, seed=seed, pitch_mm=pitch_mm, progress=not as_json)
         if as_json:
             typer.echo(json.dumps({"data_yaml": str(data_yaml), "count": count, "seed": seed}))
+
+    run_command(body)
+
+
+def synth_drugs(
+    backgrounds: Path = typer.Option(..., "--backgrounds", exists=True, file_okay=False, help="A built dataset (`xscreen data build`): its real scans and labels."),
+    out: Path = typer.Option(..., "--out", help="Output dataset directory."),
+    split: str = typer.Option("train", "--split", help="Which split's scans are the backgrounds (composites keep it)."),
+    count: int = typer.Option(..., "--count", min=1, help="Number of composites."),
+    seed: int = typer.Option(0, "--seed", help="Same seed, same bytes."),
+    family: str = typer.Option("train", "--family", help="train, or heldout: the families training never sees (for measurement)."),
+    gray_fraction: float = typer.Option(0.3, "--gray-fraction", min=0.0, max=1.0, help="Share rendered as single-energy gray."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
+) -> None:
+    """The drug data programme: drug items projected into real scans, with each label's form and visibility (docs/drugs.md)."""
+
+    def body() -> None:
+        from xscreen.datasets.synth.drug_tip import DrugTipOptions, drug_tip_dataset
+        from xscreen.datasets.synth.drugs import FAMILIES
+        from xscreen.errors import ConfigError
+
+        if family not in FAMILIES:
+            raise ConfigError(f"--family must be one of {', '.join(FAMILIES)}, got {family!r}")
+        options = DrugTipOptions(family=family, gray_fraction=gray_fraction)
+        data_yaml = drug_tip_dataset(backgrounds, out, split=split, count=count, seed=seed, options=options, progress=not as_json)
+        if as_json:
+            typer.echo(json.dumps({"data_yaml": str(data_yaml), "count": count, "seed": seed, "family": family, "split": split}))
+        else:
+            typer.echo(f"wrote {count} drug composites ({family} family): {data_yaml}", err=True)
 
     run_command(body)

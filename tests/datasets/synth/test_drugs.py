@@ -108,3 +108,19 @@ def test_drug_tip_dataset_records_form_and_visibility_and_renders_gray(tmp_path:
         own = 1 if meta["background"].endswith("bg0.jpg") else 0
         assert len(labels) == own + sum(p["kept"] for p in meta["projected"])
     assert renderings == {"colour", "gray"}
+
+
+def test_synth_drugs_command(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from xscreen.cli import app
+
+    bg = _background_set(tmp_path / "bg")
+    runner = CliRunner()
+    ok = runner.invoke(app, ["synth-drugs", "--backgrounds", str(bg), "--out", str(tmp_path / "d"), "--count", "2", "--family", "heldout", "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["family"] == "heldout" and len(list((tmp_path / "d" / "images" / "train").glob("*.jpg"))) == 2
+    bad = runner.invoke(app, ["synth-drugs", "--backgrounds", str(bg), "--out", str(tmp_path / "e"), "--count", "2", "--family", "secret"])
+    assert bad.exit_code == 2 and "--family must be one of" in bad.output
+    empty = runner.invoke(app, ["synth-drugs", "--backgrounds", str(bg), "--out", str(tmp_path / "f"), "--count", "2", "--split", "val"])
+    assert empty.exit_code != 0 and "no val scans" in empty.output
