@@ -41,6 +41,7 @@ def scan_out(record: ScanRecord, taxonomy: Taxonomy) -> ScanOut:
             width=record.width,
             height=record.height,
             kind=record.image_kind,
+            pixel_pitch_mm=record.pixel_pitch_mm,
         ),
         detections=[DetectionOut(**row) for row in record_detections(record).to_records(taxonomy)],
         decision=DecisionOut(verdict=record.verdict, reasons=record.reasons, policy_version=record.policy_version),

@@ -3,6 +3,7 @@ contract must not move when a column does."""
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timezone
 from typing import Literal
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from xscreen.vision.policy import Verdict
 Outcome = Literal["threat_confirmed", "false_alarm"]
+MAX_PIXEL_PITCH_MM = 10.0  # baggage and parcel detectors are 0.4-2 mm; above 10 mm is a unit mistake (cm, um)
 FIELD_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"  # no "/": scan ids appear in URL paths
 
 
@@ -33,6 +35,26 @@ class ScanMetadata(BaseModel):
     declared_contents: str | None = Field(default=None, max_length=4000)
     origin: str | None = Field(default=None, max_length=128)
     view: str | None = Field(default=None, max_length=64, description="Scanner view, e.g. top or side.")
+    pixel_pitch_mm: float | None = Field(default=None, gt=0, le=MAX_PIXEL_PITCH_MM, allow_inf_nan=False,
+                                         description="The station detector's pixel pitch in mm; the scan is resampled to the model's scale. "
+                                         "Overrides a pitch the file states (DICOM PixelSpacing, NPZ pixel_pitch_mm).")
+
+    # Before the whitespace strip: a scan_id is an idempotency key compared byte for byte, so "A1\n" silently
+    # becoming "A1" could replay another scan; and control characters in a parcel reference reach audit
+    # exports and officers' screens verbatim.
+    @field_validator("scan_id", mode="before")
+    @classmethod
+    def _unpadded(cls, value: object) -> object:
+        if isinstance(value, str) and value != value.strip():
+            raise ValueError("must not start or end with whitespace or a newline")
+        return value
+
+    @field_validator("station_id", "item_ref", "origin", "view", mode="before")
+    @classmethod
+    def _no_control_characters(cls, value: object) -> object:
+        if isinstance(value, str) and any(unicodedata.category(ch) == "Cc" for ch in value):
+            raise ValueError("must not contain control characters (newlines, tabs, NUL, escapes)")
+        return value
 
 
 class DetectionOut(BaseModel):
@@ -72,6 +94,7 @@ class ImageOut(BaseModel):
     width: int
     height: int
     kind: str
+    pixel_pitch_mm: float | None = Field(default=None, description="The pitch the station declared with the scan; null when it declared none.")
 
 
 class BoxIn(BaseModel):

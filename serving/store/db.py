@@ -63,13 +63,34 @@ def _alembic(engine: Engine, action: str, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
         config.attributes["connection"] = connection
         getattr(command, action)(config, revision)
 
 
+MIGRATION_LOCK_TIMEOUT_S = 300.0
+PG_MIGRATION_LOCK = 0x78736372  # "xscr": pg_advisory_xact_lock key held while migrating
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Upgrade the schema to `revision` with Alembic (the migrations ship inside the package)."""
-    _alembic(engine, "upgrade", revision)
+    """Upgrade the schema to `revision` with Alembic (the migrations ship inside the package).
+
+    Under a lock: two or three processes starting at once on a fresh database each saw no tables and the
+    slower one failed "table api_keys already exists". SQLite files take a file lock beside the database;
+    PostgreSQL an advisory lock inside the migration's transaction."""
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        from filelock import FileLock, Timeout
+
+        lock_path = f"{Path(database).expanduser()}.migrate.lock"
+        try:
+            with FileLock(lock_path, timeout=MIGRATION_LOCK_TIMEOUT_S):
+                _alembic(engine, "upgrade", revision)
+        except Timeout as exc:
+            raise ServiceUnavailable(f"another process has held the migration lock {lock_path} for {MIGRATION_LOCK_TIMEOUT_S:.0f} s") from exc
+    else:
+        _alembic(engine, "upgrade", revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:

@@ -66,6 +66,7 @@ class ScanRecord(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     image_kind: Mapped[str] = mapped_column(String(32))
+    pixel_pitch_mm: Mapped[float | None] = mapped_column(Float, nullable=True)  # as the station declared it (null: not declared)
     model_name: Mapped[str] = mapped_column(String(128))
     model_version: Mapped[int] = mapped_column(Integer)
     policy_version: Mapped[str] = mapped_column(String(128))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 from sqlalchemy import func, select
@@ -50,12 +50,28 @@ def get_scan(*, session: Session, scan_id: str, station: str | None = None) -> S
     return record
 
 
-def check_replay(existing: ScanRecord, *, station: str, image_sha256: str) -> ScanRecord:
-    """A re-sent scan_id is a replay only from the same station with the same image. Both refusals read the
-    same, so the answer does not say whose the id is (that it is taken still shows: ids are global keys)."""
+# What a station sends besides the image. A replay must repeat them: a re-send with another item_ref used to
+# return the old record, and the station believed the new parcel reference was stored.
+REPLAY_FIELDS = ("item_ref", "declared_contents", "origin", "view", "pixel_pitch_mm")
+
+
+def check_replay(existing: ScanRecord, *, station: str, image_sha256: str, metadata: Mapping[str, Any]) -> ScanRecord:
+    """A re-sent scan_id is a replay only from the same station with the same image and the same metadata
+    (`REPLAY_FIELDS`). The station and image refusals read the same, so the answer does not say whose the id
+    is (that it is taken still shows: ids are global keys); the metadata one names the fields that differ."""
     if existing.station != station or existing.image_sha256 != image_sha256:
         raise ScanConflict(f"scan_id {existing.id!r} is already taken by another scan; use a new scan_id")
+    differ = [name for name in REPLAY_FIELDS if getattr(existing, name) != metadata.get(name)]
+    if differ:
+        raise ScanConflict(
+            f"scan_id {existing.id!r} was stored with another {', '.join(differ)}; resend it with the stored values "
+            "or send the scan under a new scan_id"
+        )
     return existing
+
+
+def replay_metadata(record: ScanRecord) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in REPLAY_FIELDS}
 
 
 def save_scan(*, session: Session, record: ScanRecord) -> tuple[ScanRecord, bool]:
@@ -69,7 +85,7 @@ def save_scan(*, session: Session, record: ScanRecord) -> tuple[ScanRecord, bool
         existing = find_scan(session=session, scan_id=record.id)
         if existing is None:
             raise
-        return check_replay(existing, station=record.station, image_sha256=record.image_sha256), False
+        return check_replay(existing, station=record.station, image_sha256=record.image_sha256, metadata=replay_metadata(record)), False
     return record, True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ from xscreen.serving.api.schemas import ScanMetadata, ScanOut, ScanPage, ScanQue
 from xscreen.serving.api.service import Inference, Service
 from xscreen.serving.store.images import sha256_bytes
 from xscreen.serving.store.records import ScanRecord, utcnow
-from xscreen.serving.store.scans import ScanFilter, check_replay, detection_rows, find_scan, get_scan, list_scans, save_scan
+from xscreen.serving.store.scans import REPLAY_FIELDS, ScanFilter, check_replay, detection_rows, find_scan, get_scan, list_scans, save_scan
 from xscreen.vision.io import read_scan
 
 router = APIRouter(prefix="/scans", tags=["scans"])
@@ -96,12 +97,13 @@ async def read_upload(request: Request, max_bytes: int) -> tuple[bytes, str | No
     return data, filename, metadata
 
 
-def _find_replay(service: Service, scan_id: str, station: str, digest: str) -> ScanOut | None:
+def _find_replay(service: Service, scan_id: str, meta: ScanMetadata, station: str, digest: str) -> ScanOut | None:
     with service.sessions() as session:
         existing = find_scan(session=session, scan_id=scan_id)
         if existing is None:
             return None
-        return scan_out(check_replay(existing, station=station, image_sha256=digest), service.taxonomy)
+        metadata = {name: getattr(meta, name) for name in REPLAY_FIELDS}
+        return scan_out(check_replay(existing, station=station, image_sha256=digest, metadata=metadata), service.taxonomy)
 
 
 def _store(service: Service, data: bytes, record: ScanRecord) -> tuple[ScanOut, bool]:
@@ -126,9 +128,10 @@ def _replayed(response: Response, out: ScanOut, service: Service) -> ScanOut:
     summary="Screen one scan",
     description="Decodes the scan, runs the model (micro-batched with concurrent scans), applies the decision "
     "policy and stores image and record before answering 201. Re-sending a `scan_id` from the same station "
-    "with the same image answers 200 with the stored result (header `Idempotent-Replayed: true`) and creates "
-    "nothing; the same `scan_id` with another image or station is a 409.",
-    responses={409: {"description": "scan_id reused for another image or station"}, 413: {"description": "Body or image too large"}, 415: {"description": "Not an image format the engine decodes"}},
+    "with the same image and metadata answers 200 with the stored result (header `Idempotent-Replayed: true`) and "
+    "creates nothing; the same `scan_id` with another image, station or metadata (item_ref, declared_contents, origin, "
+    "view, pixel_pitch_mm) is a 409.",
+    responses={409: {"description": "scan_id reused for another image, station or metadata"}, 413: {"description": "Body or image too large"}, 415: {"description": "Not an image format the engine decodes"}},
     openapi_extra=POST_BODY_DOC,
 )
 async def create_scan(request: Request, response: Response, service: ServiceDep, key: StationDep) -> ScanOut:
@@ -141,12 +144,14 @@ async def create_scan(request: Request, response: Response, service: ServiceDep,
         raise InvalidRequest(f"station_id {meta.station_id!r} does not match the API key's station {station!r}")
     digest = sha256_bytes(data)
     if meta.scan_id is not None:
-        replay = await run_in_threadpool(_find_replay, service, meta.scan_id, station, digest)
+        replay = await run_in_threadpool(_find_replay, service, meta.scan_id, meta, station, digest)
         if replay is not None:
             return _replayed(response, replay, service)
 
     received = time.perf_counter()
     scan = await run_in_threadpool(read_scan, data, filename=filename, max_pixels=settings.max_image_pixels)
+    if meta.pixel_pitch_mm is not None:  # per scan, not per batch: batch-mates come from other stations
+        scan = dataclasses.replace(scan, pixel_pitch_mm=meta.pixel_pitch_mm)
     decoded = time.perf_counter()
     inference: Inference = await service.batcher.submit(scan)
     screening = inference.screening
@@ -167,6 +172,7 @@ async def create_scan(request: Request, response: Response, service: ServiceDep,
         width=scan.width,
         height=scan.height,
         image_kind=scan.kind,
+        pixel_pitch_mm=meta.pixel_pitch_mm,
         model_name=service.engine.name,
         model_version=int(service.engine.version),
         policy_version=decision.policy_version,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import struct
+import uuid
 import zlib
 from typing import Any, Callable
 
@@ -105,6 +106,16 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], int, str]] = [
     ("scan_id too long", {"files": {"file": ("a.png", png_bytes(), "image/png")}, "data": {"scan_id": "x" * 129}}, 422, "invalid_request"),
     ("metadata twice", {"files": {"file": ("a.png", png_bytes(), "image/png")}, "data": {"view": "top"}, "params": {"view": "side"}}, 422, "invalid_request"),
     ("another station's id", {"files": {"file": ("a.png", png_bytes(), "image/png")}, "data": {"station_id": "station-9"}}, 422, "invalid_request"),
+    ("scan_id with a trailing newline", {"files": {"file": ("a.png", png_bytes(), "image/png")}, "data": {"scan_id": "pad-1\n"}}, 422, "invalid_request"),
+    ("scan_id with a trailing space", {"files": {"file": ("a.png", png_bytes(), "image/png")}, "data": {"scan_id": "pad-1 "}}, 422, "invalid_request"),
+    ("scan_id with a leading tab", {"files": {"file": ("a.png", png_bytes(), "image/png")}, "data": {"scan_id": "\tpad-1"}}, 422, "invalid_request"),
+    ("scan_id trailing newline in the query", {"content": png_bytes(), "headers": {"Content-Type": "image/png"}, "params": {"scan_id": "pad-2\n"}}, 422, "invalid_request"),
+    ("item_ref with NUL", {"files": {"file": ("a.png", png_bytes(), "image/png")}, "data": {"item_ref": "P\x001"}}, 422, "invalid_request"),
+    ("item_ref with an escape sequence", {"files": {"file": ("a.png", png_bytes(), "image/png")}, "data": {"item_ref": "\x1b[31mP1"}}, 422, "invalid_request"),
+    ("item_ref with a newline inside", {"files": {"file": ("a.png", png_bytes(), "image/png")}, "data": {"item_ref": "P1\nP2"}}, 422, "invalid_request"),
+    ("item_ref with a trailing newline", {"files": {"file": ("a.png", png_bytes(), "image/png")}, "data": {"item_ref": "P1\n"}}, 422, "invalid_request"),
+    ("item_ref with DEL", {"files": {"file": ("a.png", png_bytes(), "image/png")}, "data": {"item_ref": "P1\x7f"}}, 422, "invalid_request"),
+    ("origin with a C1 control", {"files": {"file": ("a.png", png_bytes(), "image/png")}, "data": {"origin": "CN\x85"}}, 422, "invalid_request"),
     ("broken multipart", {"content": b"--nope\r\ngarbage", "headers": {"Content-Type": "multipart/form-data; boundary=XSCREENBOUNDARY"}}, 400, "bad_request"),
 ]
 
@@ -138,6 +149,30 @@ def test_resending_a_scan_id_returns_the_stored_result(client: httpx.Client, ser
     a, b = first.json(), second.json()
     assert a["received_at"] == b["received_at"] and a["decision"] == b["decision"] and a["detections"] == b["detections"]
     assert stored_count(server.settings)[0] == before + 1
+
+
+@pytest.mark.parametrize(
+    ("first", "again", "named"),
+    [
+        ({"item_ref": "P-1"}, {"item_ref": "P-2"}, "item_ref"),
+        ({"item_ref": "P-1"}, {}, "item_ref"),
+        ({}, {"origin": "CN"}, "origin"),
+        ({"view": "top", "declared_contents": "books"}, {"view": "side", "declared_contents": "toys"}, "declared_contents, view"),
+        ({"pixel_pitch_mm": "0.8"}, {"pixel_pitch_mm": "0.5"}, "pixel_pitch_mm"),
+    ],
+)
+def test_a_resend_with_other_metadata_is_409_naming_the_fields(client: httpx.Client, server, first: dict[str, str], again: dict[str, str], named: str) -> None:
+    """Issue 19.8: the same bytes under the same scan_id with other metadata used to return the old record."""
+    scan_id = f"meta-{uuid.uuid4().hex}"
+    data = png_bytes(seed=41)
+    assert post_scan(client, data, scan_id=scan_id, **first).status_code == 201
+    before = stored_count(server.settings)
+    response = post_scan(client, data, scan_id=scan_id, **again)
+    assert_error(response, 409, "scan_conflict")
+    assert f"was stored with another {named};" in response.json()["error"]["message"]
+    assert stored_count(server.settings) == before
+    assert client.get(f"/v1/scans/{scan_id}").json()["item_ref"] == first.get("item_ref")
+    assert post_scan(client, data, scan_id=scan_id, **first).status_code == 200  # the exact re-send is still a replay
 
 
 def test_reusing_a_scan_id_for_another_image_or_station_is_409(client: httpx.Client, server) -> None:
@@ -310,3 +345,32 @@ def test_list_by_item_ref_and_reviewed(server) -> None:
         assert ids(reviewed="true") == ["lookup-1"]
         assert ids(reviewed="false") == ["lookup-2", "lookup-0"]
         assert ids(item_ref="PARCEL-A", reviewed="false") == ["lookup-0"]
+
+
+def test_station_declares_pixel_pitch(client: httpx.Client, server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 19.9: `pixel_pitch_mm` is accepted, reaches the engine with this scan, and is stored and returned."""
+    engine = server.app.state.service.engine
+    seen: list[float | None] = []
+    original = engine.predict_scans
+
+    def spy(scans: Any, **kwargs: Any) -> Any:
+        seen.extend(scan.pixel_pitch_mm for scan in scans)
+        return original(scans, **kwargs)
+
+    monkeypatch.setattr(engine, "predict_scans", spy)
+    response = post_scan(client, png_bytes(seed=31), scan_id="pitch-1", pixel_pitch_mm="0.8")
+    assert response.status_code == 201, response.text
+    assert response.json()["image"]["pixel_pitch_mm"] == pytest.approx(0.8)
+    assert client.get("/v1/scans/pitch-1").json()["image"]["pixel_pitch_mm"] == pytest.approx(0.8)
+    assert seen == [pytest.approx(0.8)]
+    plain = post_scan(client, png_bytes(seed=32), scan_id="pitch-none")
+    assert plain.status_code == 201 and plain.json()["image"]["pixel_pitch_mm"] is None
+
+
+@pytest.mark.parametrize("pitch", ["0", "-0.5", "10.5", "1e9", "nan", "inf", "wide"])
+def test_bad_pixel_pitch_is_refused(client: httpx.Client, server: Any, pitch: str) -> None:
+    before = stored_count(server.settings)
+    response = post_scan(client, png_bytes(seed=33), pixel_pitch_mm=pitch)
+    assert_error(response, 422, "invalid_request")
+    assert "pixel_pitch_mm" in response.json()["error"]["message"]
+    assert stored_count(server.settings) == before
