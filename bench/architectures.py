@@ -56,9 +56,9 @@ def _onnx_speed(weights: Path, imgsz: int, repeats: int = 30) -> float:
 
 
 def report(args: argparse.Namespace) -> None:
-    from xscreen.training.offline import prepare_ultralytics
     from xscreen.training.evaluate import EvaluateOptions
     from xscreen.training.evaluate import run as evaluate
+    from xscreen.training.offline import prepare_ultralytics
 
     prepare_ultralytics()
     datasets = [Path(d) for d in args.eval_data]

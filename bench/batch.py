@@ -58,8 +58,8 @@ def raw_rates(files: list[Path], *, models_dir: Path, model: str, batch_size: in
 
 
 def pipeline_rate(files: list[Path], *, engine: str, models_dir: Path, model: str, batch_size: int, workers: int, tmp: Path) -> tuple[float, float | None]:
-    from xscreen.serving.batch.run import BatchOptions, run
     from xscreen.resources import DEFAULT_POLICY_FILE
+    from xscreen.serving.batch.run import BatchOptions, run
 
     listing = tmp / f"files-{engine}-{len(files)}.txt"
     listing.write_text("".join(f"{f}\n" for f in files))

@@ -96,7 +96,9 @@ def evaluate(model: str, composites: Path, negatives: Path, *, models_dir: Path)
         def rate(group, t):
             return round(sum(s >= t for *_, s in group) / len(group), 3) if group else None
 
-        by = lambda key: {k: {"n": len(g), "dr_at_far5": rate(g, t5), "dr_at_operating": rate(g, op)} for k, g in sorted(_group(mine, key).items())}
+        def by(key):
+            return {k: {"n": len(g), "dr_at_far5": rate(g, t5), "dr_at_operating": rate(g, op)} for k, g in sorted(_group(mine, key).items())}
+
         report["classes"][cls] = {
             "instances": n_gt, "ap50": round(ap50, 3), "threshold_far5": round(t5, 4), "threshold_far1": round(_far_threshold(neg_det, cid, 0.01), 4),
             "operating_threshold": op,

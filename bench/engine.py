@@ -54,9 +54,9 @@ def prepare_model(workdir: Path, *, weights: Path | None, imgsz: int, calib: lis
     prepare_ultralytics()
     from ultralytics import YOLO
 
+    from xscreen.training.quantize import quantize_int8
     from xscreen.vision.engine import Engine
     from xscreen.vision.io import read_scan
-    from xscreen.training.quantize import quantize_int8
     from xscreen.vision.registry import InputSpec, ModelCard, OutputSpec, Thresholds, sha256_file
     from xscreen.vision.taxonomy import load_taxonomy
 

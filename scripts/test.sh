@@ -3,6 +3,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
+# Lint and types first (seconds once mypy's cache is warm): ruff and mypy as configured in pyproject.toml.
+VENV=$VENV bash scripts/lint.sh || { echo "error: lint or type check failed (scripts/lint.sh)" >&2; exit 1; }
 "$VENV/bin/python" -m pytest "$@"
 rc=$?
 if [ $rc -eq 5 ]; then

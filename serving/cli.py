@@ -4,9 +4,9 @@ uvicorn, sqlalchemy) happen inside the commands, so `xscreen --help` stays fast.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from contextlib import contextmanager
 from typing import Any, Iterator, Optional
 
 import typer
@@ -53,7 +53,6 @@ def serve(
 
         from xscreen.serving.api.app import create_app
         from xscreen.settings import get_settings
-
         from xscreen.vision.policy import load_policy
         from xscreen.vision.registry import resolve_model
 

@@ -62,9 +62,9 @@ def build_tiny_model(root: Path, *, epochs: int = 3, imgsz: int = 64) -> Path:
 
     Returns the registry dir, holding `tiny:1` promoted as default and the source weights at `tiny.pt`.
     """
-    from xscreen.training.offline import prepare_ultralytics
     from xscreen.training.export import ExportOptions
     from xscreen.training.export import run as export_run
+    from xscreen.training.offline import prepare_ultralytics
     from xscreen.training.registry import promote
     from xscreen.vision.taxonomy import load_taxonomy
 

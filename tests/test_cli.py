@@ -59,9 +59,10 @@ def test_doctor_fails_in_plain_words_without_model(tmp_path: Path, monkeypatch: 
 @pytest.mark.parametrize("columns", ["20", "80", "400"])
 def test_errors_are_one_unwrapped_line_at_any_width(columns: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A long path in the message: rich used to wrap it at the terminal's width, wherever the path ended.
-    from xscreen.errors import ConfigError
-    from xscreen.clitools import run_command
     import typer
+
+    from xscreen.clitools import run_command
+    from xscreen.errors import ConfigError
 
     monkeypatch.setenv("COLUMNS", columns)
     long_path = tmp_path / ("deep" * 30) / "train.yaml"
@@ -125,8 +126,8 @@ def test_package_clis_import_the_shared_module_and_register_in_one_style() -> No
     """Leaves never import the root (`xscreen.cli`); each `register(app)` only adds commands and groups."""
     import ast
 
-    from xscreen.cli import COMMAND_MODULES
     from xscreen.checkout import REPO_ROOT
+    from xscreen.cli import COMMAND_MODULES
 
     roots = {"xscreen": "xscreen", "vision": "vision", "datasets": "datasets", "training": "training", "serving": "serving"}
     for folder in roots:

@@ -71,8 +71,8 @@ def export(
 ) -> None:
     """Export a checkpoint to ONNX, check parity with PyTorch, and add it to the registry."""
     from xscreen.checkout import real_val_scans
-    from xscreen.vision.yolo import find_images
     from xscreen.training.export import ExportOptions, run
+    from xscreen.vision.yolo import find_images
 
     def body() -> None:
         settings = get_settings()

@@ -25,11 +25,11 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from xscreen.vision.yolo import find_images
 from xscreen.errors import ConfigError, ParityError
 from xscreen.training.offline import prepare_ultralytics
 from xscreen.vision.registry import CARD_FILE, InputSpec, ModelCard, OutputSpec, RegistryModel, Thresholds, sha256_file
 from xscreen.vision.taxonomy import load_taxonomy
+from xscreen.vision.yolo import find_images
 
 logger = logging.getLogger(__name__)
 

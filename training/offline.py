@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 OFFLINE_ENV = {
     "YOLO_OFFLINE": "1",
@@ -81,10 +81,9 @@ def prepare_ultralytics() -> None:
 
 def _disable_online_checks() -> None:
     """ultralytics asks `is_online()` before some downloads; answer no without touching a socket."""
+    import ultralytics.engine.trainer as trainer
     import ultralytics.utils as uutils
     import ultralytics.utils.checks as checks
-
-    import ultralytics.engine.trainer as trainer
     import ultralytics.utils.patches as patches
 
     patches._pil_plugins_registered = True  # never try to install pi-heif; HEIF scans are not supported

@@ -29,13 +29,13 @@ from typing import Any, Iterator
 import yaml
 from pydantic import ConfigDict, TypeAdapter, ValidationError
 
+from xscreen.checkout import REPO_ROOT
 from xscreen.datasets.layout import MANIFEST, read_manifest
 from xscreen.errors import ConfigError, validation_summary
-from xscreen.training.offline import prepare_ultralytics
-from xscreen.checkout import REPO_ROOT
 from xscreen.settings import get_settings
-from xscreen.training.recover import is_registry_ref, start_from_registry
 from xscreen.training.augment import XRAY_HYPERPARAMETERS, XrayAugment, install
+from xscreen.training.offline import prepare_ultralytics
+from xscreen.training.recover import is_registry_ref, start_from_registry
 from xscreen.vision.taxonomy import DEFAULT_TAXONOMY_PATH, load_taxonomy
 from xscreen.vision.yolo import load_data_yaml
 

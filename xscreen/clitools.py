@@ -24,7 +24,7 @@ from typer.core import TyperGroup
 try:  # typer 0.2x vendors its own click; typer.BadParameter is that click's
     from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 except ImportError:  # pragma: no cover - older typer on the real click
-    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # type: ignore[assignment,no-redef]
+    from click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # type: ignore[assignment]
 
 from xscreen.errors import ConfigError, XscreenError, validation_summary
 

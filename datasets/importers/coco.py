@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from xscreen.datasets.importers.records import SourceBox, SourceSample
-from xscreen.vision.yolo import find_images
 from xscreen.errors import DatasetError
+from xscreen.vision.yolo import find_images
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from xscreen.datasets.importers.records import SourceBox, SourceSample
 from xscreen.datasets.importers.scan import subset_of
-from xscreen.vision.yolo import find_images
 from xscreen.errors import DatasetError
+from xscreen.vision.yolo import find_images
 
 log = logging.getLogger(__name__)
 

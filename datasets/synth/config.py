@@ -7,8 +7,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from xscreen.errors import ConfigError
 from xscreen.checkout import CONFIGS_DIR
+from xscreen.errors import ConfigError
 
 DEFAULT_CONFIG = CONFIGS_DIR / "synth" / "default.yaml"
 

@@ -73,7 +73,7 @@ def powder_pillow(rng: np.random.Generator) -> SceneObject:
     material, mass = str(rng.choice(POWDERS)), _log_uniform(rng, 3, 500)
     hx, hy, hz = _axes_for(mass, material, rng.uniform(0.15, 0.3))
     shapes = [ellipsoid(material, (hx, hy, hz), texture=0.1)]
-    shapes += hollow_ellipsoid("polyethylene", (hx + 0.1, hy + 0.1, hz + 0.1), 0.1)  # type: ignore[arg-type]
+    shapes += hollow_ellipsoid("polyethylene", (hx + 0.1, hy + 0.1, hz + 0.1), 0.1)
     for sx in (-1, 1):  # sealed ends
         shapes.append(box("polyethylene", (2.5, hy * 0.8, 0.25), at=(sx * (hx + 1.5), 0, 0)))
     return _drug("powder_pillow", "drug_bulk", shapes, "powder_pillow", mass, material=material)
@@ -101,7 +101,7 @@ def bindle(rng: np.random.Generator) -> list[SceneObject]:
         material, mass = str(rng.choice(POWDERS)), _log_uniform(rng, 0.8, 10)
         r = (mass / get_material(material).density * 1000.0 / (4 / 3 * np.pi * 0.8)) ** (1 / 3)
         shapes = [ellipsoid(material, (r, r, 0.8 * r), texture=0.1)]
-        shapes += hollow_ellipsoid("polyethylene", (r + 0.15, r + 0.15, 0.8 * r + 0.15), 0.15)  # type: ignore[arg-type]
+        shapes += hollow_ellipsoid("polyethylene", (r + 0.15, r + 0.15, 0.8 * r + 0.15), 0.15)
         shapes.append(cylinder("polyethylene", 1.6, r * 0.6, at=(r + r * 0.55, 0, 0), rot=along_x()))  # neck
         off = np.array([(k % 3) * 3.2 * r, (k // 3) * 3.2 * r, rng.uniform(-3, 3)])
         shapes = [s.transformed(off, rotation_matrix(rng.uniform(0, 2 * np.pi))) for s in shapes]

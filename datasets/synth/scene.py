@@ -271,7 +271,8 @@ def render_scene(scene: Scene, rng: np.random.Generator, *, profile: ScannerProf
             ob[sl] += areal * np.float32(cb)
         own.append((obj, big, oa, ob))
     footprints = [measure_footprint(obj.label or "", big, oa, ob, acc.a, acc.b, model, config.labels) for obj, big, oa, ob in own]
-    a, b = acc.a, acc.b
+    a: np.ndarray = acc.a
+    b: np.ndarray = acc.b
     if (acc.width, acc.height) != (scene.width, scene.height):
         # Rendered at a lower internal resolution for speed: upsample the areal densities (smooth, so
         # linear interpolation is faithful), then transmission, noise and display at full resolution.

@@ -12,7 +12,7 @@ negative shape carves a cavity (also used to hollow a book or a shoe sole around
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -37,7 +37,7 @@ class Shape:
     extra: dict = field(default_factory=dict)
 
     def to_meta(self) -> dict:
-        meta = {
+        meta: dict[str, Any] = {
             "kind": self.kind,
             "material": self.material,
             "center": [round(float(v), 2) for v in self.center],
@@ -91,6 +91,7 @@ def footprint_bounds(shape: Shape) -> tuple[float, float, float, float]:
 
 
 def _outline_world(shape: Shape, z: float) -> list[np.ndarray]:
+    assert shape.outline is not None  # prisms and polylines have one
     pts = np.column_stack([shape.outline, np.full(len(shape.outline), z)])
     return [(shape.center + pts @ shape.rotation.T)[:, :2]]
 

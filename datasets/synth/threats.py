@@ -362,7 +362,7 @@ def drug_tablets(rng: np.random.Generator) -> list[SceneObject]:
         shapes.append(box("aluminium", (hx, hy, 0.012), at=(0, 0, -h / 2)))
         for i in range(nx):
             for j in range(ny):
-                at = (-hx + 4 + pitch * (i + 0.5), -hy + 4 + pitch * (j + 0.5), 0)
+                at = (-hx + 4 + pitch * (i + 0.5), -hy + 4 + pitch * (j + 0.5), 0.0)
                 shapes.append(_tablet("round" if rng.random() < 0.6 else "oval", material, at, np.eye(3), d, h))
         n_sheets = int(rng.integers(1, 4))
         base = list(shapes)

@@ -151,6 +151,7 @@ class ProjectionCanvas:
         if self.gray:
             delta = gray_from_attenuation(new_h, self.profile).astype(np.float32) - gray_from_attenuation(base_h, self.profile).astype(np.float32)
         else:
+            assert self.lut is not None  # built for every colour scan
             delta = _display(self.lut, new_l, new_h) - _display(self.lut, base_l, base_h)
         self.out[win] += delta
         self.a_high[win], self.a_low[win] = new_h, new_l  # later groups overlap earlier ones physically

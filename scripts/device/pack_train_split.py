@@ -5,9 +5,13 @@ Writes images/train (every training scan) and images/val (the SIXray validation 
 validates on once at the end of a run) with their labels, data.yaml, and manifest.jsonl naming the .webp
 files, so a config's `mix:` picks sources on the host exactly as it does on data/default.
 """
-import json, shutil, sys
+import json
+import shutil
+import sys
 from pathlib import Path
+
 import cv2
+
 src = Path(__file__).resolve().parents[2] / "data" / "default"; dst = Path(sys.argv[1]); maxside = int(sys.argv[2]); q = int(sys.argv[3])
 if dst.exists(): shutil.rmtree(dst)
 total = 0; manifest = []

@@ -4,8 +4,15 @@
 spekpy's wheel (164 MB) cannot travel to a lent GPU host; train_on_lent_gpu.sh serves these recorded values
 through stand-in modules instead (same numbers; a call outside the record raises KeyError).
 """
-import glob, pickle, sys
-import numpy as np, xraydb, spekpy, cv2
+import glob
+import pickle
+import sys
+
+import cv2
+import numpy as np
+import spekpy
+import xraydb
+
 rec = {"mu": {}, "spek": {}}
 orig_mu = xraydb.material_mu
 def material_mu(formula, energy, density=None, **kw):
@@ -22,6 +29,7 @@ class Spek:
 spekpy.Spek = Spek
 from xscreen.training.augment import XrayAugment, apply_profile
 from xscreen.vision.xray.profiles import list_profiles, load_profile
+
 a = XrayAugment(p_gray=0.5, p_profile=1.0)
 imgs = sorted(glob.glob("data/default/images/train/*.jpg"))[::200]
 for i in range(60):

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from xscreen.vision.policy import Verdict
+
 Outcome = Literal["threat_confirmed", "false_alarm"]
 MAX_PIXEL_PITCH_MM = 10.0  # baggage and parcel detectors are 0.4-2 mm; above 10 mm is a unit mistake (cm, um)
 FIELD_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"  # no "/": scan ids appear in URL paths

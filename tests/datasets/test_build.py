@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import yaml
 
+from xscreen.checkout import CONFIGS_DIR
 from xscreen.datasets.build import build_dataset
 from xscreen.datasets.recipe import BuildRecipe, load_recipe
 from xscreen.errors import ConfigError, DatasetError
-from xscreen.checkout import CONFIGS_DIR
 from xscreen.vision.taxonomy import load_taxonomy
 
 

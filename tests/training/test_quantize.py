@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from xscreen.training.quantize import _head_float_nodes, _stem_nodes, quantize_int8
 from xscreen.vision.engine import Engine
 from xscreen.vision.io import read_scan
-from xscreen.training.quantize import _head_float_nodes, _stem_nodes, quantize_int8
 from xscreen.vision.registry import sha256_file
 
 pytestmark = pytest.mark.slow  # calibration and quantisation: ~30 s on a busy 2-core machine

@@ -38,9 +38,9 @@ def test_a_missing_file_is_unreadable(tmp_path: Path) -> None:
 
 def test_every_folder_walk_takes_the_same_scan_suffixes(tmp_path: Path) -> None:
     """predict and batch once disagreed (.dicom found by batch only); dataset importers take what ultralytics reads."""
-    from xscreen.vision.yolo import find_images
     from xscreen.serving.batch.sources import list_sources
     from xscreen.vision.cli import expand_paths
+    from xscreen.vision.yolo import find_images
 
     for suffix in (".png", ".JPG", ".tiff", ".npz", ".dcm", ".dicom", ".txt"):
         (tmp_path / f"a{suffix}").write_bytes(b"x")

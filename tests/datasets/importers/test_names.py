@@ -2,9 +2,9 @@ from collections import Counter
 
 import pytest
 
+from xscreen.checkout import CONFIGS_DIR
 from xscreen.datasets.importers.names import NameMap, check_names, load_name_map
 from xscreen.errors import ConfigError, DatasetError
-from xscreen.checkout import CONFIGS_DIR
 from xscreen.vision.taxonomy import load_taxonomy
 
 

@@ -9,9 +9,9 @@ from collections import Counter
 
 import pytest
 
+from xscreen.checkout import CONFIGS_DIR
 from xscreen.datasets.importers.imported import import_dataset, read_imported
 from xscreen.datasets.importers.names import load_name_map
-from xscreen.checkout import CONFIGS_DIR
 from xscreen.vision.taxonomy import load_taxonomy
 
 

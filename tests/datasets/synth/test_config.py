@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from xscreen.checkout import CONFIGS_DIR
 from xscreen.datasets.synth.config import DEFAULT_CONFIG, load_config
 from xscreen.errors import ConfigError
-from xscreen.checkout import CONFIGS_DIR
 
 
 @pytest.mark.parametrize("path", sorted((CONFIGS_DIR / "synth").glob("*.yaml")))

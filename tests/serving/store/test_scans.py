@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from xscreen.errors import ScanConflict, ScanNotFound
 from xscreen.serving.store.records import ScanRecord
 from xscreen.serving.store.scans import (
-    ScanFilter, add_review, detection_rows, get_scan, list_scans, record_detections, reviewed_scans, save_scan,
+    ScanFilter,
+    add_review,
+    detection_rows,
+    get_scan,
+    list_scans,
+    record_detections,
+    reviewed_scans,
+    save_scan,
 )
 from xscreen.vision.detections import Detections
 

@@ -12,7 +12,7 @@ from xscreen.vision.xray.convert import attenuation_from_colour, colour_to_gray,
 from xscreen.vision.xray.materials import get_material
 from xscreen.vision.xray.physics import exact_transmission, transmission_model
 from xscreen.vision.xray.profiles import list_profiles, load_profile
-from xscreen.vision.xray.render import render_gray, render_pseudocolour, reference_curves
+from xscreen.vision.xray.render import reference_curves, render_gray, render_pseudocolour
 
 
 @pytest.fixture(scope="module")
