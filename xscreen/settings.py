@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=80_000_000, gt=0, description="Decompression-bomb limit.")
+    min_free_disk_bytes: int = Field(default=1024**3, ge=0, description="/readyz is not ready below this much free space where "
+                                     "the SQLite database or the stored scans live (a full disk refuses every scan); 0: no check.")
 
     # Inference and batching (Triton's names)
     providers: list[str] = Field(default_factory=lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -51,8 +53,31 @@ class Service:
     warmed_up: bool = False
 
     def ready(self) -> tuple[bool, dict[str, bool]]:
-        checks = {"model": self.warmed_up, "batcher": self.batcher.running, "database": ping(self.db)}
+        checks = {"model": self.warmed_up, "batcher": self.batcher.running, "database": ping(self.db), "disk": self.disk_has_room()}
         return all(checks.values()), checks
+
+    def local_storage(self) -> list[Path]:
+        """Local folders the service writes scans into: the SQLite file's and the image store's (not PostgreSQL or object stores)."""
+        out = []
+        if self.db.dialect.name == "sqlite" and self.db.url.database not in (None, "", ":memory:"):
+            out.append(Path(self.db.url.database).expanduser().parent)
+        if self.images.local:
+            out.append(Path(self.images.root))
+        return out
+
+    def disk_has_room(self) -> bool:
+        minimum = self.settings.min_free_disk_bytes
+        if minimum == 0:
+            return True
+        try:
+            return all([disk_free_bytes(path) >= minimum for path in self.local_storage()])
+        except OSError:  # the folder vanished or its mount went away: not a place to store scans in
+            return False
+
+
+def disk_free_bytes(path: Path) -> int:
+    """Free bytes an unprivileged writer may use on the file system holding `path` (the /readyz probe)."""
+    return shutil.disk_usage(path).free
 
 
 def run_engine(engine: ScreeningEngine, scans: list[Scan], policy: Policy | None = None) -> list[Inference]:

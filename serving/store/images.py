@@ -23,8 +23,8 @@ class ImageStore:
         self.url = url
         self.fs, self.root = fsspec.core.url_to_fs(url)
         self.root = self.root.rstrip("/")
-        self._local = isinstance(self.fs, LocalFileSystem)
-        if self._local:
+        self.local = isinstance(self.fs, LocalFileSystem)
+        if self.local:
             Path(self.root).mkdir(parents=True, exist_ok=True)
 
     def path(self, sha256: str) -> str:
@@ -40,7 +40,7 @@ class ImageStore:
         path = self.path(digest)
         if self.fs.exists(path):
             return digest
-        if self._local:
+        if self.local:
             _write_local_durably(Path(path), data)
         else:
             self.fs.pipe_file(path, data)  # object stores acknowledge a put once it is durable

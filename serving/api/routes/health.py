@@ -1,5 +1,5 @@
 """Probes and metrics, outside /v1 and without keys: `/healthz` (alive), `/readyz` (model warmed up,
-batcher running, database reachable), `/metrics` (Prometheus)."""
+batcher running, database reachable, `min_free_disk_bytes` free where scans are stored), `/metrics` (Prometheus)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Ready to screen: model loaded and warmed up, database reachable", responses={503: {"description": "Not ready"}})
+@router.get("/readyz", summary="Ready to screen: model loaded and warmed up, database reachable, room on disk", responses={503: {"description": "Not ready"}})
 async def readyz(request: Request) -> JSONResponse:
     service = getattr(request.app.state, "service", None)
     if service is None:

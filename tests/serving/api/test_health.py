@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
+import pytest
 
 from tests.serving.api.helpers import post_scan
 from tests.serving.images import png_bytes
@@ -12,7 +15,7 @@ def test_healthz_and_readyz_need_no_key(server) -> None:
     assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{server.url}/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"model": True, "batcher": True, "database": True}, "model": "tiny:1", "policy": "default:2"}
+    assert ready.json() == {"status": "ready", "checks": {"model": True, "batcher": True, "database": True, "disk": True}, "model": "tiny:1", "policy": "default:2"}
 
 
 def test_readyz_is_503_while_the_database_is_unreachable(server) -> None:
@@ -27,6 +30,27 @@ def test_readyz_is_503_while_the_database_is_unreachable(server) -> None:
         assert response.json()["error"]["code"] == "not_ready" and response.json()["checks"]["database"] is False
     finally:
         service.db = real
+    assert httpx.get(f"{server.url}/readyz").status_code == 200
+
+
+def test_readyz_is_503_when_the_data_disk_is_nearly_full(server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 19.5: below `min_free_disk_bytes` free where the database and scans live, /readyz is not ready."""
+    from xscreen.serving.api import service as service_module
+
+    service = server.app.state.service
+    minimum = service.settings.min_free_disk_bytes
+    probed: list[Path] = []
+
+    def nearly_full(path: Path) -> int:
+        probed.append(path)
+        return minimum - 1
+
+    monkeypatch.setattr(service_module, "disk_free_bytes", nearly_full)
+    response = httpx.get(f"{server.url}/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["disk"] is False and "disk" in response.json()["error"]["message"]
+    assert set(probed) == {service.settings.data_dir, service.settings.data_dir / "scans"}
+    monkeypatch.setattr(service_module, "disk_free_bytes", lambda path: minimum)
     assert httpx.get(f"{server.url}/readyz").status_code == 200
 
 
