@@ -52,6 +52,7 @@ def serve(
         import uvicorn
 
         from xscreen.serving.api.app import create_app
+        from xscreen.serving.api.server import uvicorn_config
         from xscreen.settings import get_settings
         from xscreen.vision.policy import load_policy
         from xscreen.vision.registry import resolve_model
@@ -68,7 +69,11 @@ def serve(
             f"xscreen serving {settings.default_model} on http://{settings.host}:{settings.port} "
             f"(data in {settings.data_dir}; create a station key with `xscreen keys create --station NAME`)"
         )
-        uvicorn.run(app, host=settings.host, port=settings.port, timeout_graceful_shutdown=graceful_timeout, log_level="info", access_log=access_log)  # type: ignore[arg-type]  # annotated int, used as asyncio.wait_for's float
+        config = uvicorn_config(app, settings, timeout_graceful_shutdown=graceful_timeout, log_level="info", access_log=access_log)
+        server = uvicorn.Server(config)
+        server.run()
+        if not server.started:  # the lifespan failed; uvicorn logged why (what uvicorn.run does too)
+            raise typer.Exit(3)
 
     run_command(body)
 

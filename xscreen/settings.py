@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=80_000_000, gt=0, description="Decompression-bomb limit.")
+    # Connections (uvicorn; serving.api.server). A request's headers and body must arrive in time: connections
+    # that never finish their headers took the service down (issue 19.1). Production: docs/service.md.
+    header_timeout_s: float = Field(default=10.0, gt=0, description="Close a connection whose request line and headers have not all arrived after this long.")
+    body_timeout_s: float = Field(default=60.0, gt=0, description="Close a connection whose request body has not all arrived this long after its headers.")
+    keep_alive_timeout_s: float = Field(default=5.0, gt=0, description="Close an idle keep-alive connection after this long.")
+    limit_concurrency: int | None = Field(default=1000, ge=1, description="Open connections (or requests in progress) beyond which a new request gets 503 at once; null: no limit.")
+    backlog: int = Field(default=2048, ge=1, description="Connections the kernel queues before the server accepts them.")
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, description="Request line and headers larger than this are refused (400).")
     min_free_disk_bytes: int = Field(default=1024**3, ge=0, description="/readyz is not ready below this much free space where "
                                      "the SQLite database or the stored scans live (a full disk refuses every scan); 0: no check.")
 

@@ -43,10 +43,12 @@ class LiveServer:
         import uvicorn
 
         from xscreen.serving.api.app import create_app
+        from xscreen.serving.api.server import uvicorn_config
 
         self.settings = settings
         self.app = create_app(settings)
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=graceful_timeout)
+        # The settings' connection limits and timeouts, as `xscreen serve` applies them.
+        config = uvicorn_config(self.app, settings, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=graceful_timeout)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="test-uvicorn", daemon=True)
 
