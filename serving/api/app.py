@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator
 
 from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from xscreen.serving.api.errors import BodySizeLimit, install_error_handlers
@@ -54,7 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             service.db.dispose()
             logger.info("service stopped")
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from the package's own copies, not a CDN: /docs was blank on an offline host.
+    app = FastAPIOffline(
         title="xscreen screening service",
         version="1",
         summary="X-ray scans in; detections, a clearance decision (clear / inspect / hold) and an audit record out.",

@@ -101,3 +101,18 @@ def test_scans_answer_503_while_the_database_is_unreachable(server, client: http
     finally:
         service.sessions = real
     assert post_scan(client, png_bytes(), scan_id="db-down").status_code == 201  # the station resends it
+
+
+def test_docs_work_offline(server) -> None:
+    """Issue 19.10: /docs and /redoc load their scripts and styles from the service itself, not a CDN."""
+    import re
+
+    for page in ("/docs", "/redoc"):
+        html = httpx.get(f"{server.url}{page}").text
+        assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css|png))"', html)
+        assert assets, html
+        for asset in assets:
+            assert asset.startswith("/"), f"{page} loads {asset} from elsewhere"
+            response = httpx.get(f"{server.url}{asset}")
+            assert response.status_code == 200 and len(response.content) > 1000, asset
+        assert "/openapi.json" in html
