@@ -53,6 +53,10 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+MIGRATION_LOCK_TIMEOUT_S = 300.0
+PG_MIGRATION_LOCK = 0x78736372  # "xscr": pg_advisory_xact_lock key held while migrating
+
+
 def _alembic(engine: Engine, action: str, revision: str) -> None:
     # Alembic logs its context and each step at INFO on every command that opens the database (three lines
     # before `keys list` printed anything); its warnings and errors still show. `-v` brings them back.
@@ -67,10 +71,6 @@ def _alembic(engine: Engine, action: str, revision: str) -> None:
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
         config.attributes["connection"] = connection
         getattr(command, action)(config, revision)
-
-
-MIGRATION_LOCK_TIMEOUT_S = 300.0
-PG_MIGRATION_LOCK = 0x78736372  # "xscr": pg_advisory_xact_lock key held while migrating
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
