@@ -20,8 +20,8 @@ Public API:
         written as an ultralytics dataset; `xscreen synth-tip` runs it.
 
 Scale: the real scan's pixel pitch is rarely known. Given `pitch_mm`, it is used; otherwise the
-scanned item's extent (pixels with a_H > 0.05) is taken to be 500-900 mm long (suitcases and bags), which puts guns and
-knives at the sizes seen in SIXray's labelled boxes.
+scanned item's extent (`_scanned_item`: pixels above the scan's own empty level) is taken to be 500-900 mm long (suitcases and bags), which puts guns and
+knives at the sizes seen in SIXray's labelled boxes (`item_extent_mm`; the drug composites use 300-900 mm, parcels included).
 """
 
 from __future__ import annotations
