@@ -16,6 +16,7 @@ would rescale every channel and the fine-tune would start from a broken model.
 from __future__ import annotations
 
 import logging
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -66,23 +67,27 @@ def checkpoint_from_onnx(onnx_path: Path, architecture: str, names: list[str], c
         for name, m in convs.items():
             m.conv.weight.copy_(take(f"{name}.conv.weight", m.conv.weight))
             biases[name] = take(f"{name}.conv.bias", m.bn.bias)
-        for name, p in model.named_parameters():  # plain convs (the head's last layers, DFL) keep their names
-            if not any(name.startswith(c + ".") for c in convs) and name in weights:
-                p.copy_(take(name, p))
-        for name, b in model.named_buffers():
+        # plain convs (the head's last layers, DFL) keep their names, as parameters or buffers
+        for name, tensor in chain(model.named_parameters(), model.named_buffers()):
             if name in weights and not any(name.startswith(c + ".") for c in convs):
-                b.copy_(take(name, b))
+                tensor.copy_(take(name, tensor))
     missing = sorted(k for k in weights if k not in used and not k.endswith("dfl.conv.weight"))
     if missing:
         raise ConfigError(f"{onnx_path}: weights {missing[:3]}... have no place in {architecture}")
 
     # BN statistics of each conv's own output, measured in eval mode where every BN is exactly "+ bias"
-    # whatever its statistics, so one pass sees the same activations as the ONNX model.
-    stats: dict[str, list[torch.Tensor]] = {n: [] for n in convs}
+    # whatever its statistics, so one pass sees the same activations as the ONNX model. Per-channel running
+    # sums (count, sum, sum of squares), not the activations themselves, which would hold every layer's maps.
+    counts: dict[str, int] = dict.fromkeys(convs, 0)
+    sums: dict[str, torch.Tensor] = {}
+    squares: dict[str, torch.Tensor] = {}
 
     def hook(name: str):
         def record(_module, _inputs, output):
-            stats[name].append(output.detach().transpose(0, 1).reshape(output.shape[1], -1))
+            flat = output.detach().double().transpose(0, 1).reshape(output.shape[1], -1)
+            counts[name] += flat.shape[1]
+            sums[name] = sums.get(name, 0) + flat.sum(dim=1)
+            squares[name] = squares.get(name, 0) + (flat * flat).sum(dim=1)
         return record
 
     with torch.no_grad():
@@ -96,8 +101,10 @@ def checkpoint_from_onnx(onnx_path: Path, architecture: str, names: list[str], c
         for h in handles:
             h.remove()
         for name, m in convs.items():
-            values = torch.cat(stats[name], dim=1)
-            _set_bn(m.bn, biases[name], values.mean(dim=1), values.var(dim=1))
+            n = counts[name]
+            mean = sums[name] / n
+            var = (squares[name] - n * mean * mean) / max(n - 1, 1)  # unbiased, as torch.var
+            _set_bn(m.bn, biases[name], mean.float(), var.clamp(min=0).float())
 
     model.names = dict(enumerate(names))
     yolo = YOLO(f"{architecture}.yaml")

@@ -25,8 +25,7 @@ import numpy as np
 
 from xscreen.datasets.synth.config import SynthConfig
 from xscreen.datasets.synth.drugs import drug_item
-from xscreen.datasets.synth.threats import THREAT_BUILDERS
-from xscreen.datasets.synth.tip import ProjectionCanvas
+from xscreen.datasets.synth.tip import ProjectionCanvas, random_threat
 from xscreen.errors import DatasetError
 from xscreen.vision.taxonomy import Taxonomy, load_taxonomy
 from xscreen.vision.xray.profiles import load_profile
@@ -92,9 +91,7 @@ def drug_tip_dataset(backgrounds: Path, out_dir: Path, *, split: str, count: int
                 projections += canvas.project(item.objects, {"family": item.family, "host": item.host})
             if rng.random() < options.companion_probability:
                 cls = COMPANION_CLASSES[int(rng.integers(0, len(COMPANION_CLASSES)))]
-                builders = THREAT_BUILDERS[cls]
-                objs = builders[str(rng.choice(list(builders)))](rng)
-                projections += canvas.project([objs[int(rng.integers(0, len(objs)))]])
+                projections += canvas.project([random_threat(rng, cls)])
             out = canvas.image()
             h, w = out.shape[:2]
             own = [label._replace(class_id=ids[label.class_id]) for label in read_labels(label_path(bg))]

@@ -187,6 +187,13 @@ class ProjectionCanvas:
         return np.clip(self.out + 0.5, 0, 255).astype(np.uint8)
 
 
+def random_threat(rng: np.random.Generator, cls: str) -> SceneObject:
+    """One object of class `cls` from one of its builders (a builder may make a group: one of them)."""
+    builders = THREAT_BUILDERS[cls]
+    objs = builders[str(rng.choice(list(builders)))](rng)
+    return objs[int(rng.integers(0, len(objs)))]
+
+
 def project_threats(
     real: np.ndarray,
     *,
@@ -208,11 +215,7 @@ def project_threats(
     boxes: list[Box] = []
     n = count if count is not None else int(rng.integers(1, 4))
     for _ in range(n):
-        cls = _pick(rng, classes)
-        builders = THREAT_BUILDERS[cls]
-        objs = builders[str(rng.choice(list(builders)))](rng)
-        obj = objs[int(rng.integers(0, len(objs)))]
-        boxes += [(p.class_id, *p.box) for p in canvas.project([obj]) if p.kept]
+        boxes += [(p.class_id, *p.box) for p in canvas.project([random_threat(rng, _pick(rng, classes))]) if p.kept]
     return canvas.image(), boxes
 
 
