@@ -9,7 +9,7 @@ the items projected in gray).
 
 Every projected drug is recorded in `meta/<split>/<name>.json` with its form, host, mass, family and the
 visibility figures of `tip.Projection`; items below the label rule's floors (config `labels`, see
-`docs/model.md`, "Drug data programme") stay in the image but are not trained as positives.
+`docs/drugs.md`, section 2) stay in the image but are not trained as positives.
 
 `family="heldout"` draws only the held-out families and hosts, which training never sees: composite them
 into validation backgrounds to measure generalisation (`bench/drugs.py`).
