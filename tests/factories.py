@@ -30,6 +30,29 @@ class OneBadScanEngine:
         return [Detections([[0, 0, 4, 4]], [0.9], [firearm]) for _ in scans]
 
 
+def physics_parcel(material: str | None = None, areal: float = 0.0, share: float = 0.0, kind: str = "dual_energy") -> Scan:
+    """A 200x200 scan of a parcel of paper-like matter (0.2 to 2 g/cm2 across it, thin enough to pass every image
+    rule) with a block of `material` (g/cm2) over `share` of its rows, rendered through the physics."""
+    from xscreen.vision.xray.physics import exact_transmission
+    from xscreen.vision.xray.profiles import load_profile
+    from xscreen.vision.xray.render import render_pseudocolour
+
+    beam = load_profile().beam_spec
+    px = np.empty((200, 200, 2), np.uint16)
+    for col, thickness in enumerate(np.linspace(0.2, 2.0, 200)):
+        t = exact_transmission(beam, {"water": float(thickness)})
+        px[:, col] = round(t["low"] * 65535), round(t["high"] * 65535)
+    if material is not None:
+        t = exact_transmission(beam, {material: areal})
+        rows = int(round(share * 200))
+        px[:rows, :, 0], px[:rows, :, 1] = round(t["low"] * 65535), round(t["high"] * 65535)
+    if kind == "colour":
+        return Scan(render_pseudocolour(px[..., 0], px[..., 1]), "colour")
+    if kind == "gray":
+        return Scan(px[..., 1].copy(), "gray")
+    return Scan(px, "dual_energy")
+
+
 def colour_scan(source: str, size: int = 8) -> Scan:
     return Scan(np.zeros((size, size, 3), np.uint8), "colour", source=source)
 

@@ -5,7 +5,9 @@ class. The policy is checked against the taxonomy when it loads: every threat cl
 class appended to the taxonomy without a rule would otherwise never alarm) and benign classes may not
 alarm. Its `image_quality` block sends scans that cannot be screened (too small, blank, saturated, or with
 an opaque area X-rays did not get through) to an officer: `inspect`, never `clear` (`vision/quality.py`
-measures; defaults apply when the block is absent; a threshold set to null turns that check off).
+measures; defaults apply when the block is absent; a threshold set to null turns that check off). Its
+`declaration` block compares what the parcel declares (`Scan.declaration`) with what the scan shows
+(`vision/declaration.py`: mismatch, origin risk, declared value).
 
 It lives in `vision` (no web framework) because every screening path decides with it: the service, batch
 re-screening and `predict` (`xscreen.vision.screening`).
@@ -22,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from xscreen.errors import ConfigError, validation_summary
+from xscreen.vision.declaration import DeclarationRules
 from xscreen.vision.detections import Detections
 from xscreen.vision.scan import Scan
 from xscreen.vision.taxonomy import CATEGORIES, Taxonomy, load_taxonomy
@@ -95,12 +98,14 @@ class PolicyFile(BaseModel):
     categories: dict[str, Rule] = Field(default_factory=dict)
     classes: dict[str, Rule] = Field(default_factory=dict)
     image_quality: ImageRules = Field(default_factory=ImageRules)
+    declaration: DeclarationRules = Field(default_factory=DeclarationRules)
 
 
 @dataclass(frozen=True)
 class Reason:
-    """Why a scan is not clear: one detection and the threshold it passed (rule `detection`), or an image
-    rule (`ImageRules`) with the measured value as `score` and its limit as `threshold`, and no detection."""
+    """Why a scan is not clear: one detection and the threshold it passed (rule `detection`), an image
+    rule (`ImageRules`) with the measured value as `score` and its limit as `threshold`, and no detection,
+    or a declaration rule (`DeclarationRules`, with or without a detection) saying in `detail` what it compared."""
 
     detection: int | None  # index into the scan's detections
     class_name: str | None
@@ -109,6 +114,7 @@ class Reason:
     threshold: float
     verdict: Verdict
     rule: str = "detection"
+    detail: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,14 +138,16 @@ class Policy:
     rules: dict[int, Rule]  # class id -> effective rule; classes absent here never alarm
     taxonomy: Taxonomy
     image_rules: ImageRules = field(default_factory=ImageRules)
+    declaration_rules: DeclarationRules = field(default_factory=DeclarationRules)
 
     @property
     def version(self) -> str:
         return f"{self.name}:{self.number}"
 
     def decide(self, detections: Detections, scan: Scan | None = None) -> Decision:
-        """The most severe verdict over all detections and, given the scan, the image rules; reasons list every
-        detection that alarmed, worst first, then the image rules that tripped."""
+        """The most severe verdict over all detections and, given the scan, the image rules and the declaration
+        rules (when the scan carries a declaration); reasons list every detection that alarmed, worst first,
+        then the image and declaration rules that tripped, worst first."""
         reasons: list[Reason] = []
         for index, (_, score, class_id) in enumerate(detections):
             rule = self.rules.get(class_id)
@@ -153,6 +161,9 @@ class Policy:
         reasons.sort(key=lambda r: (-_SEVERITY[r.verdict], -r.score))
         if scan is not None:
             reasons += self.image_rules.reasons(scan)
+            if scan.declaration is not None:
+                alarmed = {r.detection: r.verdict for r in reasons if r.detection is not None}
+                reasons += self.declaration_rules.reasons(detections, scan, scan.declaration, taxonomy=self.taxonomy, alarmed=alarmed)
             reasons.sort(key=lambda r: -_SEVERITY[r.verdict])  # stable: detections stay first within a verdict
         worst: Verdict = reasons[0].verdict if reasons else "clear"
         return Decision(verdict=worst, reasons=reasons, policy_version=self.version)
@@ -167,6 +178,10 @@ def build_policy(data: dict[str, Any], *, taxonomy: Taxonomy, sha256: str = "") 
     for category in spec.categories:
         if category not in CATEGORIES:
             raise ConfigError(f"policy names unknown category {category!r}; categories: {', '.join(CATEGORIES)}")
+    try:
+        spec.declaration.check_categories()
+    except ValueError as exc:
+        raise ConfigError(f"invalid decision policy: {exc}") from exc
     for name in spec.classes:
         if name not in taxonomy.names:
             raise ConfigError(f"policy names unknown class {name!r}; taxonomy classes: {', '.join(taxonomy.names)}")
@@ -180,7 +195,8 @@ def build_policy(data: dict[str, Any], *, taxonomy: Taxonomy, sha256: str = "") 
         if rule is None:
             raise ConfigError(f"policy {spec.name}:{spec.version} has no rule for threat class {cls.name!r} (category {cls.category})")
         rules[cls.id] = rule
-    return Policy(name=spec.name, number=spec.version, sha256=sha256, rules=rules, taxonomy=taxonomy, image_rules=spec.image_quality)
+    return Policy(name=spec.name, number=spec.version, sha256=sha256, rules=rules, taxonomy=taxonomy, image_rules=spec.image_quality,
+                  declaration_rules=spec.declaration)
 
 
 def load_policy(path: Path | str, *, taxonomy: Taxonomy | None = None) -> Policy:

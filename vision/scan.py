@@ -13,9 +13,12 @@ Models see what their card asks for; `xscreen.vision.engine` converts between ki
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from xscreen.vision.declaration import Declaration
 
 ScanKind = Literal["colour", "gray", "dual_energy"]
 SCAN_KINDS: tuple[ScanKind, ...] = ("colour", "gray", "dual_energy")
@@ -28,6 +31,7 @@ class Scan:
     source: str | None = None  # file name (or other origin) for messages and records
     format: str = "array"  # decoder that produced it: jpeg, png, tiff, npz, dicom, array
     pixel_pitch_mm: float | None = None  # when the file declares it (DICOM pixel spacing, NPZ field)
+    declaration: Declaration | None = None  # what the parcel says it holds, for the policy's declaration rules
 
     def __post_init__(self) -> None:
         px = self.pixels

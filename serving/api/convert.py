@@ -31,6 +31,8 @@ def scan_out(record: ScanRecord, taxonomy: Taxonomy) -> ScanOut:
         station=record.station,
         item_ref=record.item_ref,
         declared_contents=record.declared_contents,
+        hs_code=record.hs_code,
+        declared_value=record.declared_value,
         origin=record.origin,
         view=record.view,
         received_at=record.received_at,

@@ -33,8 +33,13 @@ class ScanMetadata(BaseModel):
                                 description="Idempotency key: re-sending it returns the stored result. Generated when absent.")
     station_id: str | None = Field(default=None, max_length=128, description="Must match the API key's station when given.")
     item_ref: str | None = Field(default=None, max_length=256, description="Parcel or mail item id.")
-    declared_contents: str | None = Field(default=None, max_length=4000)
-    origin: str | None = Field(default=None, max_length=128)
+    declared_contents: str | None = Field(default=None, max_length=4000, description="What the parcel declares it holds (free text); "
+                                          "the policy's declaration rules compare it with what the scan shows.")
+    hs_code: str | None = Field(default=None, max_length=16, pattern=r"^[0-9]{2}[0-9.]*$",
+                                description="Harmonized System code of the declared contents, e.g. 4901.99; its first two digits are the chapter.")
+    declared_value: float | None = Field(default=None, ge=0, le=1e12, allow_inf_nan=False,
+                                         description="Declared value, in the currency the mail system declares in (the policy's value rule uses the same).")
+    origin: str | None = Field(default=None, max_length=128, description="Origin country (ISO 3166 code, as the policy's origin list names it).")
     view: str | None = Field(default=None, max_length=64, description="Scanner view, e.g. top or side.")
     pixel_pitch_mm: float | None = Field(default=None, gt=0, le=MAX_PIXEL_PITCH_MM, allow_inf_nan=False,
                                          description="The station detector's pixel pitch in mm; the scan is resampled to the model's scale. "
@@ -67,14 +72,16 @@ class DetectionOut(BaseModel):
 
 
 class ReasonOut(BaseModel):
-    rule: str = Field(default="detection", description="`detection` (a box passed a threshold) or an image rule: "
-                      "too_small, blank, saturated, opaque_area (the scan could not be screened; an officer looks).")
+    rule: str = Field(default="detection", description="`detection` (a box passed a threshold), an image rule: "
+                      "too_small, blank, saturated, opaque_area (the scan could not be screened; an officer looks), or a declaration "
+                      "rule: declaration_mismatch, origin_risk, declared_value (docs/service.md).")
     detection: int | None = Field(description="Index into detections; null for an image rule.")
     class_name: str | None
     category: str | None
     score: float = Field(description="The detection's score, or the value an image rule measured.")
     threshold: float
     verdict: Verdict
+    detail: str | None = Field(default=None, description="What a declaration rule compared, in one sentence; null for the other rules.")
 
 
 class DecisionOut(BaseModel):
@@ -148,6 +155,8 @@ class ScanOut(BaseModel):
     station: str
     item_ref: str | None
     declared_contents: str | None
+    hs_code: str | None
+    declared_value: float | None
     origin: str | None
     view: str | None
     received_at: datetime

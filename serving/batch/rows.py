@@ -29,7 +29,8 @@ REASON_TYPE = pa.struct(
         ("score", pa.float64()),
         ("threshold", pa.float64()),
         ("verdict", pa.string()),
-        ("rule", pa.string()),  # detection, or an image rule (detection and class then null)
+        ("rule", pa.string()),  # detection, an image rule (detection and class then null) or a declaration rule
+        ("detail", pa.string()),  # what a declaration rule compared; null otherwise
     ]
 )
 

@@ -58,6 +58,8 @@ class ScanRecord(Base):
     item_ref: Mapped[str | None] = mapped_column(String(256), index=True)
     declared_contents: Mapped[str | None] = mapped_column(Text)
     origin: Mapped[str | None] = mapped_column(String(128))
+    hs_code: Mapped[str | None] = mapped_column(String(16), nullable=True)  # the declaration's HS code (digits, dots)
+    declared_value: Mapped[float | None] = mapped_column(Float, nullable=True)  # in the mail system's currency
     view: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     image_sha256: Mapped[str] = mapped_column(String(64), index=True)

@@ -52,7 +52,7 @@ def get_scan(*, session: Session, scan_id: str, station: str | None = None) -> S
 
 # What a station sends besides the image. A replay must repeat them: a re-send with another item_ref used to
 # return the old record, and the station believed the new parcel reference was stored.
-REPLAY_FIELDS = ("item_ref", "declared_contents", "origin", "view", "pixel_pitch_mm")
+REPLAY_FIELDS = ("item_ref", "declared_contents", "hs_code", "declared_value", "origin", "view", "pixel_pitch_mm")
 
 
 def check_replay(existing: ScanRecord, *, station: str, image_sha256: str, metadata: Mapping[str, Any]) -> ScanRecord:

@@ -27,7 +27,7 @@ def dets(*rows: tuple[str, float]) -> Detections:
 
 def test_default_policy_loads_and_covers_every_threat_class() -> None:
     policy = load_policy(DEFAULT)
-    assert policy.version == "default:2" and len(policy.sha256) == 64
+    assert policy.version == "default:3" and len(policy.sha256) == 64
     threat_ids = {c.id for c in TAXONOMY.classes if c.is_threat}
     assert set(policy.rules) == threat_ids
     for cls in TAXONOMY.classes:
@@ -61,7 +61,7 @@ def test_default_policy_verdicts(detections: tuple[tuple[str, float], ...], verd
 
 def test_reasons_name_detection_class_score_and_threshold_worst_first() -> None:
     decision = load_policy(DEFAULT).decide(dets(("knife", 0.5), ("tool", 0.9), ("firearm", 0.6), ("firearm", 0.3)))
-    assert decision.policy_version == "default:2"
+    assert decision.policy_version == "default:3"
     assert [(r.detection, r.class_name, r.category, r.verdict, r.threshold) for r in decision.reasons] == [
         (2, "firearm", "firearms", "hold", 0.40),
         (0, "knife", "weapons", "inspect", 0.25),  # then by score within a verdict

@@ -22,11 +22,14 @@ Public API (the inference engine and training augmentation use these):
         These weights fit the profiles' own spectra: from 160 kV to 100 kV, s = 0.12 (water x1.13,
         aluminium x1.34, steel x1.84; 120 kV: s = 0.08).
     rescale_pitch(image, src_pitch_mm, dst_pitch_mm) -> image resampled to another pixel pitch.
+    material_from_colour(rgb, profile=None) -> (a_H, z)
+        What a colour pixel says of the matter under it (the declaration rules' material measure).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -82,13 +85,13 @@ def attenuations_from_colour(rgb: np.ndarray, profile: ScannerProfile | None = N
     return t[..., 0] * t[..., 1], t[..., 0]
 
 
-def _lookup(rgb: np.ndarray, profile: ScannerProfile | None) -> np.ndarray:
+def _lookup(rgb: np.ndarray, profile: ScannerProfile | None, table: Callable[[ScannerProfile], np.ndarray] | None = None) -> np.ndarray:
     profile = _resolve(profile)
     arr = np.asarray(rgb)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
         raise ValueError(f"expected (H, W, 3) uint8 RGB, got {arr.shape} {arr.dtype}")
     q = (arr // _Q).astype(np.intp)
-    return _inverse_table(profile)[q[..., 0], q[..., 1], q[..., 2]]
+    return (table or _inverse_table)(profile)[q[..., 0], q[..., 1], q[..., 2]]
 
 
 def colour_to_gray(rgb: np.ndarray, profile: ScannerProfile | None = None) -> np.ndarray:
@@ -128,6 +131,12 @@ def _inverse_z_table(profile: ScannerProfile) -> np.ndarray:
     t = _inverse_table(profile)
     z = material_class(t[..., 0], t[..., 1], reference_curves(profile))
     return np.stack([t[..., 0], z], axis=-1).astype(np.float32)
+
+
+def material_from_colour(rgb: np.ndarray, profile: ScannerProfile | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W, 3) uint8 RGB -> (a_H, material class z) float32 estimates, through the inverted display map."""
+    t = _lookup(rgb, profile, _inverse_z_table)
+    return t[..., 0], t[..., 1]
 
 
 @lru_cache(maxsize=8)

@@ -132,6 +132,14 @@ def _neg_log_table() -> np.ndarray:
     return (-np.log(np.clip(np.arange(65536, dtype=np.float64) / 65535.0, _EPS, 1.0))).astype(np.float32)
 
 
+def material_from_channels(low: np.ndarray, high: np.ndarray, profile: ScannerProfile | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Raw low/high transmission (H, W) -> (a_H, material class z), the two things the display shows."""
+    a_low = attenuation(low)
+    a_high = attenuation(high)
+    ratio = a_low / np.maximum(a_high, np.float32(0.02))  # noise where almost nothing attenuates
+    return a_high, material_class(a_high, ratio, reference_curves(_resolve(profile)))
+
+
 def render_pseudocolour(low: np.ndarray, high: np.ndarray, profile: ScannerProfile | None = None) -> np.ndarray:
     """Raw low/high transmission channels (H, W) -> (H, W, 3) uint8 RGB pseudo-colour display."""
     profile = _resolve(profile)

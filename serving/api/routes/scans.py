@@ -20,6 +20,7 @@ from xscreen.serving.api.service import Inference, Service
 from xscreen.serving.store.images import sha256_bytes
 from xscreen.serving.store.records import ScanRecord, utcnow
 from xscreen.serving.store.scans import REPLAY_FIELDS, ScanFilter, check_replay, detection_rows, find_scan, get_scan, list_scans, save_scan
+from xscreen.vision.declaration import Declaration
 from xscreen.vision.io import read_scan
 
 router = APIRouter(prefix="/scans", tags=["scans"])
@@ -97,6 +98,13 @@ async def read_upload(request: Request, max_bytes: int) -> tuple[bytes, str | No
     return data, filename, metadata
 
 
+def declaration_of(meta: ScanMetadata) -> Declaration | None:
+    """What the policy's declaration rules read, or None when the station declared nothing."""
+    if meta.declared_contents is None and meta.hs_code is None and meta.declared_value is None and meta.origin is None:
+        return None
+    return Declaration(contents=meta.declared_contents, hs_code=meta.hs_code, value=meta.declared_value, origin=meta.origin)
+
+
 def _find_replay(service: Service, scan_id: str, meta: ScanMetadata, station: str, digest: str) -> ScanOut | None:
     with service.sessions() as session:
         existing = find_scan(session=session, scan_id=scan_id)
@@ -129,8 +137,8 @@ def _replayed(response: Response, out: ScanOut, service: Service) -> ScanOut:
     description="Decodes the scan, runs the model (micro-batched with concurrent scans), applies the decision "
     "policy and stores image and record before answering 201. Re-sending a `scan_id` from the same station "
     "with the same image and metadata answers 200 with the stored result (header `Idempotent-Replayed: true`) and "
-    "creates nothing; the same `scan_id` with another image, station or metadata (item_ref, declared_contents, origin, "
-    "view, pixel_pitch_mm) is a 409.",
+    "creates nothing; the same `scan_id` with another image, station or metadata (item_ref, declared_contents, hs_code, "
+    "declared_value, origin, view, pixel_pitch_mm) is a 409.",
     responses={409: {"description": "scan_id reused for another image, station or metadata"}, 413: {"description": "Body or image too large"}, 415: {"description": "Not an image format the engine decodes"}},
     openapi_extra=POST_BODY_DOC,
 )
@@ -152,6 +160,7 @@ async def create_scan(request: Request, response: Response, service: ServiceDep,
     scan = await run_in_threadpool(read_scan, data, filename=filename, max_pixels=settings.max_image_pixels)
     if meta.pixel_pitch_mm is not None:  # per scan, not per batch: batch-mates come from other stations
         scan = dataclasses.replace(scan, pixel_pitch_mm=meta.pixel_pitch_mm)
+    scan = dataclasses.replace(scan, declaration=declaration_of(meta))
     decoded = time.perf_counter()
     inference: Inference = await service.batcher.submit(scan)
     screening = inference.screening
@@ -163,6 +172,8 @@ async def create_scan(request: Request, response: Response, service: ServiceDep,
         station=station,
         item_ref=meta.item_ref,
         declared_contents=meta.declared_contents,
+        hs_code=meta.hs_code,
+        declared_value=meta.declared_value,
         origin=meta.origin,
         view=meta.view,
         received_at=received_at,

@@ -37,7 +37,7 @@ def test_screens_every_format_and_stores_it(client: httpx.Client, make: Callable
     assert body["scan_id"] == scan_id and body["station"] == "station-1" and body["item_ref"] == "PARCEL-1"
     assert body["image"]["kind"] == kind and body["image"]["media_type"] == media_type and body["image"]["bytes"] == len(data)
     assert body["model"] == {"name": "tiny", "version": 1}
-    assert body["decision"]["policy_version"] == "default:2"
+    assert body["decision"]["policy_version"] == "default:3"
     assert body["decision"]["verdict"] in ("clear", "inspect", "hold")
     assert {"receive", "decode", "queue", "inference", "screen", "store", "total"} <= set(body["timings_ms"])
     # Stored: the record reads back the same, the image byte for byte.
@@ -45,6 +45,21 @@ def test_screens_every_format_and_stores_it(client: httpx.Client, make: Callable
     assert {k: again[k] for k in ("image", "detections", "decision", "model")} == {k: body[k] for k in ("image", "detections", "decision", "model")}
     image = client.get(f"/v1/scans/{scan_id}/image")
     assert image.status_code == 200 and image.content == data and image.headers["content-type"] == media_type
+
+
+def test_the_declaration_reaches_the_policy_and_is_stored(client: httpx.Client) -> None:
+    """Letters declared, a thick organic mass scanned: the policy's mismatch rule sends it to an officer."""
+    from tests.factories import physics_parcel
+
+    scan = physics_parcel("water", 10.0, 0.25, "colour")
+    declared = {"declared_contents": "letters", "hs_code": "4802.10", "declared_value": "12.5", "origin": "FR"}
+    body = post_scan(client, png_bytes(scan.pixels), item_ref="DECL-1", **declared).json()
+    assert (body["hs_code"], body["declared_value"], body["declared_contents"]) == ("4802.10", 12.5, "letters")
+    assert body["decision"]["verdict"] == "inspect"
+    (reason,) = [r for r in body["decision"]["reasons"] if r["rule"] == "declaration_mismatch"]
+    assert reason["detection"] is None and "documents" in reason["detail"]
+    plain = post_scan(client, png_bytes(scan.pixels), item_ref="DECL-2").json()  # nothing declared: the rule has nothing to compare
+    assert [r["rule"] for r in plain["decision"]["reasons"]] == []
 
 
 def test_raw_body_with_metadata_in_query(client: httpx.Client) -> None:
@@ -115,6 +130,9 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], int, str]] = [
     ("item_ref with a newline inside", {"files": {"file": ("a.png", png_bytes(), "image/png")}, "data": {"item_ref": "P1\nP2"}}, 422, "invalid_request"),
     ("item_ref with a trailing newline", {"files": {"file": ("a.png", png_bytes(), "image/png")}, "data": {"item_ref": "P1\n"}}, 422, "invalid_request"),
     ("item_ref with DEL", {"files": {"file": ("a.png", png_bytes(), "image/png")}, "data": {"item_ref": "P1\x7f"}}, 422, "invalid_request"),
+    ("hs_code with letters", {"files": {"file": ("a.png", png_bytes(), "image/png")}, "data": {"hs_code": "49AB"}}, 422, "invalid_request"),
+    ("declared_value negative", {"files": {"file": ("a.png", png_bytes(), "image/png")}, "data": {"declared_value": "-1"}}, 422, "invalid_request"),
+    ("declared_value nan", {"files": {"file": ("a.png", png_bytes(), "image/png")}, "data": {"declared_value": "nan"}}, 422, "invalid_request"),
     ("origin with a C1 control", {"files": {"file": ("a.png", png_bytes(), "image/png")}, "data": {"origin": "CN\x85"}}, 422, "invalid_request"),
     ("broken multipart", {"content": b"--nope\r\ngarbage", "headers": {"Content-Type": "multipart/form-data; boundary=XSCREENBOUNDARY"}}, 400, "bad_request"),
 ]
@@ -159,6 +177,8 @@ def test_resending_a_scan_id_returns_the_stored_result(client: httpx.Client, ser
         ({}, {"origin": "CN"}, "origin"),
         ({"view": "top", "declared_contents": "books"}, {"view": "side", "declared_contents": "toys"}, "declared_contents, view"),
         ({"pixel_pitch_mm": "0.8"}, {"pixel_pitch_mm": "0.5"}, "pixel_pitch_mm"),
+        ({"hs_code": "4901.99"}, {"hs_code": "4902"}, "hs_code"),
+        ({"declared_value": "10"}, {"declared_value": "12.5"}, "declared_value"),
     ],
 )
 def test_a_resend_with_other_metadata_is_409_naming_the_fields(client: httpx.Client, server, first: dict[str, str], again: dict[str, str], named: str) -> None:
