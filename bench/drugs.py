@@ -87,7 +87,7 @@ def evaluate(model: str, composites: Path, negatives: Path, *, models_dir: Path)
             items.append((p["label"], p.get("form", "?"), float(p["contrast"]), meta["rendering"], float(scores.max()) if len(scores) else 0.0))
     results += [ImageResult(np.zeros((0, 4), np.float32), np.zeros(0, np.int64), d.xyxy.astype(np.float32), d.scores, d.class_ids) for d in neg_det]
     for cls, cid in ids.items():
-        op = float(engine.card.thresholds.per_class.get(cls, engine.card.thresholds.conf))
+        op = float(engine.card.thresholds.for_class(cls))
         metrics = class_metrics(results, cid, op)
         n_gt, ap50 = metrics.instances, metrics.ap50
         t5 = _far_threshold(neg_det, cid)

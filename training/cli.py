@@ -1,4 +1,4 @@
-"""Commands: train, evaluate, export, models list|show|promote. torch loads only inside the commands."""
+"""Commands: train, evaluate, calibrate, export, models list|show|promote. torch loads only inside the commands."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ models_app = typer.Typer(help="The model registry: list, show and promote versio
 def register(app: typer.Typer) -> None:
     app.command("train")(train)
     app.command("evaluate")(evaluate)
+    app.command("calibrate")(calibrate)
     app.command("export")(export)
     app.add_typer(models_app, name="models")
 
@@ -64,7 +65,7 @@ def export(
     parity_count: int = typer.Option(16, "--parity-count"),
     imgsz: Optional[int] = typer.Option(None, "--imgsz"),
     conf: float = typer.Option(0.25, "--conf", help="Operating score threshold stored in the card."),
-    class_conf: list[str] = typer.Option([], "--class-conf", help="Per-class operating threshold, NAME=SCORE (repeat); overrides --conf for that class."),
+    class_conf: list[str] = typer.Option([], "--class-conf", help="Per-class operating threshold, NAME=SCORE, or KIND:NAME=SCORE for scans of one kind (gray:firearm=0.3; repeat); overrides --conf."),
     metrics: Optional[Path] = typer.Option(None, "--metrics", help="`xscreen evaluate` --out dir (or one metrics.json) to store in the card."),
     data_card: Optional[Path] = typer.Option(None, "--data-card", help="Dataset card of the training data."),
     image_kind: str = typer.Option("colour", "--image-kind", help="colour or gray: what the model expects."),
@@ -102,7 +103,7 @@ def _class_conf(pairs: list[str]) -> dict[str, float]:
         except ValueError:
             sep = ""
         if not sep:
-            raise ConfigError(f"--class-conf takes NAME=SCORE, got {pair!r}")
+            raise ConfigError(f"--class-conf takes NAME=SCORE or KIND:NAME=SCORE, got {pair!r}")
     return out
 
 
@@ -124,6 +125,32 @@ def evaluate(
         console.print(summary.table(width=console.width))
 
     run_command(body)
+
+
+def calibrate(
+    model: str = typer.Option(..., "--model", help="Registry ref or an .onnx file."),
+    data: Path = typer.Option(..., "--data", help="data.yaml of validation scans of one kind (never trained on)."),
+    far: float = typer.Option(0.05, "--far", help="Image-level false-alarm rate allowed per class, on the scans without it."),
+    gray: bool = typer.Option(False, "--gray", help="Calibrate on the scans' single-energy gray view (the thresholds of gray stations)."),
+    split: str = typer.Option("val", "--split"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Per-class operating thresholds for one scan kind, chosen on validation, as `export --class-conf` flags."""
+    from dataclasses import asdict
+
+    from xscreen.training.calibrate import calibrate as run
+    from xscreen.training.evaluate import format_value as fmt
+
+    rows = run_command(lambda: run(model, data, models_dir=get_settings().models_dir, far=far, gray=gray, split=split))
+    if as_json:
+        typer.echo(json.dumps([asdict(r) for r in rows], indent=2))
+        return
+    out = table("class", "kind", "threshold", "negatives", "FAR", "positives", "DR", title=f"thresholds at {far:.0%} false alarms")
+    for r in rows:
+        out.add_row(r.name, r.kind, fmt(r.threshold), str(r.negatives), fmt(r.false_alarm_rate), str(r.positives), fmt(r.detection_rate))
+    Console().print(out)
+    flags = " ".join(f"--class-conf {r.flag}" for r in rows if r.flag)
+    typer.echo(f"export with: {flags}" if flags else "no class has scans both with and without it: nothing to calibrate")
 
 
 @models_app.command("list")
@@ -182,6 +209,7 @@ def card_summary(card: Any) -> str:
     """The lines of a card a person reads first (the whole card runs to a thousand lines of JSON)."""
     t = card.thresholds
     per_class = f"; per class {', '.join(f'{n} {v}' for n, v in t.per_class.items())}" if t.per_class else ""
+    per_class += "".join(f"; {kind} scans {', '.join(f'{n} {v}' for n, v in values.items())}" for kind, values in t.per_kind.items())
     parity = card.training.get("export_parity")
     lines = [
         f"{card.name}:{card.version} ({card.architecture}), created {card.created[:10]}",

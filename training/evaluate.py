@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -55,7 +56,7 @@ class Predictor(Protocol):
     name: str
     class_names: list[str]
 
-    def operating_threshold(self, class_name: str) -> float: ...
+    def operating_threshold(self, class_name: str, kind: str | None = None) -> float: ...
 
     def predict(self, scans: list[Scan]) -> list[Detections]: ...
 
@@ -72,9 +73,8 @@ class EnginePredictor:
         # AP needs every box; the card's operating thresholds still decide precision, recall and flagging.
         self.scoring_engine = self.engine.with_thresholds(SCORE_FLOOR)
 
-    def operating_threshold(self, class_name: str) -> float:
-        t = self.engine.card.thresholds
-        return float(t.per_class.get(class_name, t.conf))
+    def operating_threshold(self, class_name: str, kind: str | None = None) -> float:
+        return float(self.engine.card.thresholds.for_class(class_name, kind))
 
     def predict(self, scans: list[Scan]) -> list[Detections]:
         from xscreen.vision.screening import screen
@@ -98,7 +98,7 @@ class CheckpointPredictor:
     taxonomy: Taxonomy
     conf: float = 0.25
 
-    def operating_threshold(self, class_name: str) -> float:
+    def operating_threshold(self, class_name: str, kind: str | None = None) -> float:
         return self.conf
 
     def predict(self, scans: list[Scan]) -> list[Detections]:
@@ -173,7 +173,7 @@ def _image_size(path: Path) -> tuple[int, int]:
         return im.height, im.width
 
 
-def _read(path: Path, *, gray: bool) -> Scan:
+def read_dataset_scan(path: Path, *, gray: bool) -> Scan:
     """A dataset image as a station decodes it (kind from the pixels); `gray`: its single-energy view."""
     from xscreen.vision.screening import read_scan_file
 
@@ -207,7 +207,7 @@ def evaluate_dataset(predictor: Predictor, dataset: str, names: list[str], sampl
     predictions: list[str] = []
     for start in range(0, len(samples), batch):
         chunk = samples[start:start + batch]
-        scans = [_read(s.image, gray=gray) for s in chunk]
+        scans = [read_dataset_scan(s.image, gray=gray) for s in chunk]
         for s, scan, det in zip(chunk, scans, predictor.predict(scans)):
             keep = np.array([taxonomy.by_id(int(c)).name in model_classes for c in det.class_ids], bool) if len(det) else np.zeros(0, bool)
             det = det[keep] if len(det) else det
@@ -215,13 +215,13 @@ def evaluate_dataset(predictor: Predictor, dataset: str, names: list[str], sampl
             gt_keep = [i for i, n in enumerate(s.class_names) if n in model_classes]
             results.append(ImageResult(
                 s.boxes[gt_keep].reshape(-1, 4), np.array([taxonomy.id_of(s.class_names[i]) for i in gt_keep], np.int64),
-                det.xyxy, det.scores, det.class_ids,
+                det.xyxy, det.scores, det.class_ids, kind=scan.kind,
             ))
 
     per_class = {}
     curves = {}
     for n in evaluated:
-        m = class_metrics(results, taxonomy.id_of(n), predictor.operating_threshold(n))
+        m = class_metrics(results, taxonomy.id_of(n), partial(predictor.operating_threshold, n))
         per_class[n] = {"precision": m.precision, "recall": m.recall, "AP50": m.ap50, "AP50-95": m.ap50_95, "instances": m.instances}
         curves[n] = m.pr_curve
 
@@ -236,7 +236,7 @@ def evaluate_dataset(predictor: Predictor, dataset: str, names: list[str], sampl
         for r in results:
             sel = np.isin(r.pred_classes, list(cat_classes))
             scores.append(float(r.pred_scores[sel].max()) if sel.any() else 0.0)
-            flags.append(any(float(s) >= predictor.operating_threshold(taxonomy.by_id(int(c)).name) for s, c in zip(r.pred_scores[sel], r.pred_classes[sel])))
+            flags.append(any(float(s) >= predictor.operating_threshold(taxonomy.by_id(int(c)).name, r.kind) for s, c in zip(r.pred_scores[sel], r.pred_classes[sel])))
         if not holds.any():
             continue
         sm = screening_metrics(holds, np.array(scores), np.array(flags))
@@ -257,6 +257,9 @@ def evaluate_dataset(predictor: Predictor, dataset: str, names: list[str], sampl
         "classes": per_class, "categories": per_category,
         "dataset_classes_missing_from_model": missing_in_model, "model_classes_missing_from_dataset": missing_in_data,
         "operating_thresholds": {n: predictor.operating_threshold(n) for n in predictor.class_names},
+        "operating_thresholds_by_kind": {
+            kind: {n: predictor.operating_threshold(n, kind) for n in predictor.class_names} for kind in sorted({r.kind for r in results if r.kind})
+        },
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
@@ -308,7 +311,7 @@ def _confusion(results: list[ImageResult], ids: list[int], predictor: Predictor,
     bg = len(ids)
     m = np.zeros((bg + 1, bg + 1), np.int64)
     for r in results:
-        keep = np.array([s >= predictor.operating_threshold(taxonomy.by_id(int(c)).name) and int(c) in index for s, c in zip(r.pred_scores, r.pred_classes)], bool)
+        keep = np.array([s >= predictor.operating_threshold(taxonomy.by_id(int(c)).name, r.kind) and int(c) in index for s, c in zip(r.pred_scores, r.pred_classes)], bool)
         boxes, classes = r.pred_boxes[keep] if len(keep) else r.pred_boxes, r.pred_classes[keep] if len(keep) else r.pred_classes
         gt_used = np.zeros(len(r.gt_classes), bool)
         iou = box_iou(boxes, r.gt_boxes)
@@ -347,7 +350,7 @@ class Summary:
         rows = self.rows()
         columns = list(dict.fromkeys(k for r in rows for k in r))
         lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-        lines += ["| " + " | ".join(_fmt(r.get(c)) for c in columns) + " |" for r in rows]
+        lines += ["| " + " | ".join(format_value(r.get(c)) for c in columns) + " |" for r in rows]
         return "\n".join(lines) + "\n"
 
 
@@ -370,7 +373,7 @@ def metrics_table(rows: list[dict[str, Any]], *, title: str, width: int = 80, me
         chunk = rows[start : start + per_table]
         out = table("metric", *(f"{r.get('dataset', '?')} {r.get('view', '')}".strip() for r in chunk), title=title if start == 0 else None)
         for metric in names:
-            out.add_row(metric, *(_fmt(r.get(metric)) for r in chunk))
+            out.add_row(metric, *(format_value(r.get(metric)) for r in chunk))
         tables.append(out)
     return Group(*tables)
 
@@ -378,7 +381,8 @@ def metrics_table(rows: list[dict[str, Any]], *, title: str, width: int = 80, me
 _VALUE_COLUMN = 14  # wide enough for a dataset name such as `default-sixray` above its values
 
 
-def _fmt(v: Any) -> str:
+def format_value(v: Any) -> str:
+    """A metric in a table cell: three decimals, or a dash when there is none."""
     if v is None:
         return "–"
     return f"{v:.3f}" if isinstance(v, float) else str(v)

@@ -50,7 +50,7 @@ class ExportOptions:
     imgsz: int | None = None  # None: the imgsz the checkpoint was trained at
     conf: float = 0.25
     iou: float = 0.45
-    class_conf: dict[str, float] = field(default_factory=dict)  # per-class operating thresholds (chosen on validation)
+    class_conf: dict[str, float] = field(default_factory=dict)  # NAME or KIND:NAME -> operating threshold (chosen on validation)
     image_kind: str = "colour"
     parity_images: list[Path] = field(default_factory=list)
     check_parity: bool = True
@@ -58,14 +58,23 @@ class ExportOptions:
     data_card_file: Path | None = None  # dataset card of the training data, stored in the card
 
 
-def _class_thresholds(class_conf: dict[str, float], names: list[str]) -> dict[str, float]:
-    unknown = sorted(set(class_conf) - set(names))
-    if unknown:
-        raise ConfigError(f"per-class thresholds for {unknown}: not classes of this model ({', '.join(names)})")
-    bad = {k: v for k, v in class_conf.items() if not 0.0 < v < 1.0}
-    if bad:
-        raise ConfigError(f"per-class thresholds must lie between 0 and 1, got {bad}")
-    return dict(class_conf)
+def _class_thresholds(class_conf: dict[str, float], names: list[str]) -> Thresholds:
+    """`--class-conf` keys, `NAME` or `KIND:NAME` (a scan kind's own value, e.g. `gray:firearm`), checked
+    against the model's classes; returned as a Thresholds without conf/iou."""
+    from xscreen.vision.scan import SCAN_KINDS
+
+    per_class: dict[str, float] = {}
+    per_kind: dict[str, dict[str, float]] = {}
+    for key, value in class_conf.items():
+        kind, sep, name = key.rpartition(":")
+        if sep and kind not in SCAN_KINDS:
+            raise ConfigError(f"per-class threshold {key!r}: the scan kind must be one of {', '.join(SCAN_KINDS)}")
+        if name not in names:
+            raise ConfigError(f"per-class threshold for {name!r}: not a class of this model ({', '.join(names)})")
+        if not 0.0 < value < 1.0:
+            raise ConfigError(f"per-class thresholds must lie between 0 and 1, got {key}={value}")
+        (per_kind.setdefault(kind, {}) if sep else per_class)[name] = value
+    return Thresholds(per_class=per_class, per_kind=per_kind)
 
 
 def software_versions() -> dict[str, str]:
@@ -212,7 +221,7 @@ def run(options: ExportOptions) -> RegistryModel:
             classes=names,
             input=InputSpec(imgsz=imgsz, image_kind=options.image_kind),
             output=OutputSpec(name=output_name, layout=layout),
-            thresholds=Thresholds(conf=options.conf, iou=options.iou, per_class=_class_thresholds(options.class_conf, names)),
+            thresholds=_class_thresholds(options.class_conf, names).model_copy(update={"conf": options.conf, "iou": options.iou}),
             files={},
             training={"args": _jsonable(train_args), "weights": options.weights.name},
             metrics=read_evaluation(options.metrics_file),

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -38,6 +39,7 @@ class ImageResult:
     pred_boxes: np.ndarray
     pred_scores: np.ndarray
     pred_classes: np.ndarray
+    kind: str | None = None  # the scan's kind (colour, gray, dual_energy): operating thresholds may depend on it
 
     @cached_property
     def true_positives(self) -> np.ndarray:
@@ -99,17 +101,20 @@ class ClassMetrics:
     pr_curve: tuple[np.ndarray, np.ndarray]  # recall, precision at IoU 0.5 (for plots)
 
 
-def class_metrics(images: list[ImageResult], class_id: int, operating_conf: float) -> ClassMetrics:
-    tps, scores, n_gt = [], [], 0
+def class_metrics(images: list[ImageResult], class_id: int, operating_conf: float | Callable[[str | None], float]) -> ClassMetrics:
+    """AP over all scores; precision and recall at the operating threshold (a number, or one per scan kind)."""
+    conf_for = operating_conf if callable(operating_conf) else (lambda _kind: operating_conf)
+    tps, scores, ops, n_gt = [], [], [], 0
     for image in images:
         keep = image.pred_classes == class_id
         tps.append(image.true_positives[keep])
         scores.append(image.pred_scores[keep])
+        ops.append(np.full(int(keep.sum()), conf_for(image.kind)))
         n_gt += int((image.gt_classes == class_id).sum())
     tp = np.concatenate(tps) if tps else np.zeros((0, len(IOU_THRESHOLDS)), bool)
     sc = np.concatenate(scores) if scores else np.zeros(0)
     aps = average_precision(tp, sc, n_gt)
-    at_op = sc >= operating_conf
+    at_op = sc >= (np.concatenate(ops) if ops else np.zeros(0))
     n_tp = int(tp[at_op, 0].sum())
     precision = n_tp / max(int(at_op.sum()), 1)
     recall = n_tp / n_gt if n_gt else float("nan")

@@ -208,10 +208,20 @@ class Engine:
             self.class_ids = np.array([self.taxonomy.id_of(n) for n in card.classes], dtype=np.int64)
         except KeyError as exc:
             raise ConfigError(f"model {card.ref} has a class outside the taxonomy: {exc}") from exc
-        unknown = sorted(set(card.thresholds.per_class) - set(card.classes))
+        t = card.thresholds
+        unknown = sorted((set(t.per_class) | {n for kind in t.per_kind.values() for n in kind}) - set(card.classes))
         if unknown:
             raise ConfigError(f"model {card.ref}: per-class thresholds for classes it lacks: {unknown}")
-        self.class_conf = np.array([card.thresholds.per_class.get(n, card.thresholds.conf) for n in card.classes], np.float32)
+        self.class_conf = np.array([t.for_class(n) for n in card.classes], np.float32)
+        # Decoding keeps every box some kind of scan may keep; `_operating` then applies the scan kind's own
+        # thresholds, indexed by taxonomy id (what Detections carry).
+        self.decode_conf = t.floor()
+        self._uniform = not t.per_class and not t.per_kind
+        self._operating_conf: dict[str | None, np.ndarray] = {}
+        for kind in (None, *t.per_kind):
+            by_id = np.ones(int(self.class_ids.max()) + 1, np.float32)
+            by_id[self.class_ids] = [t.for_class(n, kind) for n in card.classes]
+            self._operating_conf[kind] = by_id
         self.use_io_binding = self.provider in GPU_PROVIDERS
 
     # ---- construction ------------------------------------------------------------------------------------
@@ -255,7 +265,7 @@ class Engine:
 
         t = self.card.thresholds
         thresholds = Thresholds(conf=t.conf if conf is None else conf, iou=t.iou if iou is None else iou,
-                                per_class=t.per_class if conf is None else {})
+                                per_class=t.per_class if conf is None else {}, per_kind=t.per_kind if conf is None else {})
         card = self.card.model_copy(update={"thresholds": thresholds})
         engine = Engine(session=self.session, card=card, model_path=self.model_path, variant=self.variant, taxonomy=self.taxonomy)
         if imgsz is not None and (imgsz, imgsz) != engine.input_hw:
@@ -300,8 +310,9 @@ class Engine:
     # ---- inference ---------------------------------------------------------------------------------------
 
     def predict(self, images: Sequence[np.ndarray]) -> list[Detections]:
-        """RGB uint8 (H, W, 3) images of any sizes -> one `Detections` per image, boxes in its own pixels."""
-        return self._predict(images, scaleup=True)
+        """RGB uint8 (H, W, 3) images of any sizes -> one `Detections` per image, boxes in its own pixels, at the
+        card's thresholds for images of unknown kind (`per_class`, else `conf`)."""
+        return [self._operating(det, None) for det in self._predict(images, scaleup=True)]
 
     def predict_scans(self, scans: Sequence[Scan], *, pixel_pitch_mm: float | None = None) -> list[Detections]:
         """Scans of any kind, converted to the image kind the card asks for, then predicted.
@@ -319,9 +330,9 @@ class Engine:
                 plain.append(i)
             else:
                 results[i] = self._predict_at_scale(image, factor)
-        for i, det in zip(plain, self.predict([images[i] for i in plain])):
+        for i, det in zip(plain, self._predict([images[i] for i in plain], scaleup=True)):
             results[i] = det
-        return results  # type: ignore[return-value]
+        return [self._operating(det, scan.kind) for det, scan in zip(results, scans)]  # type: ignore[arg-type]
 
     def predict_tiled(self, image: np.ndarray, *, tile: int | None = None, overlap: float = 0.2) -> Detections:
         """Cut a large RGB image into overlapping `tile`-pixel windows, predict each, merge in original pixels.
@@ -329,10 +340,13 @@ class Engine:
         `tile` defaults to the image's short side: a long conveyor strip becomes parcel-sized squares, each
         letterboxed like the scans the model was trained on.
         """
+        return self._operating(self._tiled(image, tile=tile, overlap=overlap), None)
+
+    def _tiled(self, image: np.ndarray, *, tile: int | None, overlap: float) -> Detections:
         self._check_image(image, 0)
         height, width = image.shape[:2]
         windows = tile_windows((height, width), tile=tile or min(height, width), overlap=overlap)
-        parts = self.predict([w.crop(image) for w in windows])
+        parts = self._predict([w.crop(image) for w in windows], scaleup=True)
         shifted = [
             Detections(det.xyxy + np.array([w.x0, w.y0, w.x0, w.y0], np.float32), det.scores, det.class_ids)
             for det, w in zip(parts, windows)
@@ -364,7 +378,7 @@ class Engine:
         if new_h <= in_h and new_w <= in_w:
             det = self._predict([scaled], scaleup=False)[0]
         else:
-            det = self.predict_tiled(scaled, tile=min(in_h, in_w), overlap=0.2)
+            det = self._tiled(scaled, tile=min(in_h, in_w), overlap=0.2)
         if scaled is image:
             return det
         back = LetterboxMapping((height, width), (new_h, new_w), (new_h, new_w), 0, 0)  # a plain resize: no padding
@@ -418,11 +432,14 @@ class Engine:
         return binding.copy_outputs_to_cpu()[0]
 
     def _decode(self, output: np.ndarray) -> list[RawDetections]:
-        conf = float(self.class_conf.min())
-        raw = decode(output, layout=self.card.output.layout, conf=conf, iou=self.card.thresholds.iou)
-        if not self.card.thresholds.per_class:
-            return raw
-        return [r.keep(r.scores > self.class_conf[r.classes]) for r in raw]
+        return decode(output, layout=self.card.output.layout, conf=self.decode_conf, iou=self.card.thresholds.iou)
+
+    def _operating(self, det: Detections, kind: str | None) -> Detections:
+        """Boxes above the card's operating threshold for their class on a scan of `kind` (None: unknown)."""
+        if self._uniform or len(det) == 0:
+            return det
+        conf = self._operating_conf.get(kind, self._operating_conf[None])
+        return det[det.scores > conf[det.class_ids]]
 
     def _to_detections(self, raw: RawDetections, mapping: LetterboxMapping) -> Detections:
         if len(raw) == 0:

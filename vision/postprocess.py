@@ -32,9 +32,6 @@ class RawDetections:
     def __len__(self) -> int:
         return len(self.scores)
 
-    def keep(self, mask: np.ndarray) -> "RawDetections":
-        return RawDetections(self.xyxy[mask], self.scores[mask], self.classes[mask])
-
 
 def _empty() -> RawDetections:
     return RawDetections(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from xscreen.errors import ModelIntegrityError, ModelNotFound
+from xscreen.vision.scan import ScanKind
 
 DEFAULT_POINTER = "DEFAULT"
 CARD_FILE = "card.json"
@@ -62,6 +63,21 @@ class Thresholds(BaseModel):
     conf: float = Field(default=0.25, ge=0, le=1, description="Operating score threshold.")
     iou: float = Field(default=0.45, ge=0, le=1, description="NMS IoU threshold (yolo_raw only).")
     per_class: dict[str, float] = Field(default_factory=dict)
+    # A gray (single-energy) station must not run at thresholds chosen on colour scans: scores of the same
+    # object differ by rendering (issue 18). Each kind's values are chosen on validation scans of that kind.
+    per_kind: dict[ScanKind, dict[str, float]] = Field(
+        default_factory=dict, description="Per-class thresholds for scans of one kind (colour, gray, dual_energy); override per_class."
+    )
+
+    def for_class(self, name: str, kind: ScanKind | None = None) -> float:
+        """The operating threshold of class `name` on a scan of `kind` (None: a plain RGB image)."""
+        if kind is not None and name in self.per_kind.get(kind, {}):
+            return self.per_kind[kind][name]
+        return self.per_class.get(name, self.conf)
+
+    def floor(self) -> float:
+        """The lowest threshold any class has on any kind: what decoding must keep."""
+        return min([self.conf, *self.per_class.values(), *(v for kind in self.per_kind.values() for v in kind.values())])
 
 
 def model_ref(name: str, version: int) -> str:

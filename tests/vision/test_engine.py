@@ -168,6 +168,38 @@ def test_per_class_thresholds(tiny_models_dir: Path, tmp_path: Path, low_conf_en
     assert len(merged) == int((base.class_ids != top).sum())
 
 
+def test_per_kind_thresholds_apply_to_scans_of_that_kind_only(
+    tiny_models_dir: Path, tmp_path: Path, low_conf_engine: Engine, real_images: list[np.ndarray]
+) -> None:
+    """A gray station runs at the card's gray thresholds; colour scans and plain images keep the others."""
+    from xscreen.vision.xray.convert import colour_to_gray
+
+    gray_scans = [Scan(pixels=colour_to_gray(im), kind="gray") for im in real_images[:4]]
+    colour_scans = [Scan(pixels=im, kind="colour") for im in real_images[:4]]
+    base_gray = Detections.merge(low_conf_engine.predict_scans(gray_scans))
+    assert len(base_gray) > 0
+    name = load_taxonomy().by_id(int(np.bincount(base_gray.class_ids).argmax())).name
+    models = _copy_version(tiny_models_dir, tmp_path, thresholds={"conf": 0.001, "iou": 0.45, "per_kind": {"gray": {name: 0.999}}})
+    engine = Engine.load("tiny:1", models_dir=models)
+    top = load_taxonomy().id_of(name)
+    gray = Detections.merge(engine.predict_scans(gray_scans))
+    assert top not in gray.class_ids
+    assert len(gray) == int((base_gray.class_ids != top).sum())
+    for a, b in zip(engine.predict_scans(colour_scans), low_conf_engine.predict_scans(colour_scans)):
+        np.testing.assert_array_equal(a.scores, b.scores)
+    # A per-kind threshold below the plain one reaches gray scans only.
+    models = _copy_version(tiny_models_dir, tmp_path / "low", thresholds={"conf": 0.999, "iou": 0.45, "per_kind": {"gray": {name: 0.001}}})
+    engine = Engine.load("tiny:1", models_dir=models)
+    assert set(Detections.merge(engine.predict_scans(gray_scans)).class_ids) == {top}
+    assert len(Detections.merge(engine.predict_scans(colour_scans))) == 0
+
+
+def test_per_kind_thresholds_for_unknown_classes_are_refused(tiny_models_dir: Path, tmp_path: Path) -> None:
+    models = _copy_version(tiny_models_dir, tmp_path, thresholds={"conf": 0.25, "iou": 0.45, "per_kind": {"gray": {"unicorn": 0.5}}})
+    with pytest.raises(ConfigError, match="unicorn"):
+        Engine.load("tiny:1", models_dir=models)
+
+
 @pytest.mark.parametrize(
     "image",
     [np.zeros((10, 10), np.uint8), np.zeros((10, 10, 4), np.uint8), np.zeros((10, 10, 3), np.float32), [[1, 2, 3]]],
