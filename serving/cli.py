@@ -1,4 +1,5 @@
-"""Serving commands: `serve`, `keys create|list|revoke`, `reviews export`. Heavy imports (fastapi,
+"""Serving commands: `serve`, `keys create|list|revoke`, `officers create|list|disable|reset-password`,
+`reviews export`. Heavy imports (fastapi,
 uvicorn, sqlalchemy) happen inside the commands, so `xscreen --help` stays fast."""
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from xscreen.clitools import run_command
 console = Console()
 
 keys_app = typer.Typer(help="Station API keys (only hashes are stored; a key is shown once).", no_args_is_help=True)
+officers_app = typer.Typer(help="Officers who sign in at /review (only password hashes are stored; a password is shown once).", no_args_is_help=True)
 reviews_app = typer.Typer(help="Officers' reviews of screened scans.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.add_typer(keys_app, name="keys")
+    app.add_typer(officers_app, name="officers")
     app.add_typer(reviews_app, name="reviews")
 
 
@@ -143,6 +146,87 @@ def keys_revoke(
             raise InvalidRequest(f"no active key matches {'key id ' + key_id if key_id else 'station ' + str(station)}")
         for r in revoked:
             typer.echo(f"revoked {r.key_id} (station {r.station})")
+
+    run_command(body)
+
+
+def _print_password(name: str, role: str, password: str, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps({"name": name, "role": role, "password": password}))
+        return
+    typer.echo(f"password for {role} {name}; shown once, hand it over now (sign in at /review):")
+    typer.echo(password)
+
+
+@officers_app.command("create")
+def officers_create(
+    name: str = typer.Option(..., "--name", "-n", help="The officer's sign-in name."),
+    role: str = typer.Option("officer", "--role", help="officer (queue, review, audit) or admin (also keys and officers)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine output on stdout."),
+) -> None:
+    """Create an officer and print a generated password once."""
+    def body() -> None:
+        from xscreen.serving.officers import create_officer
+
+        with _database() as sessions:
+            with sessions() as session:
+                password, record = create_officer(session=session, name=name, role=role)
+        _print_password(record.name, record.role, password, as_json)
+
+    run_command(body)
+
+
+@officers_app.command("list")
+def officers_list(as_json: bool = typer.Option(False, "--json", help="Machine output on stdout.")) -> None:
+    """List officers (names, roles, dates; never passwords)."""
+    def body() -> None:
+        from xscreen.serving.officers import list_officers
+
+        with _database() as sessions:
+            with sessions() as session:
+                rows = [
+                    {"name": o.name, "role": o.role, "created_at": o.created_at.isoformat(),
+                     "disabled_at": o.disabled_at.isoformat() if o.disabled_at else None}
+                    for o in list_officers(session=session)
+                ]
+        if as_json:
+            typer.echo(json.dumps(rows))
+            return
+        table = clitools.table("name", "role", "created", "disabled")
+        for r in rows:
+            table.add_row(r["name"], r["role"], r["created_at"], r["disabled_at"] or "")
+        console.print(table)
+
+    run_command(body)
+
+
+@officers_app.command("disable")
+def officers_disable(name: str = typer.Argument(..., help="The officer's name.")) -> None:
+    """Disable an officer: their sessions end at once; their reviews stay attributed to them."""
+    def body() -> None:
+        from xscreen.serving.officers import disable_officer
+
+        with _database() as sessions:
+            with sessions() as session:
+                record = disable_officer(session=session, name=name)
+        typer.echo(f"disabled {record.name}")
+
+    run_command(body)
+
+
+@officers_app.command("reset-password")
+def officers_reset_password(
+    name: str = typer.Argument(..., help="The officer's name."),
+    as_json: bool = typer.Option(False, "--json", help="Machine output on stdout."),
+) -> None:
+    """Print a new generated password once (enables a disabled officer again; ends their sessions)."""
+    def body() -> None:
+        from xscreen.serving.officers import reset_password
+
+        with _database() as sessions:
+            with sessions() as session:
+                password, record = reset_password(session=session, name=name)
+        _print_password(record.name, record.role, password, as_json)
 
     run_command(body)
 

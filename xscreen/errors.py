@@ -101,6 +101,20 @@ class KeyRevoked(XscreenError):
     http_status = 403
 
 
+class Forbidden(XscreenError):
+    """Authenticated, but this role may not do this (a station key reviewing, an officer submitting a scan)."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class CsrfRejected(XscreenError):
+    """A change through an officer's session cookie without the session's CSRF token (X-CSRF-Token)."""
+
+    code = "csrf_rejected"
+    http_status = 403
+
+
 class InvalidRequest(XscreenError):
     code = "invalid_request"
     http_status = 422

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     max_header_bytes: int = Field(default=16 * 1024, ge=1024, description="Request line and headers larger than this are refused (400).")
     min_free_disk_bytes: int = Field(default=1024**3, ge=0, description="/readyz is not ready below this much free space where "
                                      "the SQLite database or the stored scans live (a full disk refuses every scan); 0: no check.")
+    # Officers' workstation (/review): cookie sessions (serving.officers)
+    officer_session_hours: float = Field(default=12.0, gt=0, le=24 * 7, description="A signed-in officer's session lasts this long (a shift), then signs in again.")
+    session_cookie_secure: bool = Field(default=False, description="Mark the session cookie Secure (sent over HTTPS only): set it when a TLS proxy fronts the service.")
+    viewer_cache_bytes: int = Field(default=512 * 1024**2, ge=0, description="Decoded scans the workstation's image views keep in memory, so zooming "
+                                    "an 80-megapixel strip decodes it once; 0: decode on every view.")
 
     # Inference and batching (Triton's names)
     providers: list[str] = Field(default_factory=lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])

@@ -14,7 +14,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from xscreen.serving.api.errors import BodySizeLimit, install_error_handlers
-from xscreen.serving.api.routes import health, models, reviews, scans
+from xscreen.serving.api.routes import health, models, queue, reviews, scans, session
 from xscreen.serving.api.schemas import ErrorBody
 from xscreen.serving.api.service import open_service, warm_up
 from xscreen.serving.metrics import RequestMetricsMiddleware, ServiceMetrics
@@ -28,8 +28,8 @@ BODY_SLACK_BYTES = 256 * 1024
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in {
-        401: "Missing or unknown API key",
-        403: "Revoked API key",
+        401: "Missing or unknown API key, or no officer session",
+        403: "Revoked API key, a role that may not do this, or a missing CSRF token",
         422: "Invalid request, or an empty or undecodable image",
         429: "Engine queue full; retry after Retry-After seconds",
         503: "Starting, stopping, or database unreachable",
@@ -71,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(scans.router)
     v1.include_router(reviews.router)
     v1.include_router(models.router)
+    v1.include_router(queue.router)
+    v1.include_router(session.router)
     app.include_router(v1)
     app.include_router(health.router)
 

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from xscreen.errors import InvalidRequest
 from xscreen.serving.api.schemas import BoxIn, DecisionOut, DetectionOut, ImageOut, ModelRef, ReviewOut, ScanOut
 from xscreen.serving.store.records import ReviewRecord, ScanRecord
 from xscreen.serving.store.scans import record_detections
 from xscreen.vision.taxonomy import Taxonomy
+
+
+def class_id_of(taxonomy: Taxonomy, name: str) -> int:
+    """A class name from a request as its taxonomy id; an unknown name is a 422 naming the known ones."""
+    try:
+        return taxonomy.id_of(name)
+    except KeyError as exc:
+        raise InvalidRequest(str(exc.args[0])) from exc
 
 
 def review_out(review: ReviewRecord, taxonomy: Taxonomy) -> ReviewOut:

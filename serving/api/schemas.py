@@ -126,7 +126,6 @@ class ReviewIn(BaseModel):
     outcome: Outcome
     classes: list[str] = Field(default_factory=list, description="Confirmed classes (taxonomy names).")
     boxes: list[BoxIn] | None = Field(default=None, max_length=1000, description="Corrected boxes; replaces the model's boxes in exports.")
-    officer: str | None = Field(default=None, max_length=128)
     note: str | None = Field(default=None, max_length=4000)
 
     @model_validator(mode="after")
@@ -141,8 +140,8 @@ class ReviewIn(BaseModel):
 class ReviewOut(BaseModel):
     id: int
     scan_id: str
-    station: str
-    officer: str | None
+    station: str | None = Field(description="The station key that posted it (reviews from before officers signed in); null for an officer's.")
+    officer: str | None = Field(description="The signed-in officer who made it.")
     outcome: Outcome
     classes: list[str]
     boxes: list[BoxIn] | None
@@ -219,3 +218,23 @@ class ModelOut(BaseModel):
     default: bool
     serving: bool = Field(description="The model this instance screens with.")
     metrics: dict
+
+
+class LoginIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=128)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class SessionOut(BaseModel):
+    officer: str
+    role: str
+    csrf_token: str = Field(description="Send it as X-CSRF-Token with every change made through this session.")
+    expires_at: datetime
+
+
+class OfficerOut(BaseModel):
+    name: str
+    role: str
+    created_at: datetime
+    disabled_at: datetime | None

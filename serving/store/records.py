@@ -108,8 +108,9 @@ class ReviewRecord(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), index=True)
-    station: Mapped[str] = mapped_column(String(128))  # whose key submitted it
-    officer: Mapped[str | None] = mapped_column(String(128))
+    station: Mapped[str | None] = mapped_column(String(128))  # whose key submitted it (reviews before officer sign-in); null for an officer's
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), index=True)  # the signed-in officer who made it
+    officer: Mapped[str | None] = mapped_column(String(128))  # the officer's name, kept beside the id so exports need no join
     outcome: Mapped[str] = mapped_column(String(32))  # threat_confirmed | false_alarm
     class_ids: Mapped[list[int]] = mapped_column(JSON)
     boxes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # corrected boxes: [{class_id, box}]
@@ -130,3 +131,34 @@ class ApiKeyRecord(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class OfficerRecord(Base):
+    """A person who signs in to the workstation: role `officer` (queue, review, audit) or `admin` (also keys and
+    officers). Only an Argon2 hash of the password is stored; a disabled officer keeps the reviews made."""
+
+    __tablename__ = "officers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class OfficerSessionRecord(Base):
+    """A signed-in browser: the cookie's sha256 (the cookie itself is never stored) and the CSRF token its
+    page must echo on every change. Server-side, so disabling an officer or signing out ends it at once."""
+
+    __tablename__ = "officer_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officers.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    officer: Mapped[OfficerRecord] = relationship(lazy="joined")

@@ -6,12 +6,13 @@ stored record (same station, same image) or raises `ScanConflict` (the key reuse
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -100,8 +101,7 @@ class ScanFilter:
     reviewed: bool | None = None  # True: at least one review; False: none yet
 
 
-def list_scans(*, session: Session, where: ScanFilter, limit: int, offset: int) -> tuple[list[ScanRecord], int]:
-    """One page of scans, newest first, and the total matching."""
+def _filtered(where: ScanFilter) -> Select[ScanRecord]:
     query = select(ScanRecord)
     if where.verdict is not None:
         query = query.where(ScanRecord.verdict == where.verdict)
@@ -119,25 +119,48 @@ def list_scans(*, session: Session, where: ScanFilter, limit: int, offset: int) 
     if where.class_id is not None:
         has_class = select(DetectionRecord.scan_id).where(DetectionRecord.class_id == where.class_id)
         query = query.where(ScanRecord.id.in_(has_class))
+    return query
+
+
+def _page(session: Session, query: Select[ScanRecord], order: tuple[Any, ...], limit: int, offset: int) -> tuple[list[ScanRecord], int]:
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = session.scalars(query.order_by(ScanRecord.received_at.desc(), ScanRecord.id.desc()).limit(limit).offset(offset)).all()
-    return list(page), total
+    return list(session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()), total
+
+
+def list_scans(*, session: Session, where: ScanFilter, limit: int, offset: int) -> tuple[list[ScanRecord], int]:
+    """One page of scans, newest first, and the total matching."""
+    return _page(session, _filtered(where), (ScanRecord.received_at.desc(), ScanRecord.id.desc()), limit, offset)
+
+
+QUEUE_VERDICTS = ("hold", "inspect")
+
+
+def queue_scans(*, session: Session, where: ScanFilter, limit: int, offset: int) -> tuple[list[ScanRecord], int]:
+    """The officers' queue: scans held or sent to inspection that no officer has reviewed yet, `hold` first,
+    then `inspect`, each oldest first (the parcel waiting longest on the belt comes next); and the total."""
+    if where.verdict is not None and where.verdict not in QUEUE_VERDICTS:
+        return [], 0
+    query = _filtered(dataclasses.replace(where, reviewed=False)).where(ScanRecord.verdict.in_(QUEUE_VERDICTS))
+    hold_first = case((ScanRecord.verdict == "hold", 0), else_=1)
+    return _page(session, query, (hold_first, ScanRecord.received_at, ScanRecord.id), limit, offset)
 
 
 def add_review(
     *,
     session: Session,
     scan_id: str,
-    station: str,
+    officer_id: int,
+    officer: str,
     outcome: str,
     class_ids: list[int],
     boxes: list[dict[str, Any]] | None,
-    officer: str | None,
     note: str | None,
 ) -> ReviewRecord:
+    """Store an officer's review of `scan_id` (`officer`: their name, kept with the id for audit and export)."""
     get_scan(session=session, scan_id=scan_id)  # whose scan may be reviewed is the route's call
     review = ReviewRecord(
-        scan_id=scan_id, station=station, outcome=outcome, class_ids=class_ids, boxes=boxes, officer=officer, note=note, created_at=utcnow()
+        scan_id=scan_id, station=None, officer_id=officer_id, officer=officer, outcome=outcome, class_ids=class_ids, boxes=boxes,
+        note=note, created_at=utcnow(),
     )
     session.add(review)
     session.commit()

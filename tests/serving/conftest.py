@@ -99,6 +99,42 @@ def create_station_key(settings: Settings, station: str = "station-1") -> str:
     return key
 
 
+def create_officer(settings: Settings, name: str = "officer-1", role: str = "officer") -> str:
+    """A new officer in the server's database; returns the generated password."""
+    from xscreen.serving.officers import create_officer as create
+    from xscreen.serving.store.db import open_database
+
+    engine, sessions = open_database(settings.effective_database_url)
+    try:
+        with sessions() as session:
+            password, _ = create(session=session, name=name, role=role)
+    finally:
+        engine.dispose()
+    return password
+
+
+@contextmanager
+def signed_in(base_url: str, name: str, password: str) -> Iterator[httpx.Client]:
+    """An httpx client holding an officer's session cookie and sending its CSRF token, as the page does."""
+    with httpx.Client(base_url=base_url, timeout=60) as client:
+        response = client.post("/v1/session", json={"name": name, "password": password})
+        assert response.status_code == 200, response.text
+        client.headers["X-CSRF-Token"] = response.json()["csrf_token"]
+        yield client
+
+
+@pytest.fixture(scope="module")
+def officer_password(server: LiveServer) -> str:
+    return create_officer(server.settings)
+
+
+@pytest.fixture
+def officer(server: LiveServer, officer_password: str) -> Iterator[httpx.Client]:
+    """A signed-in officer's client ("officer-1") on the module's server."""
+    with signed_in(server.url, "officer-1", officer_password) as c:
+        yield c
+
+
 @pytest.fixture(scope="module")
 def api_key(server: LiveServer) -> str:
     return create_station_key(server.settings)

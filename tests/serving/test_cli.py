@@ -15,7 +15,7 @@ import yaml
 from typer.testing import CliRunner
 
 from tests.factories import free_port, wait_until_ready
-from tests.serving.conftest import live_server
+from tests.serving.conftest import live_server, signed_in
 from tests.serving.images import png_bytes, tiff16_bytes
 from xscreen.cli import app
 from xscreen.settings import Settings
@@ -55,6 +55,31 @@ def test_keys_create_list_revoke_against_the_served_database(settings_env: dict[
     assert code != 0
 
 
+def test_officers_create_list_disable_reset(settings_env: dict[str, str], make_settings) -> None:
+    code, out = xscreen("officers", "create", "--name", "j.doe", "--json", env=settings_env)
+    assert code == 0, out
+    created = json.loads(out)
+    assert created["name"] == "j.doe" and created["role"] == "officer" and len(created["password"]) >= 16
+    assert xscreen("officers", "create", "--name", "boss", "--role", "admin", env=settings_env)[0] == 0
+    assert xscreen("officers", "create", "--name", "j.doe", env=settings_env)[0] != 0  # taken
+    assert xscreen("officers", "create", "--name", "x", "--role", "superuser", env=settings_env)[0] != 0
+    assert xscreen("officers", "create", "--name", "two words", env=settings_env)[0] != 0
+    code, out = xscreen("officers", "list", "--json", env=settings_env)
+    assert [(o["name"], o["role"], o["disabled_at"]) for o in json.loads(out)] == [("boss", "admin", None), ("j.doe", "officer", None)]
+    assert created["password"] not in out and "argon2" not in out
+    with live_server(make_settings()) as srv:
+        def sign_in(password: str) -> int:
+            return httpx.post(f"{srv.url}/v1/session", json={"name": "j.doe", "password": password}).status_code
+
+        assert sign_in(created["password"]) == 200
+        assert xscreen("officers", "disable", "j.doe", env=settings_env)[0] == 0
+        assert sign_in(created["password"]) == 401
+        code, out = xscreen("officers", "reset-password", "j.doe", "--json", env=settings_env)
+        assert code == 0
+        assert sign_in(created["password"]) == 401 and sign_in(json.loads(out)["password"]) == 200
+    assert xscreen("officers", "disable", "nobody", env=settings_env)[0] != 0
+
+
 @pytest.fixture
 def settings_env(tmp_path: Path, tiny_models_dir: Path) -> dict[str, str]:
     """The environment a command sees for `make_settings()`'s data dir (the CLI reads settings from env)."""
@@ -65,7 +90,11 @@ def test_reviews_export_writes_a_yolo_dataset(eager_settings: Settings, tmp_path
     env = {"XSCREEN_DATA_DIR": str(eager_settings.data_dir)}
     code, out = xscreen("keys", "create", "--station", "desk", "--json", env=env)
     key = json.loads(out)["key"]
-    with live_server(eager_settings) as srv, httpx.Client(base_url=srv.url, headers={"X-API-Key": key}) as client:
+    code, out = xscreen("officers", "create", "--name", "desk-officer", "--json", env=env)
+    assert code == 0, out
+    password = json.loads(out)["password"]
+    with live_server(eager_settings) as srv, httpx.Client(base_url=srv.url, headers={"X-API-Key": key}) as client, \
+            signed_in(srv.url, "desk-officer", password) as officer:
         def scan(scan_id: str, data: bytes) -> dict:
             response = client.post("/v1/scans", files={"file": ("s", data, "application/octet-stream")}, data={"scan_id": scan_id})
             assert response.status_code == 201, response.text
@@ -91,7 +120,7 @@ def test_reviews_export_writes_a_yolo_dataset(eager_settings: Settings, tmp_path
         if any(d["class_name"] == "magazine" for d in client.get("/v1/scans/unboxable").json()["detections"]):
             reviews["unboxable"]["classes"] = ["ammunition", confirmed_class]
         for sid, review in reviews.items():
-            assert client.post(f"/v1/scans/{sid}/review", json=review).status_code == 201
+            assert officer.post(f"/v1/scans/{sid}/review", json=review).status_code == 201
     out_dir = tmp_path / "export"
     code, out = xscreen("reviews", "export", "--out", str(out_dir), "--json", env=env)
     assert code == 0, out
@@ -119,6 +148,7 @@ def test_reviews_export_writes_a_yolo_dataset(eager_settings: Settings, tmp_path
         assert (out_dir / "images" / name).read_bytes() == png_bytes(seed=seed)  # display images copied as sent, none overwritten
     manifest = [json.loads(line) for line in (out_dir / "reviews.jsonl").read_text().splitlines()]
     assert {m["scan_id"] for m in manifest} == set(reviews) and "skipped" in next(m for m in manifest if m["scan_id"] == "unboxable")
+    assert {m["officer"] for m in manifest} == {"desk-officer"}
 
 
 def _h(scan_id: str) -> str:

@@ -13,8 +13,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from xscreen.errors import InvalidRequest, ScanTooLarge, ScanUnprocessable, UnsupportedMedia, XscreenError, validation_summary
-from xscreen.serving.api.convert import scan_out
-from xscreen.serving.api.deps import ServiceDep, SessionDep, StationDep
+from xscreen.serving.api.convert import class_id_of, scan_out
+from xscreen.serving.api.deps import CallerDep, ServiceDep, SessionDep, StationDep
 from xscreen.serving.api.schemas import ScanMetadata, ScanOut, ScanPage, ScanQuery
 from xscreen.serving.api.service import Inference, Service
 from xscreen.serving.store.images import sha256_bytes
@@ -214,25 +214,20 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000.0, 3)
 
 
-@router.get("", response_model=ScanPage, summary="List the calling station's scans, newest first")
-def list_scans_route(service: ServiceDep, session: SessionDep, key: StationDep, q: Annotated[ScanQuery, Query()]) -> ScanPage:
-    class_id = None
-    if q.class_name is not None:
-        try:
-            class_id = service.taxonomy.id_of(q.class_name)
-        except KeyError as exc:
-            raise InvalidRequest(str(exc.args[0])) from exc
-    if q.station is not None and q.station != key.station:
+@router.get("", response_model=ScanPage, summary="List scans, newest first: a station's own, or every station's for an officer")
+def list_scans_route(service: ServiceDep, session: SessionDep, caller: CallerDep, q: Annotated[ScanQuery, Query()]) -> ScanPage:
+    class_id = class_id_of(service.taxonomy, q.class_name) if q.class_name is not None else None
+    if caller.scope is not None and q.station is not None and q.station != caller.scope:
         return ScanPage(items=[], total=0, limit=q.limit, offset=q.offset)  # a station sees only its own scans
-    where = ScanFilter(verdict=q.verdict, class_id=class_id, station=key.station, since=q.since, until=q.until,
+    where = ScanFilter(verdict=q.verdict, class_id=class_id, station=caller.scope or q.station, since=q.since, until=q.until,
                        item_ref=q.item_ref, reviewed=q.reviewed)
     records, total = list_scans(session=session, where=where, limit=q.limit, offset=q.offset)
     return ScanPage(items=[scan_out(r, service.taxonomy) for r in records], total=total, limit=q.limit, offset=q.offset)
 
 
 @router.get("/{scan_id}", response_model=ScanOut, summary="One scan's result", responses={404: {"description": "Unknown scan"}})
-def get_scan_route(scan_id: str, service: ServiceDep, session: SessionDep, key: StationDep) -> ScanOut:
-    return scan_out(get_scan(session=session, scan_id=scan_id, station=key.station), service.taxonomy)
+def get_scan_route(scan_id: str, service: ServiceDep, session: SessionDep, caller: CallerDep) -> ScanOut:
+    return scan_out(get_scan(session=session, scan_id=scan_id, station=caller.scope), service.taxonomy)
 
 
 @router.get(
@@ -241,8 +236,8 @@ def get_scan_route(scan_id: str, service: ServiceDep, session: SessionDep, key: 
     response_class=Response,
     responses={200: {"content": {"image/*": {}, "application/octet-stream": {}}}, 404: {"description": "Unknown scan"}},
 )
-def get_image(scan_id: str, service: ServiceDep, session: SessionDep, key: StationDep) -> Response:
-    record = get_scan(session=session, scan_id=scan_id, station=key.station)
+def get_image(scan_id: str, service: ServiceDep, session: SessionDep, caller: CallerDep) -> Response:
+    record = get_scan(session=session, scan_id=scan_id, station=caller.scope)
     return Response(service.images.get(record.image_sha256), media_type=record.media_type, headers={"ETag": f'"{record.image_sha256}"'})
 
 
@@ -252,11 +247,11 @@ def get_image(scan_id: str, service: ServiceDep, session: SessionDep, key: Stati
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}, 404: {"description": "Unknown scan"}},
 )
-def get_annotated(scan_id: str, service: ServiceDep, session: SessionDep, key: StationDep) -> Response:
+def get_annotated(scan_id: str, service: ServiceDep, session: SessionDep, caller: CallerDep) -> Response:
     from xscreen.serving.store.scans import record_detections
     from xscreen.vision.draw import annotated_png
 
-    record = get_scan(session=session, scan_id=scan_id, station=key.station)
+    record = get_scan(session=session, scan_id=scan_id, station=caller.scope)
     data = service.images.get(record.image_sha256)
     try:
         scan = read_scan(data, max_pixels=service.settings.max_image_pixels)

@@ -18,13 +18,13 @@ def scan_id(client: httpx.Client, request: pytest.FixtureRequest) -> str:
     return sid
 
 
-def test_reviews_are_kept_in_order_and_shown_with_the_scan(client: httpx.Client, scan_id: str) -> None:
-    first = client.post(f"/v1/scans/{scan_id}/review", json={"outcome": "threat_confirmed", "classes": ["firearm_part"], "officer": "A. Officer"})
+def test_reviews_are_kept_in_order_and_shown_with_the_scan(client: httpx.Client, officer: httpx.Client, scan_id: str) -> None:
+    first = officer.post(f"/v1/scans/{scan_id}/review", json={"outcome": "threat_confirmed", "classes": ["firearm_part"]})
     assert first.status_code == 201, first.text
     body = first.json()
-    assert body["outcome"] == "threat_confirmed" and body["classes"] == ["firearm_part"] and body["station"] == "station-1"
-    assert body["boxes"] is None and body["officer"] == "A. Officer"
-    second = client.post(
+    assert body["outcome"] == "threat_confirmed" and body["classes"] == ["firearm_part"] and body["station"] is None
+    assert body["boxes"] is None and body["officer"] == "officer-1"  # from the session, not the body
+    second = officer.post(
         f"/v1/scans/{scan_id}/review",
         json={"outcome": "threat_confirmed", "classes": ["drug_bulk"], "boxes": [{"class_name": "firearm", "box": [1, 2, 50, 60]}], "note": "slide under books"},
     )
@@ -46,21 +46,22 @@ BAD_REVIEWS: list[tuple[str, Any]] = [
     ("box of three numbers", {"outcome": "threat_confirmed", "boxes": [{"class_name": "knife", "box": [1, 2, 3]}]}),
     ("box with an unknown class", {"outcome": "threat_confirmed", "boxes": [{"class_name": "bazooka", "box": [1, 2, 3, 4]}]}),
     ("extra field", {"outcome": "false_alarm", "verdict": "hold"}),
+    ("officer named in the body", {"outcome": "false_alarm", "officer": "someone else"}),
     ("note too long", {"outcome": "false_alarm", "note": "x" * 5000}),
     ("not an object", [1, 2, 3]),
 ]
 
 
 @pytest.mark.parametrize(("case", "payload"), BAD_REVIEWS, ids=[c for c, _ in BAD_REVIEWS])
-def test_bad_reviews_are_422_and_store_nothing(client: httpx.Client, scan_id: str, case: str, payload: Any) -> None:
-    assert_error(client.post(f"/v1/scans/{scan_id}/review", json=payload), 422, "invalid_request")
+def test_bad_reviews_are_422_and_store_nothing(client: httpx.Client, officer: httpx.Client, scan_id: str, case: str, payload: Any) -> None:
+    assert_error(officer.post(f"/v1/scans/{scan_id}/review", json=payload), 422, "invalid_request")
     assert client.get(f"/v1/scans/{scan_id}/reviews").json() == []
 
 
-def test_malformed_json_is_422(client: httpx.Client, scan_id: str) -> None:
-    response = client.post(f"/v1/scans/{scan_id}/review", content=b"{not json", headers={"Content-Type": "application/json"})
+def test_malformed_json_is_422(officer: httpx.Client, scan_id: str) -> None:
+    response = officer.post(f"/v1/scans/{scan_id}/review", content=b"{not json", headers={"Content-Type": "application/json"})
     assert_error(response, 422, "invalid_request")
 
 
-def test_review_of_unknown_scan_is_404(client: httpx.Client) -> None:
-    assert_error(client.post("/v1/scans/missing/review", json={"outcome": "false_alarm"}), 404, "scan_not_found")
+def test_review_of_unknown_scan_is_404(officer: httpx.Client) -> None:
+    assert_error(officer.post("/v1/scans/missing/review", json={"outcome": "false_alarm"}), 404, "scan_not_found")

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from xscreen.errors import ScanConflict, ScanNotFound
+from xscreen.serving.officers import create_officer
 from xscreen.serving.store.records import ScanRecord
 from xscreen.serving.store.scans import (
     ScanFilter,
@@ -16,6 +17,7 @@ from xscreen.serving.store.scans import (
     detection_rows,
     get_scan,
     list_scans,
+    queue_scans,
     record_detections,
     reviewed_scans,
     save_scan,
@@ -106,13 +108,37 @@ def test_reviews_are_kept_and_the_latest_counts(sessions: sessionmaker[Session])
         save_scan(session=s, record=make_record("rv1"))
         save_scan(session=s, record=make_record("rv2", at=T0 + timedelta(minutes=1)))
         save_scan(session=s, record=make_record("never-reviewed"))
-        add_review(session=s, scan_id="rv1", station="desk", outcome="threat_confirmed", class_ids=[0], boxes=None, officer="o1", note=None)
-        add_review(session=s, scan_id="rv1", station="desk", outcome="false_alarm", class_ids=[], boxes=None, officer="o2", note="toy")
-        add_review(session=s, scan_id="rv2", station="desk", outcome="threat_confirmed", class_ids=[5],
-                   boxes=[{"class_id": 5, "box": [1.0, 2.0, 3.0, 4.0]}], officer=None, note=None)
+        _, o1 = create_officer(session=s, name="o1")
+        _, o2 = create_officer(session=s, name="o2")
+        add_review(session=s, scan_id="rv1", officer_id=o1.id, officer="o1", outcome="threat_confirmed", class_ids=[0], boxes=None, note=None)
+        add_review(session=s, scan_id="rv1", officer_id=o2.id, officer="o2", outcome="false_alarm", class_ids=[], boxes=None, note="toy")
+        add_review(session=s, scan_id="rv2", officer_id=o1.id, officer="o1", outcome="threat_confirmed", class_ids=[5],
+                   boxes=[{"class_id": 5, "box": [1.0, 2.0, 3.0, 4.0]}], note=None)
         with pytest.raises(ScanNotFound):
-            add_review(session=s, scan_id="nope", station="desk", outcome="false_alarm", class_ids=[], boxes=None, officer=None, note=None)
+            add_review(session=s, scan_id="nope", officer_id=o1.id, officer="o1", outcome="false_alarm", class_ids=[], boxes=None, note=None)
     with sessions() as s:
         assert [r.outcome for r in get_scan(session=s, scan_id="rv1").reviews] == ["threat_confirmed", "false_alarm"]
-        latest = [(scan.id, review.outcome, review.officer) for scan, review in reviewed_scans(session=s)]
-        assert latest == [("rv1", "false_alarm", "o2"), ("rv2", "threat_confirmed", None)]
+        latest = [(scan.id, review.outcome, review.officer, review.officer_id) for scan, review in reviewed_scans(session=s)]
+        assert latest == [("rv1", "false_alarm", "o2", o2.id), ("rv2", "threat_confirmed", "o1", o1.id)]
+
+
+def test_queue_is_unreviewed_holds_then_inspects_oldest_first(sessions: sessionmaker[Session]) -> None:
+    knife = 5
+    with sessions() as s:
+        for i, (verdict, station) in enumerate([("inspect", "a"), ("hold", "b"), ("clear", "a"), ("hold", "a"), ("inspect", "b"), ("hold", "a")]):
+            dets = Detections([[1, 2, 30, 40]], [0.5], [knife]) if i % 2 else None
+            save_scan(session=s, record=make_record(f"q{i}", station=station, verdict=verdict, at=T0 + timedelta(minutes=i), detections=dets))
+        _, officer = create_officer(session=s, name="desk-1")
+        add_review(session=s, scan_id="q5", officer_id=officer.id, officer="desk-1", outcome="false_alarm", class_ids=[], boxes=None, note=None)
+
+    def ids(**where: object) -> tuple[list[str], int]:
+        with sessions() as s:
+            page, total = queue_scans(session=s, where=ScanFilter(**where), limit=50, offset=0)  # type: ignore[arg-type]  # test table of filters
+            return [r.id for r in page], total
+
+    assert ids() == (["q1", "q3", "q0", "q4"], 4)  # q5 is reviewed, q2 is clear
+    assert ids(station="a") == (["q3", "q0"], 2)
+    assert ids(verdict="inspect") == (["q0", "q4"], 2)
+    assert ids(verdict="clear") == ([], 0)
+    assert ids(class_id=knife) == (["q1", "q3"], 2)
+    assert ids(since=T0 + timedelta(minutes=2)) == (["q3", "q4"], 2)
