@@ -13,7 +13,8 @@
    the files decoded by `read_scan`, so a gray PNG is kind `gray`) with the card's `gray_input` set to each
    of `pseudo_colour` (`gray_to_colour`) and `gray` (three equal channels).
 4. Reports firearm AP50, the firearms category's detection rate at 5% false alarms (negatives: the scans
-   without a firearm, SIXray's knife and wrench scans and every OPIXray scan) and knife AP50.
+   without a firearm, SIXray's knife and wrench scans and every OPIXray scan), knife AP50, and the share of
+   true knives, scissors and tools that got a firearm box at the operating threshold (issue 18.4).
 
 Random choices (the monotone curve, the noise) are seeded per scan from its file name, so a rerun gives the
 same images and the same table.
@@ -40,7 +41,14 @@ from xscreen.checkout import REPO_ROOT
 from xscreen.settings import get_settings
 
 logger = logging.getLogger("bench.gray_stations")
-GRAY_INPUTS = ("pseudo_colour", "gray")
+# How a gray scan reaches the colour model: the card's `gray_input`, with its display as sent or matched to
+# the training display first (`gray_display`, vision/xray/gray_display.py).
+GRAY_INPUTS: dict[str, dict[str, str]] = {
+    "pseudo_colour": {"gray_input": "pseudo_colour", "gray_display": "as_is"},
+    "gray": {"gray_input": "gray", "gray_display": "as_is"},
+    "pseudo_colour+matched": {"gray_input": "pseudo_colour", "gray_display": "matched"},
+    "gray+matched": {"gray_input": "gray", "gray_display": "matched"},
+}
 
 
 def _luminance(rgb: np.ndarray) -> np.ndarray:
@@ -145,11 +153,12 @@ class Row:
     firearm_ap50: float | None
     firearm_dr_at_far5: float | None
     knife_ap50: float | None
+    firearm_on_metal: float | None  # share of the true knives, scissors and tools that got a firearm box
     scans: int
     seconds: float
 
 
-def measure(model: str, *, workdir: Path, renderings: list[str], limit: int | None) -> list[Row]:
+def measure(model: str, *, workdir: Path, renderings: list[str], limit: int | None, inputs: list[str]) -> list[Row]:
     from xscreen.training.evaluate import EnginePredictor, evaluate_dataset, load_samples
     from xscreen.vision.engine import Engine
     from xscreen.vision.taxonomy import load_taxonomy
@@ -164,8 +173,8 @@ def measure(model: str, *, workdir: Path, renderings: list[str], limit: int | No
     for rendering in renderings:
         data = render_set(images, rendering, workdir / "renderings", names)
         dataset, set_names, samples = load_samples(data, "val")
-        for gray_input in GRAY_INPUTS[:1] if rendering == "colour" else GRAY_INPUTS:
-            spec = base.card.input.model_copy(update={"gray_input": gray_input})
+        for gray_input in inputs[:1] if rendering == "colour" else inputs:
+            spec = base.card.input.model_copy(update=GRAY_INPUTS[gray_input])
             engine = Engine(session=base.session, card=base.card.model_copy(update={"input": spec}), model_path=base.model_path, variant=base.variant)
             started = time.perf_counter()
             report = evaluate_dataset(EnginePredictor(engine, engine.ref, list(engine.card.classes)), dataset, set_names, samples,
@@ -175,11 +184,24 @@ def measure(model: str, *, workdir: Path, renderings: list[str], limit: int | No
             row = Row(
                 rendering, "-" if rendering == "colour" else gray_input, "/".join(sorted(kinds)),
                 m["classes"].get("firearm", {}).get("AP50"), m["categories"].get("firearms", {}).get("detection_at_false_alarm_5"),
-                m["classes"].get("knife", {}).get("AP50"), len(samples), time.perf_counter() - started,
+                m["classes"].get("knife", {}).get("AP50"), firearm_on_metal(m), len(samples), time.perf_counter() - started,
             )
             logger.info("%s", row)
             rows.append(row)
     return rows
+
+
+METAL = ("knife", "scissors", "tool")  # metal threats and objects that must not read as a firearm (issue 18.4)
+
+
+def firearm_on_metal(metrics: dict) -> float | None:
+    """From evaluate's confusion at the operating thresholds: firearm boxes on true metal objects, per object."""
+    labels, matrix = metrics["confusion"]["labels"], np.array(metrics["confusion"]["matrix"])
+    metal = [labels.index(n) for n in METAL if n in labels]
+    if "firearm" not in labels or not metal:
+        return None
+    total = matrix[:, metal].sum()
+    return float(matrix[labels.index("firearm"), metal].sum() / total) if total else None
 
 
 def _machine() -> str:
@@ -208,23 +230,25 @@ def write_report(rows: list[Row], out: Path, *, model: str, seconds: float) -> N
         "and OPIXray val, never trained on), each rendered as below, screened through the stations' path "
         "(`xscreen.vision.screening`: `read_scan`, the card's conversion, the engine).",
         "`gray_input`: how the colour model is shown a gray scan, `pseudo_colour` = `gray_to_colour`, `gray` = three "
-        "equal channels. DR at FAR 5%: the firearms category's best detection rate with at most 5% of the scans "
+        "equal channels; `+matched`: the scan's display first brought to the training display (polarity, quantile "
+        "matching: `gray_display: matched`). DR at FAR 5%: the firearms category's best detection rate with at most 5% of the scans "
         "without a firearm flagged.",
         "",
-        "| rendering | how | decoded as | gray_input | firearm AP50 | firearm DR at FAR 5% | knife AP50 |",
-        "|---|---|---|---|---|---|---|",
+        "| rendering | how | decoded as | gray_input | firearm AP50 | firearm DR at FAR 5% | knife AP50 | firearm on metal |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(f"| {r.rendering} | {RENDERINGS[r.rendering][0]} | {r.kind} | {r.gray_input} | {_f(r.firearm_ap50)} | "
-                     f"{_f(r.firearm_dr_at_far5, pct=True)} | {_f(r.knife_ap50)} |")
+                     f"{_f(r.firearm_dr_at_far5, pct=True)} | {_f(r.knife_ap50)} | {_f(r.firearm_on_metal, pct=True)} |")
     others = [r for r in rows if r.rendering not in ("colour", "physics")]
     lines += ["", "Mean over the renderings other than colour and physics:", "",
-              "| gray_input | firearm AP50 | firearm DR at FAR 5% | knife AP50 |", "|---|---|---|---|"]
+              "| gray_input | firearm AP50 | firearm DR at FAR 5% | knife AP50 | firearm on metal |", "|---|---|---|---|---|"]
     for gray_input in GRAY_INPUTS:
         sel = [r for r in others if r.gray_input == gray_input]
         if sel:
             mean = lambda key: float(np.mean([getattr(r, key) or 0.0 for r in sel]))  # noqa: E731
-            lines.append(f"| {gray_input} | {_f(mean('firearm_ap50'))} | {_f(mean('firearm_dr_at_far5'), pct=True)} | {_f(mean('knife_ap50'))} |")
+            lines.append(f"| {gray_input} | {_f(mean('firearm_ap50'))} | {_f(mean('firearm_dr_at_far5'), pct=True)} | {_f(mean('knife_ap50'))} | "
+                         f"{_f(mean('firearm_on_metal'), pct=True)} |")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     out.with_suffix(".json").write_text(json.dumps([r.__dict__ for r in rows], indent=2) + "\n")
@@ -235,6 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="default", help="Registry ref (default: the promoted model).")
     parser.add_argument("--out", type=Path, required=True, help="Markdown report (a .json of the rows beside it).")
     parser.add_argument("--renderings", nargs="*", default=list(RENDERINGS), choices=list(RENDERINGS))
+    parser.add_argument("--inputs", nargs="*", default=list(GRAY_INPUTS), choices=list(GRAY_INPUTS))
     parser.add_argument("--limit", type=int, default=None, help="Only the first and last N validation scans (a quick check).")
     parser.add_argument("--workdir", type=Path, default=None, help="Keep the build and renderings here (default: a temp dir, removed).")
     args = parser.parse_args(argv)
@@ -242,7 +267,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="xscreen-gray-") as tmp:
         workdir = args.workdir or Path(tmp)
-        rows = measure(args.model, workdir=workdir, renderings=args.renderings, limit=args.limit)
+        rows = measure(args.model, workdir=workdir, renderings=args.renderings, limit=args.limit, inputs=args.inputs)
     write_report(rows, args.out, model=args.model, seconds=time.perf_counter() - started)
     print(args.out.read_text())
 

@@ -7,7 +7,8 @@
   same converted image).
 - Classes are matched by NAME between model and dataset. Dataset classes the model lacks and model classes
   the dataset lacks (or holds no instance of) are listed and left out of the averages.
-- `DIR/<dataset>/metrics.json`: per class precision, recall, AP50, AP50-95, instances; per threat category
+- `DIR/<dataset>/metrics.json`: per class precision, recall, AP50, AP50-95, instances; the confusion between
+  classes at the operating thresholds (rows predicted, columns true, plus background); per threat category
   the image-level detection and false-alarm rates at the model's operating thresholds, the thresholds
   that reach 90% / 95% detection with the false-alarm rate there, and the best detection rate at most 5%
   false alarms allow. PNG plots beside it.
@@ -251,11 +252,14 @@ def evaluate_dataset(predictor: Predictor, dataset: str, names: list[str], sampl
 
     aps50 = [v["AP50"] for v in per_class.values()]
     aps = [v["AP50-95"] for v in per_class.values()]
+    # At the operating thresholds: which true class each kept box landed on (a firearm box on a wrench, say).
+    confusion = _confusion(results, [taxonomy.id_of(n) for n in evaluated], predictor, taxonomy)
     metrics = {
         "model": predictor.name, "dataset": dataset, "view": "gray" if gray else "as-is", "images": len(samples),
         "mAP50": float(np.mean(aps50)) if aps50 else None, "mAP50-95": float(np.mean(aps)) if aps else None,
         "classes": per_class, "categories": per_category,
         "dataset_classes_missing_from_model": missing_in_model, "model_classes_missing_from_dataset": missing_in_data,
+        "confusion": {"labels": [*evaluated, "background"], "rows": "predicted", "columns": "true", "matrix": confusion.tolist()},
         "operating_thresholds": {n: predictor.operating_threshold(n) for n in predictor.class_names},
         "operating_thresholds_by_kind": {
             kind: {n: predictor.operating_threshold(n, kind) for n in predictor.class_names} for kind in sorted({r.kind for r in results if r.kind})
@@ -264,11 +268,11 @@ def evaluate_dataset(predictor: Predictor, dataset: str, names: list[str], sampl
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     (out_dir / "predictions.jsonl").write_text("".join(line + "\n" for line in predictions))
-    _plot(out_dir, curves, sweeps, results, evaluated, taxonomy, predictor)
+    _plot(out_dir, curves, sweeps, confusion, evaluated)
     return DatasetReport(dataset, "gray" if gray else "as-is", metrics, out_dir)
 
 
-def _plot(out_dir: Path, curves: dict, sweeps: dict, results: list[ImageResult], classes: list[str], taxonomy: Taxonomy, predictor: Predictor) -> None:
+def _plot(out_dir: Path, curves: dict, sweeps: dict, matrix: np.ndarray, classes: list[str]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -290,8 +294,6 @@ def _plot(out_dir: Path, curves: dict, sweeps: dict, results: list[ImageResult],
     fig.savefig(out_dir / "detection_vs_false_alarm.png", dpi=100, bbox_inches="tight")
     plt.close(fig)
 
-    ids = [taxonomy.id_of(n) for n in classes]
-    matrix = _confusion(results, ids, predictor, taxonomy)
     labels = classes + ["background"]
     fig, ax = plt.subplots(figsize=(1 + 0.7 * len(labels), 1 + 0.6 * len(labels)))
     ax.imshow(matrix, cmap="Blues")

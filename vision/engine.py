@@ -152,6 +152,7 @@ def model_image(scan: Scan, spec: InputSpec) -> np.ndarray:
     colour model: colour as is; raw dual-energy through the renderer; gray (8-bit, or raw through
     `render_gray`) as `spec.gray_input` says: `gray_to_colour`, or three equal channels.
     gray model: colour through `colour_to_gray` (attenuation, not an RGB mean); raw through `render_gray`.
+    A gray scan's display is first matched to the training display when `spec.gray_display` is `matched`.
     Gray is fed as three equal channels, as ultralytics trains on gray images. The one owner of these
     conversions: the engine, evaluation's checkpoint path and training's gray augmentation call it.
     """
@@ -160,11 +161,15 @@ def model_image(scan: Scan, spec: InputSpec) -> np.ndarray:
             return scan.pixels
         if scan.kind == "dual_energy":
             return scan.display_rgb()
-        if spec.gray_input == "pseudo_colour":
-            from xscreen.vision.xray.convert import gray_to_colour
-
-            return gray_to_colour(scan.display_gray())
     gray = scan.display_gray()
+    if scan.kind == "gray" and spec.gray_display == "matched":
+        from xscreen.vision.xray.gray_display import match_display
+
+        gray = match_display(gray)
+    if spec.image_kind == "colour" and spec.gray_input == "pseudo_colour":
+        from xscreen.vision.xray.convert import gray_to_colour
+
+        return gray_to_colour(gray)
     return np.repeat(gray[..., None], 3, axis=2)
 
 

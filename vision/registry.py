@@ -27,6 +27,8 @@ Variant = Literal["fp32", "fp16", "int8"]
 # guessed from the attenuation alone), `gray` = the gray levels as three equal channels. Chosen by measurement
 # on gray renderings the project's physics did not make (docs/model.md, "Which gray path stations run").
 GrayInput = Literal["pseudo_colour", "gray"]
+# Whether a gray scan's display curve and polarity are normalised first (docs/model.md, "Gray display matching").
+GrayDisplay = Literal["as_is", "matched"]
 
 
 class InputSpec(BaseModel):
@@ -44,6 +46,11 @@ class InputSpec(BaseModel):
     gray_input: GrayInput = Field(
         default="pseudo_colour",
         description="How a colour model is shown a gray (single-energy) scan: pseudo_colour (gray_to_colour) or gray (three equal channels).",
+    )
+    gray_display: GrayDisplay = Field(
+        default="as_is",
+        description="A gray scan's display levels as sent (as_is), or first brought to the training scans' display (matched: "
+        "polarity fixed, levels quantile-matched; vision/xray/gray_display.py).",
     )
     pixel_pitch_mm: float | None = Field(
         default=None,

@@ -45,3 +45,11 @@ def test_renderings_decode_as_stations_see_them_and_repeat(bench, rgb: np.ndarra
         assert scan.pixels.dtype == (np.uint16 if name == "16-bit-linear" else np.uint8), name
         if name not in ("colour", "physics", "pitch-0.6"):
             assert not np.array_equal(out, physics), name
+
+
+def test_firearm_on_metal_reads_the_confusion_matrix(bench) -> None:
+    # rows predicted, columns true: firearm, knife, tool, background
+    labels = ["firearm", "knife", "tool", "background"]
+    matrix = [[5, 2, 1, 0], [0, 3, 0, 1], [0, 0, 2, 0], [1, 1, 1, 0]]
+    assert bench.firearm_on_metal({"confusion": {"labels": labels, "matrix": matrix}}) == pytest.approx(3 / 10)
+    assert bench.firearm_on_metal({"confusion": {"labels": ["firearm", "background"], "matrix": [[1, 0], [0, 0]]}}) is None

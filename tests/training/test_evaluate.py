@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -33,6 +34,11 @@ def test_registry_model_metrics_and_plots(tiny_models_dir: Path, dataset: Path, 
     assert missing | set(metrics["classes"]) == set(load_taxonomy().names)
     for category in metrics["categories"].values():
         assert 0 <= category["detection_rate"] <= 1 and 0 <= category["false_alarm_rate"] <= 1
+    confusion = metrics["confusion"]
+    matrix = np.array(confusion["matrix"])
+    assert confusion["labels"] == [*metrics["classes"], "background"] and matrix.shape == (len(confusion["labels"]),) * 2
+    # every true instance is either found as some class or missed (the background row)
+    assert matrix.sum(axis=0)[:-1].tolist() == [row["instances"] for row in metrics["classes"].values()]
     for png in ("pr_curves.png", "confusion_matrix.png", "detection_vs_false_alarm.png"):
         assert (tmp_path / "eval" / png).stat().st_size > 1000
     assert summary.rows()[0]["dataset"] == "data"
