@@ -1,5 +1,5 @@
 """Serving commands: `serve`, `keys create|list|revoke`, `officers create|list|disable|reset-password`,
-`reviews export`. Heavy imports (fastapi,
+`reviews export`, `cases list|show`. Heavy imports (fastapi,
 uvicorn, sqlalchemy) happen inside the commands, so `xscreen --help` stays fast."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ console = Console()
 keys_app = typer.Typer(help="Station API keys (only hashes are stored; a key is shown once).", no_args_is_help=True)
 officers_app = typer.Typer(help="Officers who sign in at /review (only password hashes are stored; a password is shown once).", no_args_is_help=True)
 reviews_app = typer.Typer(help="Officers' reviews of screened scans.", no_args_is_help=True)
+cases_app = typer.Typer(help="Investigation cases opened by holds (as GET /v1/cases shows them).", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +29,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(keys_app, name="keys")
     app.add_typer(officers_app, name="officers")
     app.add_typer(reviews_app, name="reviews")
+    app.add_typer(cases_app, name="cases")
 
 
 @contextmanager
@@ -263,3 +265,86 @@ def reviews_export(
 
     run_command(body)
 
+
+
+def _utc_option(value: Optional[datetime]) -> Optional[datetime]:
+    return value.replace(tzinfo=timezone.utc) if value is not None and value.tzinfo is None else value
+
+
+@cases_app.command("list")
+def cases_list(
+    state: Optional[str] = typer.Option(None, help="open, assigned, seized or released."),
+    category: Optional[str] = typer.Option(None, help="Only cases held for this taxonomy category."),
+    item_ref: Optional[str] = typer.Option(None, "--item-ref", help="Only this parcel's cases."),
+    since: Optional[datetime] = typer.Option(None, help="Opened at or after (UTC when no zone)."),
+    until: Optional[datetime] = typer.Option(None, help="Opened before."),
+    limit: int = typer.Option(50, min=1, max=500),
+    as_json: bool = typer.Option(False, "--json", help="Machine output on stdout: the page GET /v1/cases answers."),
+) -> None:
+    """List cases, newest first."""
+    def body() -> None:
+        from pydantic import ValidationError
+
+        from xscreen.errors import InvalidRequest, validation_summary
+        from xscreen.serving.api.convert import case_out
+        from xscreen.serving.api.schemas import CasePage, CaseQuery
+        from xscreen.serving.store.cases import CaseFilter, list_cases
+        from xscreen.settings import get_settings
+        from xscreen.vision.taxonomy import load_taxonomy
+
+        try:  # the API's own query model: the same values are refused the same way
+            q = CaseQuery.model_validate({k: v for k, v in {"state": state, "category": category, "item_ref": item_ref, "since": _utc_option(since),
+                                                            "until": _utc_option(until), "limit": limit}.items() if v is not None})
+        except ValidationError as exc:
+            raise InvalidRequest(f"invalid filter: {validation_summary(exc.errors())}") from exc
+        taxonomy, base = load_taxonomy(), get_settings().public_url or ""
+        with _database() as sessions:
+            with sessions() as session:
+                where = CaseFilter(state=q.state, category=q.category, since=q.since, until=q.until, item_ref=q.item_ref)
+                records, total = list_cases(session=session, where=where, limit=q.limit, offset=q.offset)
+                page = CasePage(items=[case_out(c, taxonomy, base) for c in records], total=total, limit=q.limit, offset=q.offset)
+        if as_json:
+            typer.echo(page.model_dump_json())
+            return
+        table = clitools.table("case", "state", "item_ref", "categories", "scans", "opened", "assignee")
+        for c in page.items:
+            table.add_row(c.case_id, c.state, c.item_ref or "", ", ".join(c.categories), str(len(c.scan_ids)), c.opened_at.isoformat(), c.assignee or "")
+        console.print(table)
+        typer.echo(f"{len(page.items)} of {page.total} cases")
+
+    run_command(body)
+
+
+@cases_app.command("show")
+def cases_show(
+    case_id: str = typer.Argument(..., help="The case id (case-...)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine output on stdout: the case as GET /v1/cases/{id} answers."),
+) -> None:
+    """One case: its parcel, scans with their detections and reasons, links, and history."""
+    def body() -> None:
+        from xscreen.serving.api.convert import case_out
+        from xscreen.serving.store.cases import get_case
+        from xscreen.settings import get_settings
+        from xscreen.vision.taxonomy import load_taxonomy
+
+        with _database() as sessions:
+            with sessions() as session:
+                case = case_out(get_case(session=session, case_id=case_id), load_taxonomy(), get_settings().public_url or "")
+        if as_json:
+            typer.echo(case.model_dump_json())
+            return
+        console.print(f"[bold]{case.case_id}[/bold] {case.state}  parcel {case.item_ref or '-'}  opened {case.opened_at.isoformat()} by {case.station}")
+        console.print(f"declared: {case.declared_contents or '-'}  hs {case.hs_code or '-'}  value {case.declared_value if case.declared_value is not None else '-'}"
+                      f"  origin {case.origin or '-'}  categories: {', '.join(case.categories)}  assignee: {case.assignee or '-'}")
+        scans = clitools.table("scan", "verdict", "detections", "reasons", "annotated")
+        for s in case.scans:
+            found = ", ".join(f"{d.class_name} {d.score:.2f}" for d in s.detections)
+            reasons = ", ".join(f"{r.rule}:{r.class_name or r.verdict}" for r in s.decision.reasons)
+            scans.add_row(s.scan_id, s.decision.verdict, found, reasons, s.links.annotated)
+        console.print(scans)
+        history = clitools.table("at", "event", "state", "by", "note")
+        for e in case.history:
+            history.add_row(e.at.isoformat(), e.event, e.state, e.actor, e.note or "")
+        console.print(history)
+
+    run_command(body)

@@ -4,7 +4,7 @@ in one process (tests) never share counters, and nothing is global."""
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -33,11 +33,26 @@ class ServiceMetrics:
         self.scans_stored = Counter("xscreen_scans_stored", "Scans newly stored in the audit store.", registry=r)
         self.scan_replays = Counter("xscreen_scan_replays", "Scans re-sent with a known scan_id and answered from the store.", registry=r)
         self.errors = Counter("xscreen_errors", "Requests refused with a typed error, by code.", ["code"], registry=r)
+        self.cases = Counter("xscreen_cases", "Case events: opened, scan_attached, state_changed.", ["event"], registry=r)
+        self.webhook_attempts = Counter("xscreen_webhook_attempts", "Webhook delivery attempts, by receiver and outcome (delivered, retry, dead).",
+                                        ["receiver", "outcome"], registry=r)
+        self.webhook_outbox = Gauge("xscreen_webhook_outbox", "Webhook deliveries in the outbox by receiver and status (pending, delivered, dead): "
+                                    "dead letters are status dead.", ["receiver", "status"], registry=r)
         self.model_info = Gauge("xscreen_model_info", "The model and policy this instance serves (value 1).", ["model", "version", "policy"], registry=r)
 
     def set_model(self, *, name: str, version: int, policy_version: str) -> None:
         self.model_info.clear()
         self.model_info.labels(model=name, version=str(version), policy=policy_version).set(1)
+
+    def set_outbox(self, counts: Iterable[tuple[str, str, int]], receivers: Iterable[str]) -> None:
+        """(receiver, status, rows) from the outbox table; a configured receiver's statuses without rows read 0
+        (an alert on dead letters needs the series to exist)."""
+        self.webhook_outbox.clear()
+        for receiver in receivers:
+            for status in ("pending", "delivered", "dead"):
+                self.webhook_outbox.labels(receiver=receiver, status=status).set(0)
+        for receiver, status, rows in counts:
+            self.webhook_outbox.labels(receiver=receiver, status=status).set(rows)
 
     def track_queue(self, depth: Callable[[], float]) -> None:
         self.queue_depth.set_function(depth)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,30 @@ def test_the_docs_name_only_settings_and_models_that_exist() -> None:
         assert "api_keys_file" not in text, doc
         for ref in re.findall(r"--model ([\w.-]+:\d+)", text):
             assert ref in shipped, (doc, ref)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"webhook_url": "http://127.0.0.1:9/hook"}, "go together"),
+        ({"webhook_secret": "s" * 20}, "go together"),
+        ({"webhook_url": "http://127.0.0.1:9/hook", "webhook_secret": "short"}, "16 characters"),
+        ({"webhooks": [{"name": "a", "url": "ftp://x", "secret": "s" * 20}]}, "url"),
+        ({"webhook_url": "http://h/x", "webhook_secret": "s" * 20, "webhooks": [{"name": "default", "url": "http://h/y", "secret": "t" * 20}]},
+         "unique"),
+    ],
+)
+def test_bad_webhook_receivers_are_refused(values: dict, message: str) -> None:
+
+    with pytest.raises(ValidationError, match=message):
+        Settings(**values)
+
+
+def test_webhook_receivers_from_environment_and_file_and_secrets_stay_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XSCREEN_WEBHOOK_URL", "https://inv.example/hook")
+    monkeypatch.setenv("XSCREEN_WEBHOOK_SECRET", "env-secret-0123456789")
+    s = Settings(webhooks=[{"name": "hq", "url": "https://hq.example/h", "secret": "file-secret-0123456789"}])
+    assert [(r.name, r.url) for r in s.receivers] == [("default", "https://inv.example/hook"), ("hq", "https://hq.example/h")]
+    assert s.receivers[0].secret.get_secret_value() == "env-secret-0123456789"
+    described = json.dumps(s.describe())
+    assert "env-secret" not in described and "file-secret" not in described

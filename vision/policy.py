@@ -27,7 +27,7 @@ from xscreen.errors import ConfigError, validation_summary
 from xscreen.vision.declaration import DeclarationRules
 from xscreen.vision.detections import Detections
 from xscreen.vision.scan import Scan
-from xscreen.vision.taxonomy import CATEGORIES, Taxonomy, load_taxonomy
+from xscreen.vision.taxonomy import CATEGORIES, THREAT_CATEGORIES, Taxonomy, load_taxonomy
 
 Verdict = Literal["clear", "inspect", "hold"]
 VERDICTS: tuple[Verdict, ...] = ("clear", "inspect", "hold")  # in rising severity
@@ -91,6 +91,13 @@ class ImageRules(BaseModel):
         return found
 
 
+class CaseRules(BaseModel):
+    """Which holds open an investigation case (the service's cases; `serving/store/cases.py`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    categories: list[str] = Field(default_factory=list, description="a hold in one of these taxonomy categories opens a case")
+
+
 class PolicyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -99,6 +106,7 @@ class PolicyFile(BaseModel):
     classes: dict[str, Rule] = Field(default_factory=dict)
     image_quality: ImageRules = Field(default_factory=ImageRules)
     declaration: DeclarationRules = Field(default_factory=DeclarationRules)
+    cases: CaseRules = Field(default_factory=CaseRules)
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,13 @@ class Policy:
     taxonomy: Taxonomy
     image_rules: ImageRules = field(default_factory=ImageRules)
     declaration_rules: DeclarationRules = field(default_factory=DeclarationRules)
+    case_categories: frozenset[str] = frozenset()  # a hold in one of these opens a case
+
+    def case_categories_of(self, decision: Decision) -> list[str]:
+        """The categories of `case_categories` that `decision` holds for, sorted (none: no case)."""
+        if decision.verdict != "hold":
+            return []
+        return sorted({r.category for r in decision.reasons if r.verdict == "hold" and r.category in self.case_categories})
 
     @property
     def version(self) -> str:
@@ -182,6 +197,9 @@ def build_policy(data: dict[str, Any], *, taxonomy: Taxonomy, sha256: str = "") 
         spec.declaration.check_categories()
     except ValueError as exc:
         raise ConfigError(f"invalid decision policy: {exc}") from exc
+    for category in spec.cases.categories:
+        if category not in THREAT_CATEGORIES:
+            raise ConfigError(f"policy opens cases for {category!r}, which is not a threat category; threat categories: {', '.join(THREAT_CATEGORIES)}")
     for name in spec.classes:
         if name not in taxonomy.names:
             raise ConfigError(f"policy names unknown class {name!r}; taxonomy classes: {', '.join(taxonomy.names)}")
@@ -196,7 +214,7 @@ def build_policy(data: dict[str, Any], *, taxonomy: Taxonomy, sha256: str = "") 
             raise ConfigError(f"policy {spec.name}:{spec.version} has no rule for threat class {cls.name!r} (category {cls.category})")
         rules[cls.id] = rule
     return Policy(name=spec.name, number=spec.version, sha256=sha256, rules=rules, taxonomy=taxonomy, image_rules=spec.image_quality,
-                  declaration_rules=spec.declaration)
+                  declaration_rules=spec.declaration, case_categories=frozenset(spec.cases.categories))
 
 
 def load_policy(path: Path | str, *, taxonomy: Taxonomy | None = None) -> Policy:

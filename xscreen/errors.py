@@ -151,3 +151,25 @@ class ScanUnprocessable(XscreenError):
 
     code = "scan_unprocessable"
     http_status = 422
+
+
+class CaseNotFound(XscreenError):
+    code = "case_not_found"
+    http_status = 404
+
+
+class CaseStateConflict(XscreenError):
+    """A case state change that its current state does not allow (a closed case, seizing an unassigned one)."""
+
+    code = "case_state_conflict"
+    http_status = 409
+
+
+class DeliveryNotFound(XscreenError):
+    code = "delivery_not_found"
+    http_status = 404
+
+
+class DeliveryNotDead(XscreenError):
+    code = "delivery_not_dead"
+    http_status = 409

@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -33,6 +33,22 @@ def _default_data_dir() -> Path:
 
 def _settings_yaml() -> Path:
     return Path(os.environ.get("XSCREEN_CONFIG", Path("configs") / "settings.yaml"))
+
+
+class WebhookReceiver(BaseModel):
+    """One receiver of case notifications: deliveries are signed with its secret (HMAC-SHA256)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", description="Names its deliveries in the API and /metrics.")
+    url: str = Field(pattern=r"^https?://[^\s]+$", description="Where the JSON POST goes.")
+    secret: SecretStr = Field(description="Shared with the receiver, which checks X-Xscreen-Signature with it.")
+
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, secret: SecretStr) -> SecretStr:
+        if len(secret.get_secret_value()) < 16:
+            raise ValueError("a webhook secret needs at least 16 characters")
+        return secret
 
 
 class Settings(BaseSettings):
@@ -68,6 +84,20 @@ class Settings(BaseSettings):
     viewer_cache_bytes: int = Field(default=512 * 1024**2, ge=0, description="Decoded scans the workstation's image views keep in memory, so zooming "
                                     "an 80-megapixel strip decodes it once; 0: decode on every view.")
 
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+[^/\s]$", description="The service's address as investigators reach it; "
+                                   "links in case notifications start with it (default: paths only).")
+
+    # Case notifications (serving/webhooks.py): XSCREEN_WEBHOOK_URL + XSCREEN_WEBHOOK_SECRET name one receiver
+    # ("default"); the settings file may list more under `webhooks`.
+    webhook_url: str | None = Field(default=None, description="The default receiver's URL (with webhook_secret).")
+    webhook_secret: SecretStr | None = Field(default=None, description="The default receiver's signing secret.")
+    webhooks: list[WebhookReceiver] = Field(default_factory=list, description="More receivers: name, url, secret each.")
+    webhook_max_attempts: int = Field(default=30, ge=1, description="Attempts before a delivery is a dead letter.")
+    webhook_backoff_base_s: float = Field(default=1.0, gt=0, description="Wait after the first failed attempt; doubles per attempt.")
+    webhook_backoff_max_s: float = Field(default=30.0, gt=0, description="Longest wait between attempts (before jitter, which takes up to half off).")
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="Connect and read timeout of one delivery attempt.")
+    webhook_poll_s: float = Field(default=1.0, gt=0, description="How often the worker looks for due deliveries when nothing woke it.")
+
     # Inference and batching (Triton's names)
     providers: list[str] = Field(default_factory=lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
     intra_op_threads: int = Field(default=0, ge=0, description="0 lets onnxruntime choose.")
@@ -99,7 +129,20 @@ class Settings(BaseSettings):
     def _check(self) -> "Settings":
         if self.database_url is not None and "://" not in self.database_url:
             raise ValueError(f"database_url must be a SQLAlchemy URL such as sqlite:///path.db, got {self.database_url!r}")
+        if (self.webhook_url is None) != (self.webhook_secret is None):
+            raise ValueError("webhook_url and webhook_secret go together: set both or neither")
+        names = [r.name for r in self.receivers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"webhook receiver names must be unique, got {names}")
         return self
+
+    @property
+    def receivers(self) -> list[WebhookReceiver]:
+        """Every configured webhook receiver: the default one (webhook_url) first, then `webhooks`."""
+        default = []
+        if self.webhook_url is not None and self.webhook_secret is not None:
+            default = [WebhookReceiver(name="default", url=self.webhook_url, secret=self.webhook_secret)]
+        return default + list(self.webhooks)
 
     # Derived values: computed, never stored twice.
     @property

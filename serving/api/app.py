@@ -14,7 +14,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from xscreen.serving.api.errors import BodySizeLimit, install_error_handlers
-from xscreen.serving.api.routes import health, models, queue, reviews, scans, session
+from xscreen.serving.api.routes import cases, deliveries, health, models, queue, reviews, scans, session
 from xscreen.serving.api.schemas import ErrorBody
 from xscreen.serving.api.service import open_service, warm_up
 from xscreen.serving.metrics import RequestMetricsMiddleware, ServiceMetrics
@@ -47,11 +47,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             await run_in_threadpool(warm_up, service)
             await service.batcher.start()
+            await service.deliveries.start()  # resumes what the last process left in the outbox
             app.state.service = service
             yield
         finally:
             app.state.service = None
             await service.batcher.stop()  # finishes queued scans; the server already waited for their requests
+            await service.deliveries.stop()
             service.db.dispose()
             logger.info("service stopped")
 
@@ -73,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(models.router)
     v1.include_router(queue.router)
     v1.include_router(session.router)
+    v1.include_router(cases.router)
+    v1.include_router(deliveries.router)
     app.include_router(v1)
     app.include_router(health.router)
 

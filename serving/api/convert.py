@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 from xscreen.errors import InvalidRequest
-from xscreen.serving.api.schemas import BoxIn, DecisionOut, DetectionOut, ImageOut, ModelRef, ReviewOut, ScanOut
-from xscreen.serving.store.records import ReviewRecord, ScanRecord
+from xscreen.serving.api.schemas import (
+    BoxIn,
+    CaseEventOut,
+    CaseOut,
+    CaseScanOut,
+    DecisionOut,
+    DeliveryOut,
+    DetectionOut,
+    ImageOut,
+    ModelRef,
+    ReviewOut,
+    ScanLinks,
+    ScanOut,
+)
+from xscreen.serving.store.records import CaseRecord, OutboxRecord, ReviewRecord, ScanRecord
 from xscreen.serving.store.scans import record_detections
 from xscreen.vision.taxonomy import Taxonomy
 
@@ -59,4 +72,51 @@ def scan_out(record: ScanRecord, taxonomy: Taxonomy) -> ScanOut:
         model=ModelRef(name=record.model_name, version=record.model_version),
         timings_ms=record.timings,
         reviews=[review_out(r, taxonomy) for r in record.reviews],
+    )
+
+
+def scan_links(scan_id: str, base_url: str = "") -> ScanLinks:
+    """Where a scan, its image and its annotated image are served; `base_url` is settings.public_url (or paths)."""
+    scan = f"{base_url}/v1/scans/{scan_id}"
+    return ScanLinks(scan=scan, image=f"{scan}/image", annotated=f"{scan}/annotated")
+
+
+def case_out(case: CaseRecord, taxonomy: Taxonomy, base_url: str = "") -> CaseOut:
+    first = case.scans[0].scan if case.scans else None
+    return CaseOut(
+        case_id=case.id,
+        state=case.state,
+        item_ref=case.item_ref,
+        station=case.station,
+        declared_contents=first.declared_contents if first else None,
+        hs_code=first.hs_code if first else None,
+        declared_value=first.declared_value if first else None,
+        origin=first.origin if first else None,
+        categories=list(case.categories),
+        assignee=case.assignee,
+        opened_at=case.opened_at,
+        updated_at=case.updated_at,
+        scan_ids=[link.scan_id for link in case.scans],
+        scans=[
+            CaseScanOut(
+                scan_id=link.scan_id,
+                station=link.scan.station,
+                received_at=link.scan.received_at,
+                attached_at=link.attached_at,
+                detections=[DetectionOut(**row) for row in record_detections(link.scan).to_records(taxonomy)],
+                decision=DecisionOut(verdict=link.scan.verdict, reasons=link.scan.reasons, policy_version=link.scan.policy_version),
+                links=scan_links(link.scan_id, base_url),
+            )
+            for link in case.scans
+        ],
+        history=[CaseEventOut(event=e.event, state=e.state, actor=e.actor, scan_id=e.scan_id, note=e.note, at=e.at) for e in case.events],
+        link=f"{base_url}/v1/cases/{case.id}",
+    )
+
+
+def delivery_out(row: OutboxRecord) -> DeliveryOut:
+    return DeliveryOut(
+        id=row.id, delivery_id=row.delivery_id, receiver=row.receiver, event=row.event, case_id=row.case_id, status=row.status,
+        attempts=row.attempts, created_at=row.created_at, next_attempt_at=row.next_attempt_at if row.status == "pending" else None,
+        delivered_at=row.delivered_at, last_error=row.last_error,
     )

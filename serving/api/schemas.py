@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from xscreen.vision.policy import Verdict
+from xscreen.vision.taxonomy import Category
 
 Outcome = Literal["threat_confirmed", "false_alarm"]
 MAX_PIXEL_PITCH_MM = 10.0  # baggage and parcel detectors are 0.4-2 mm; above 10 mm is a unit mistake (cm, um)
@@ -170,6 +171,18 @@ class ScanOut(BaseModel):
     reviews: list[ReviewOut] = Field(default_factory=list)
 
 
+def utc_time(value: datetime | None) -> datetime | None:
+    """A query's time in UTC: a time without zone is read as UTC; one that overflows once converted is refused."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("the time lies outside years 1 to 9999 once converted to UTC") from None
+
+
 MAX_OFFSET = 1_000_000_000  # far beyond any audit store; an offset past int64 crashed SQLite (a 500)
 
 
@@ -191,14 +204,7 @@ class ScanQuery(BaseModel):
     @field_validator("since", "until")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)  # a time without zone is read as UTC
-        try:
-            return value.astimezone(timezone.utc)
-        except OverflowError:
-            raise ValueError("the time lies outside years 1 to 9999 once converted to UTC") from None
+        return utc_time(value)
 
 
 class ScanPage(BaseModel):
@@ -238,3 +244,118 @@ class OfficerOut(BaseModel):
     role: str
     created_at: datetime
     disabled_at: datetime | None
+
+
+CaseState = Literal["open", "assigned", "seized", "released"]
+CaseEvent = Literal["case.opened", "case.scan_attached", "case.state_changed"]
+
+
+class ScanLinks(BaseModel):
+    scan: str = Field(description="The scan's record (`GET /v1/scans/{id}`, with the station's key).")
+    image: str
+    annotated: str
+
+
+class CaseScanOut(BaseModel):
+    scan_id: str
+    station: str
+    received_at: datetime
+    attached_at: datetime
+    detections: list[DetectionOut]
+    decision: DecisionOut
+    links: ScanLinks
+
+
+class CaseEventOut(BaseModel):
+    event: CaseEvent
+    state: CaseState = Field(description="The case's state after the event.")
+    actor: str = Field(description="`station:NAME` for a hold, `officer:NAME` for the officer who changed the state.")
+    scan_id: str | None
+    note: str | None
+    at: datetime
+
+
+class CaseOut(BaseModel):
+    case_id: str
+    state: CaseState
+    item_ref: str | None
+    station: str = Field(description="The station whose scan opened the case.")
+    declared_contents: str | None = Field(description="As declared with the case's first scan (so are hs_code, declared_value, origin).")
+    hs_code: str | None
+    declared_value: float | None
+    origin: str | None
+    categories: list[str] = Field(description="Taxonomy categories its scans were held for.")
+    assignee: str | None
+    opened_at: datetime
+    updated_at: datetime
+    scan_ids: list[str]
+    scans: list[CaseScanOut]
+    history: list[CaseEventOut]
+    link: str
+
+
+class CasePage(BaseModel):
+    items: list[CaseOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class CaseQuery(BaseModel):
+    """`GET /v1/cases` query parameters; unknown ones are refused (422)."""
+
+    model_config = ConfigDict(extra="forbid")
+    state: CaseState | None = None
+    category: Category | None = Field(default=None, description="Only cases held for this taxonomy category.")
+    item_ref: str | None = Field(default=None, max_length=256, description="Only this parcel's cases (exact match).")
+    since: datetime | None = Field(default=None, description="Opened at or after (ISO 8601; UTC when no zone).")
+    until: datetime | None = Field(default=None, description="Opened before.")
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+
+    @field_validator("since", "until")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return utc_time(value)
+
+
+class CaseChangeIn(BaseModel):
+    """A state change: open -> assigned (with the assignee), assigned -> assigned (re-assign), seized or released."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    state: Literal["assigned", "seized", "released"]
+    assignee: str | None = Field(default=None, min_length=1, max_length=128, description="Who investigates (an officer's name or a unit); required to assign.")
+    note: str | None = Field(default=None, max_length=4000)
+
+
+DeliveryStatus = Literal["pending", "delivered", "dead"]
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    delivery_id: str = Field(description="The X-Xscreen-Delivery id, the same on every attempt.")
+    receiver: str
+    event: CaseEvent
+    case_id: str | None
+    status: DeliveryStatus = Field(description="pending (being retried), delivered, or dead (a dead letter: attempts used up).")
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None = Field(description="When the next attempt is due; null once delivered or dead.")
+    delivered_at: datetime | None
+    last_error: str | None
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class DeliveryQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: DeliveryStatus | None = None
+    case_id: str | None = Field(default=None, max_length=32)
+    receiver: str | None = Field(default=None, max_length=64)
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)

@@ -17,6 +17,8 @@ from xscreen.serving.batcher import MicroBatcher
 from xscreen.serving.metrics import ServiceMetrics
 from xscreen.serving.store.db import open_database, ping
 from xscreen.serving.store.images import ImageStore
+from xscreen.serving.store.records import CaseRecord, ScanRecord, utcnow
+from xscreen.serving.webhooks import DeliveryWorker, enqueue
 from xscreen.settings import Settings
 from xscreen.vision.policy import Policy, load_policy
 from xscreen.vision.scan import Scan
@@ -50,7 +52,31 @@ class Service:
     sessions: sessionmaker[Session]
     images: ImageStore
     metrics: ServiceMetrics
+    deliveries: DeliveryWorker
     warmed_up: bool = False
+
+    def open_case(self, session: Session, scan: ScanRecord, categories: list[str]) -> str:
+        """For `save_scan`'s `within` on a hold that opens a case: the case (or the attachment to its parcel's
+        open case) and the outbox rows of its notification, in the scan's transaction. Returns the event."""
+        from xscreen.serving.store.cases import open_or_attach
+
+        case, event = open_or_attach(session=session, scan=scan, categories=categories, now=scan.received_at)
+        self.notify(session, case, event, scan_id=scan.id)
+        return event
+
+    def committed(self, events: list[str]) -> None:
+        """After the commit that wrote case events: count them and let the delivery worker send at once."""
+        for event in events:
+            self.metrics.cases.labels(event=event.removeprefix("case.")).inc()
+        if events:
+            self.deliveries.wake()
+
+    def notify(self, session: Session, case: CaseRecord, event: str, *, scan_id: str | None = None) -> None:
+        """Outbox rows for `event` on `case`, in the caller's transaction; the payload is the case as the API shows it."""
+        from xscreen.serving.api.convert import case_out
+
+        payload = {"case": case_out(case, self.taxonomy, self.settings.public_url or "").model_dump(mode="json"), "scan_id": scan_id}
+        enqueue(session=session, receivers=self.settings.receivers, event=event, case_id=case.id, payload=payload, now=utcnow())
 
     def ready(self) -> tuple[bool, dict[str, bool]]:
         checks = {"model": self.warmed_up, "batcher": self.batcher.running, "database": ping(self.db), "disk": self.disk_has_room()}
@@ -122,7 +148,8 @@ def open_service(settings: Settings, metrics: ServiceMetrics) -> Service:
         "serving model %s:%s with policy %s; database %s; images %s",
         engine.name, engine.version, policy.version, db.url.render_as_string(hide_password=True), images.url,
     )
-    return Service(settings, taxonomy, policy, engine, batcher, db, sessions, images, metrics)
+    deliveries = DeliveryWorker.from_settings(settings, sessions=sessions, metrics=metrics)
+    return Service(settings, taxonomy, policy, engine, batcher, db, sessions, images, metrics, deliveries)
 
 
 def warm_up(service: Service) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, MetaData, String, Text
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -162,3 +162,76 @@ class OfficerSessionRecord(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     officer: Mapped[OfficerRecord] = relationship(lazy="joined")
+
+
+class CaseRecord(Base):
+    """An investigation opened by a hold: one parcel (`item_ref`), one or more scans, a state with its history.
+
+    `open_item_ref` is `item_ref` while the case is open or assigned and null once it is closed: its unique
+    constraint is what keeps two concurrent holds of one parcel from opening two cases (NULLs never collide).
+    """
+
+    __tablename__ = "cases"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    item_ref: Mapped[str | None] = mapped_column(String(256), index=True)
+    open_item_ref: Mapped[str | None] = mapped_column(String(256), unique=True, nullable=True)
+    station: Mapped[str] = mapped_column(String(128))  # the station whose scan opened it
+    state: Mapped[str] = mapped_column(String(16), index=True)  # open | assigned | seized | released
+    categories: Mapped[list[str]] = mapped_column(JSON)  # taxonomy categories its scans were held for
+    assignee: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    scans: Mapped[list["CaseScanRecord"]] = relationship(order_by="CaseScanRecord.attached_at", cascade="all, delete-orphan", lazy="selectin")
+    events: Mapped[list["CaseEventRecord"]] = relationship(order_by="CaseEventRecord.id", cascade="all, delete-orphan", lazy="selectin")
+
+
+class CaseScanRecord(Base):
+    __tablename__ = "case_scans"
+
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True)
+    scan_id: Mapped[str] = mapped_column(ForeignKey("scans.id", ondelete="CASCADE"), primary_key=True, unique=True)  # a scan is in one case
+    attached_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    scan: Mapped[ScanRecord] = relationship(lazy="selectin")
+
+
+class CaseEventRecord(Base):
+    """One step of a case's history: opened, a scan attached, or a state change, with who and when."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(32))  # case.opened | case.scan_attached | case.state_changed
+    state: Mapped[str] = mapped_column(String(16))  # the case's state after the event
+    actor: Mapped[str] = mapped_column(String(128))  # station:NAME for holds, officer:NAME for state changes
+    scan_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxRecord(Base):
+    """A webhook delivery owed to one receiver, written in the transaction that made the event (transactional
+    outbox): it exists exactly when the event does, and the delivery worker sends it until it is delivered or dead.
+
+    `delivery_id` is the event's stable id (the `X-Xscreen-Delivery` header), the same on every retry.
+    `next_attempt_at` is also the worker's lease: claiming a row moves it past the send's timeout, so a row a
+    crashed worker held comes due again by itself."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("delivery_id", "receiver"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(String(64), index=True)
+    receiver: Mapped[str] = mapped_column(String(64))
+    event: Mapped[str] = mapped_column(String(32))
+    case_id: Mapped[str | None] = mapped_column(String(32), index=True, nullable=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending | delivered | dead
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)

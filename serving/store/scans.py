@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 from sqlalchemy import Select, case, func, select
@@ -75,19 +75,40 @@ def replay_metadata(record: ScanRecord) -> dict[str, Any]:
     return {name: getattr(record, name) for name in REPLAY_FIELDS}
 
 
-def save_scan(*, session: Session, record: ScanRecord) -> tuple[ScanRecord, bool]:
+def save_scan(*, session: Session, record: ScanRecord, within: Callable[[Session, ScanRecord], None] | None = None) -> tuple[ScanRecord, bool]:
     """Insert and commit `record`; returns (stored record, created). A concurrent twin that won the insert
-    is returned instead (created False), so a scan_id is stored exactly once."""
-    session.add(record)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        existing = find_scan(session=session, scan_id=record.id)
-        if existing is None:
-            raise
-        return check_replay(existing, station=record.station, image_sha256=record.image_sha256, metadata=replay_metadata(record)), False
-    return record, True
+    is returned instead (created False), so a scan_id is stored exactly once.
+
+    `within(session, record)` runs after the insert and before the commit, so what it writes (a case and its
+    outbox rows) is committed with the scan or not at all. When the commit fails for another reason than
+    the scan_id (a concurrent hold opened the same parcel's case), it is tried once more: `within` then sees
+    the other transaction's rows."""
+    for attempt in (1, 2):
+        session.add(record)
+        try:
+            if within is not None:
+                session.flush()
+                within(session, record)
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            existing = find_scan(session=session, scan_id=record.id)
+            if existing is None:
+                if attempt == 1 and within is not None:
+                    record = _fresh(record)
+                    continue
+                raise
+            return check_replay(existing, station=record.station, image_sha256=record.image_sha256, metadata=replay_metadata(record)), False
+        return record, True
+    raise AssertionError("unreachable: the second attempt returns or raises")
+
+
+def _fresh(record: ScanRecord) -> ScanRecord:
+    """A transient copy of a record whose insert was rolled back (the session expunged the original)."""
+    columns = {c.key: getattr(record, c.key) for c in ScanRecord.__table__.columns}
+    detections = [DetectionRecord(**{c.key: getattr(d, c.key) for c in DetectionRecord.__table__.columns if c.key != "scan_id"})
+                  for d in record.detections]
+    return ScanRecord(**columns, detections=detections)
 
 
 @dataclass(frozen=True)

@@ -183,3 +183,32 @@ def eager_settings(make_settings: Callable[..., Settings], eager_models_dir: Pat
     policy = tmp_path / "eager-policy.yaml"
     policy.write_text(EAGER_POLICY)
     return make_settings(models_dir=eager_models_dir, policy_file=policy)
+
+
+@pytest.fixture
+def gun_models_dir(eager_models_dir: Path) -> Path:
+    """The eager tiny model reporting its one steady weak box as a firearm: its card names output 6 (which
+    fires on every scan, as drug_tablets) `firearm` and output 0 `drug_tablets`. The engine maps outputs to
+    taxonomy classes by the card's names, so this is a model that sees a gun in every scan (held by GUN_POLICY)."""
+    import json
+
+    card_path = eager_models_dir / "tiny" / "1" / "card.json"
+    card = json.loads(card_path.read_text())
+    names = card["classes"]
+    i, j = names.index("drug_tablets"), names.index("firearm")
+    names[i], names[j] = names[j], names[i]
+    card_path.write_text(json.dumps(card))
+    return eager_models_dir
+
+
+# Holds on firearms (parts, magazines and ammunition included) only, and opens cases for them.
+GUN_POLICY = """\
+name: gun-cases
+version: 1
+categories:
+  firearms: {hold: 0.001, inspect: 0.0005}
+  drugs: {inspect: 0.0005}
+  weapons: {inspect: 0.0005}
+cases:
+  categories: [drugs, firearms]
+"""

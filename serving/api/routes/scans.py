@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -114,12 +115,21 @@ def _find_replay(service: Service, scan_id: str, meta: ScanMetadata, station: st
         return scan_out(check_replay(existing, station=station, image_sha256=digest, metadata=metadata), service.taxonomy)
 
 
-def _store(service: Service, data: bytes, record: ScanRecord) -> tuple[ScanOut, bool]:
-    """Image first (content-addressed, so a lost race stores nothing twice), then the record, committed."""
+def _store(service: Service, data: bytes, record: ScanRecord, case_categories: list[str]) -> tuple[ScanOut, bool]:
+    """Image first (content-addressed, so a lost race stores nothing twice), then the record, committed with
+    the case a hold opens (or joins) and its outbox rows when `case_categories` is not empty."""
     service.images.put(data, record.image_sha256)
+    events: list[str] = []
+
+    def open_case(session: Session, stored: ScanRecord) -> None:
+        events[:] = [service.open_case(session, stored, case_categories)]  # a retried commit replaces, not adds
+
     with service.sessions() as session:
-        stored, created = save_scan(session=session, record=record)
-        return scan_out(stored, service.taxonomy), created
+        stored, created = save_scan(session=session, record=record, within=open_case if case_categories else None)
+        out = scan_out(stored, service.taxonomy)
+    if created:
+        service.committed(events)
+    return out, created
 
 
 def _replayed(response: Response, out: ScanOut, service: Service) -> ScanOut:
@@ -199,7 +209,7 @@ async def create_scan(request: Request, response: Response, service: ServiceDep,
         detections=detection_rows(detections),
     )
     store_started = time.perf_counter()
-    out, created = await run_in_threadpool(_store, service, data, record)
+    out, created = await run_in_threadpool(_store, service, data, record, service.policy.case_categories_of(decision))
     if not created:  # a concurrent request with the same scan_id stored first: answer with its record
         return _replayed(response, out, service)
     # The record keeps the timings known before storing; the first response adds storing and the total.
