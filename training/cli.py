@@ -69,6 +69,7 @@ def export(
     metrics: Optional[Path] = typer.Option(None, "--metrics", help="`xscreen evaluate` --out dir (or one metrics.json) to store in the card."),
     data_card: Optional[Path] = typer.Option(None, "--data-card", help="Dataset card of the training data."),
     image_kind: str = typer.Option("colour", "--image-kind", help="colour or gray: what the model expects."),
+    gray_display: str = typer.Option("as_is", "--gray-display", help="as_is or matched: gray scans' display brought to the training display first (docs/model.md)."),
 ) -> None:
     """Export a checkpoint to ONNX, check parity with PyTorch, and add it to the registry."""
     from xscreen.checkout import real_val_scans
@@ -76,6 +77,12 @@ def export(
     from xscreen.vision.yolo import find_images
 
     def body() -> None:
+        from typing import get_args
+
+        from xscreen.vision.registry import GrayDisplay
+
+        if gray_display not in get_args(GrayDisplay):
+            raise ConfigError(f"--gray-display must be one of {', '.join(get_args(GrayDisplay))}, got {gray_display!r}")
         settings = get_settings()
         folder = parity or real_val_scans(settings.real_data_dir)
         images = list(find_images(folder))[:parity_count] if folder.is_dir() and not no_parity else []
@@ -87,7 +94,7 @@ def export(
         model = run(ExportOptions(
             weights=weights, name=name, version=version, models_dir=settings.models_dir, half=half, int8=int8,
             calib=calib, imgsz=imgsz, conf=conf, class_conf=_class_conf(class_conf), parity_images=images, metrics_file=metrics,
-            data_card_file=data_card, image_kind=image_kind, check_parity=not no_parity,
+            data_card_file=data_card, image_kind=image_kind, gray_display=gray_display, check_parity=not no_parity,
         ))
         typer.echo(f"{model.ref} written to {model.path}")
 
@@ -213,7 +220,8 @@ def card_summary(card: Any) -> str:
     parity = card.training.get("export_parity")
     lines = [
         f"{card.name}:{card.version} ({card.architecture}), created {card.created[:10]}",
-        f"input: {card.input.imgsz} px {card.input.image_kind} ({card.input.channel_order}), output {card.output.layout}, batch <= {card.max_batch_size}",
+        f"input: {card.input.imgsz} px {card.input.image_kind} ({card.input.channel_order}), gray scans {card.input.gray_input}/{card.input.gray_display}, "
+        f"output {card.output.layout}, batch <= {card.max_batch_size}",
         f"classes ({len(card.classes)}): {', '.join(card.classes)}",
         f"thresholds: conf {t.conf}, iou {t.iou}{per_class}",
         f"files: {', '.join(sorted(card.files))}",

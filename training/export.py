@@ -52,6 +52,7 @@ class ExportOptions:
     iou: float = 0.45
     class_conf: dict[str, float] = field(default_factory=dict)  # NAME or KIND:NAME -> operating threshold (chosen on validation)
     image_kind: str = "colour"
+    gray_display: str = "as_is"  # how gray scans' display is prepared (InputSpec.gray_display), chosen by bench/gray_stations.py
     parity_images: list[Path] = field(default_factory=list)
     check_parity: bool = True
     metrics_file: Path | None = None  # `xscreen evaluate` output (its --out dir, or one metrics.json), stored in the card
@@ -219,7 +220,7 @@ def run(options: ExportOptions) -> RegistryModel:
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             architecture=arch,
             classes=names,
-            input=InputSpec(imgsz=imgsz, image_kind=options.image_kind),
+            input=InputSpec(imgsz=imgsz, image_kind=options.image_kind, gray_display=options.gray_display),
             output=OutputSpec(name=output_name, layout=layout),
             thresholds=_class_thresholds(options.class_conf, names).model_copy(update={"conf": options.conf, "iou": options.iou}),
             files={},

@@ -98,12 +98,14 @@ def test_export_stores_per_class_operating_thresholds(tiny_models_dir: Path, tmp
     assert unknown.exit_code == 2 and "cocaine" in unknown.output
     bad_kind = runner.invoke(app, ["export", "--weights", weights, "--name", "tiny", "--class-conf", "infrared:firearm=0.2"])
     assert bad_kind.exit_code == 2 and "infrared" in bad_kind.output and "gray" in bad_kind.output
-    ok = runner.invoke(app, ["export", "--weights", weights, "--name", "tiny", "--parity-count", "2",
+    bad_display = runner.invoke(app, ["export", "--weights", weights, "--name", "tiny", "--gray-display", "equalised"])
+    assert bad_display.exit_code == 2 and "as_is, matched" in bad_display.output
+    ok = runner.invoke(app, ["export", "--weights", weights, "--name", "tiny", "--parity-count", "2", "--gray-display", "matched",
                              "--class-conf", "drug_bulk=0.12", "--class-conf", "drug_tablets=0.1", "--class-conf", "gray:firearm=0.3"])
     assert ok.exit_code == 0, ok.output
     card = resolve_model("tiny:2", models_dir=models).card
     assert card.thresholds.per_class == {"drug_bulk": 0.12, "drug_tablets": 0.1}
-    assert card.thresholds.per_kind == {"gray": {"firearm": 0.3}}
+    assert card.thresholds.per_kind == {"gray": {"firearm": 0.3}} and card.input.gray_display == "matched"
     assert card.thresholds.for_class("firearm", "gray") == 0.3 and card.thresholds.for_class("firearm", "colour") == card.thresholds.conf
     assert not (models / "tiny" / "3").exists()  # the refused exports wrote nothing
 
