@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Callable, Literal
+from typing import TYPE_CHECKING, Annotated, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from xscreen.vision.scan import Scan
 
 Material = Literal["organic", "inorganic"]
+Share = Annotated[float, Field(ge=0, le=1)]  # a score threshold or a share of the scan
 _WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")  # letters and digits, hyphenated words kept whole (t-shirt)
 
 
@@ -62,7 +63,7 @@ class DeclarationProfile(BaseModel):
     keywords: list[str] = Field(default_factory=list, description="whole words of declared_contents, any case")
     hs_chapters: list[int] = Field(default_factory=list, description="HS chapters (first two digits of the HS code)")
     expected_categories: list[str] = Field(default_factory=list, description="threat categories such a parcel may show")
-    max_dense: dict[Material, float] = Field(default_factory=dict, description="largest share of the scan dense matter of each material may cover")
+    max_dense: dict[Material, Share] = Field(default_factory=dict, description="largest share of the scan dense matter of each material may cover")
 
     @field_validator("keywords")
     @classmethod
@@ -80,14 +81,6 @@ class DeclarationProfile(BaseModel):
             raise ValueError(f"HS chapters run from 1 to 99, got {bad}")
         return chapters
 
-    @field_validator("max_dense")
-    @classmethod
-    def _fractions(cls, limits: dict[Material, float]) -> dict[Material, float]:
-        bad = {m: v for m, v in limits.items() if not 0 <= v <= 1}
-        if bad:
-            raise ValueError(f"max_dense shares lie between 0 and 1, got {bad}")
-        return limits
-
     def matches(self, declaration: Declaration) -> bool:
         return bool(declaration.words.intersection(self.keywords)) or declaration.hs_chapter in self.hs_chapters
 
@@ -103,21 +96,13 @@ class MismatchRules(BaseModel):
 class OriginRisk(BaseModel):
     model_config = ConfigDict(extra="forbid")
     countries: list[str] = Field(default_factory=list, description="origins (ISO 3166 codes or names as stations send them), any case")
-    inspect: dict[str, float] = Field(default_factory=dict, description="category -> the lower inspect threshold for those origins")
-    hold: dict[str, float] = Field(default_factory=dict, description="category -> a lower hold threshold for those origins (optional)")
+    inspect: dict[str, Share] = Field(default_factory=dict, description="category -> the lower inspect threshold for those origins")
+    hold: dict[str, Share] = Field(default_factory=dict, description="category -> a lower hold threshold for those origins (optional)")
 
     @field_validator("countries")
     @classmethod
     def _fold(cls, countries: list[str]) -> list[str]:
         return [c.strip().casefold() for c in countries]
-
-    @field_validator("inspect", "hold")
-    @classmethod
-    def _scores(cls, thresholds: dict[str, float]) -> dict[str, float]:
-        bad = {c: v for c, v in thresholds.items() if not 0 <= v <= 1}
-        if bad:
-            raise ValueError(f"thresholds lie between 0 and 1, got {bad}")
-        return thresholds
 
 
 class ValueRule(BaseModel):

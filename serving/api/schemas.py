@@ -186,11 +186,23 @@ def utc_time(value: datetime | None) -> datetime | None:
 MAX_OFFSET = 1_000_000_000  # far beyond any audit store; an offset past int64 crashed SQLite (a 500)
 
 
-class ScanQuery(BaseModel):
-    """`GET /v1/scans` query parameters. Unknown ones are refused (422), as POST refuses unknown fields: a
-    misspelt filter (`?verdcit=hold`) silently listed everything."""
+class PagedQuery(BaseModel):
+    """What every listing's query parameters share: unknown ones are refused (422), as POST refuses unknown
+    fields (a misspelt filter, `?verdcit=hold`, silently listed everything); a page; since/until in UTC."""
 
     model_config = ConfigDict(extra="forbid")
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
+
+    @field_validator("since", "until", check_fields=False)
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return utc_time(value)
+
+
+class ScanQuery(PagedQuery):
+    """`GET /v1/scans` query parameters."""
+
     verdict: Verdict | None = None
     class_name: str | None = Field(default=None, description="Only scans with a detection of this class.")
     station: str | None = Field(default=None, description="A station key lists only its own station's scans; another name gives none.")
@@ -198,13 +210,6 @@ class ScanQuery(BaseModel):
     reviewed: bool | None = Field(default=None, description="true: only scans an officer reviewed; false: only those not yet reviewed.")
     since: datetime | None = Field(default=None, description="Received at or after (ISO 8601; UTC when no zone).")
     until: datetime | None = Field(default=None, description="Received before.")
-    limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
-
-    @field_validator("since", "until")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        return utc_time(value)
 
 
 class ScanPage(BaseModel):
@@ -301,22 +306,14 @@ class CasePage(BaseModel):
     offset: int
 
 
-class CaseQuery(BaseModel):
-    """`GET /v1/cases` query parameters; unknown ones are refused (422)."""
+class CaseQuery(PagedQuery):
+    """`GET /v1/cases` query parameters."""
 
-    model_config = ConfigDict(extra="forbid")
     state: CaseState | None = None
     category: Category | None = Field(default=None, description="Only cases held for this taxonomy category.")
     item_ref: str | None = Field(default=None, max_length=256, description="Only this parcel's cases (exact match).")
     since: datetime | None = Field(default=None, description="Opened at or after (ISO 8601; UTC when no zone).")
     until: datetime | None = Field(default=None, description="Opened before.")
-    limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
-
-    @field_validator("since", "until")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        return utc_time(value)
 
 
 class CaseChangeIn(BaseModel):
@@ -352,10 +349,7 @@ class DeliveryPage(BaseModel):
     offset: int
 
 
-class DeliveryQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DeliveryQuery(PagedQuery):
     status: DeliveryStatus | None = None
     case_id: str | None = Field(default=None, max_length=32)
     receiver: str | None = Field(default=None, max_length=64)
-    limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
 
 from xscreen.errors import CaseNotFound, CaseStateConflict
+from xscreen.serving.store.db import page
 from xscreen.serving.store.records import CaseEventRecord, CaseRecord, CaseScanRecord, ScanRecord
 
 CaseState = Literal["open", "assigned", "seized", "released"]
@@ -104,6 +105,4 @@ def list_cases(*, session: Session, where: CaseFilter, limit: int, offset: int) 
     if where.category is not None:
         # categories is a JSON list of plain words; its text holds the quoted name on SQLite and PostgreSQL alike
         query = query.where(cast(CaseRecord.categories, String).like(f'%"{where.category}"%'))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = session.scalars(query.order_by(CaseRecord.opened_at.desc(), CaseRecord.id.desc()).limit(limit).offset(offset)).all()
-    return list(page), total
+    return page(session, query, (CaseRecord.opened_at.desc(), CaseRecord.id.desc()), limit, offset)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Select, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -107,6 +107,15 @@ def open_database(url: str, *, run_migrations: bool = True) -> tuple[Engine, ses
         engine.dispose()
         raise ServiceUnavailable(f"database {engine.url.render_as_string(hide_password=True)} is not usable: {exc}") from exc
     return engine, sessionmaker(engine, expire_on_commit=False)
+
+
+T = TypeVar("T")
+
+
+def page(session: Session, query: Select[T], order: tuple[Any, ...], limit: int, offset: int) -> tuple[list[T], int]:
+    """One page of `query` in `order` and the total matching (the listings of scans, cases and deliveries)."""
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return list(session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()), total
 
 
 def ping(engine: Engine) -> bool:

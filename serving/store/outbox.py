@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from xscreen.errors import DeliveryNotDead, DeliveryNotFound
+from xscreen.serving.store.db import page
 from xscreen.serving.store.records import OutboxRecord
 
 
@@ -27,9 +28,7 @@ def list_deliveries(*, session: Session, where: DeliveryFilter, limit: int, offs
         query = query.where(OutboxRecord.case_id == where.case_id)
     if where.receiver is not None:
         query = query.where(OutboxRecord.receiver == where.receiver)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    page = session.scalars(query.order_by(OutboxRecord.id.desc()).limit(limit).offset(offset)).all()
-    return list(page), total
+    return page(session, query, (OutboxRecord.id.desc(),), limit, offset)
 
 
 def get_delivery(*, session: Session, row_id: int) -> OutboxRecord:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from xscreen.errors import ScanConflict, ScanNotFound
+from xscreen.serving.store.db import page
 from xscreen.serving.store.records import DetectionRecord, ReviewRecord, ScanRecord, utcnow
 from xscreen.vision.detections import Detections
 
@@ -143,14 +144,9 @@ def _filtered(where: ScanFilter) -> Select[ScanRecord]:
     return query
 
 
-def _page(session: Session, query: Select[ScanRecord], order: tuple[Any, ...], limit: int, offset: int) -> tuple[list[ScanRecord], int]:
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    return list(session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()), total
-
-
 def list_scans(*, session: Session, where: ScanFilter, limit: int, offset: int) -> tuple[list[ScanRecord], int]:
     """One page of scans, newest first, and the total matching."""
-    return _page(session, _filtered(where), (ScanRecord.received_at.desc(), ScanRecord.id.desc()), limit, offset)
+    return page(session, _filtered(where), (ScanRecord.received_at.desc(), ScanRecord.id.desc()), limit, offset)
 
 
 QUEUE_VERDICTS = ("hold", "inspect")
@@ -163,7 +159,7 @@ def queue_scans(*, session: Session, where: ScanFilter, limit: int, offset: int)
         return [], 0
     query = _filtered(dataclasses.replace(where, reviewed=False)).where(ScanRecord.verdict.in_(QUEUE_VERDICTS))
     hold_first = case((ScanRecord.verdict == "hold", 0), else_=1)
-    return _page(session, query, (hold_first, ScanRecord.received_at, ScanRecord.id), limit, offset)
+    return page(session, query, (hold_first, ScanRecord.received_at, ScanRecord.id), limit, offset)
 
 
 def add_review(

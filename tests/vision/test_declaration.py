@@ -162,7 +162,8 @@ def test_declared_value_rule(scan: Scan, value: float | None, verdict: str) -> N
     [
         ({"mismatch": {"profiles": {"x": {"expected_categories": ["explosives"]}}}}, "unknown categories"),
         ({"origin_risk": {"inspect": {"bombs": 0.1}}}, "unknown categories"),
-        ({"origin_risk": {"inspect": {"drugs": 1.5}}}, "between 0 and 1"),
+        ({"origin_risk": {"inspect": {"drugs": 1.5}}}, "less than or equal to 1"),
+        ({"mismatch": {"profiles": {"x": {"max_dense": {"organic": -0.1}}}}}, "greater than or equal to 0"),
         ({"mismatch": {"profiles": {"x": {"keywords": ["two words"]}}}}, "one word"),
         ({"mismatch": {"profiles": {"x": {"hs_chapters": [100]}}}}, "1 to 99"),
         ({"mismatch": {"profiles": {"x": {"max_dense": {"plastic": 0.1}}}}}, "max_dense"),
