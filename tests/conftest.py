@@ -59,3 +59,15 @@ def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         models_dir = build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
     assert not attempts, f"building the tiny model reached for the network: {attempts}"
     return models_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_int8_models_dir(tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the tiny registry whose `tiny:1` also ships the INT8 variant (`model-int8.onnx`)."""
+    import shutil
+
+    from tests.factories import add_int8_variant
+
+    models_dir = tmp_path_factory.mktemp("tiny-int8") / "models"
+    shutil.copytree(tiny_models_dir, models_dir)
+    return add_int8_variant(models_dir)

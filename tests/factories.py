@@ -135,3 +135,27 @@ def wait_until_ready(port: int, process: subprocess.Popen[str], *, timeout_s: fl
         assert process.poll() is None, process.stdout.read() if process.stdout else ""
         assert time.monotonic() < deadline, f"the service on port {port} did not become ready in {timeout_s:.0f} s"
         time.sleep(0.2)
+
+
+def add_int8_variant(models_dir: Path, ref: str = "tiny:1", *, calibration: int = 4) -> Path:
+    """Quantise a registry model's fp32 file to its INT8 variant in place (card checksums updated), as
+    `xscreen export --int8` does; calibrated on gray-background blobs with rectangles, like the tiny data."""
+    import json
+
+    from xscreen.training.quantize import quantize_int8
+    from xscreen.vision.registry import CARD_FILE, VARIANT_FILES, resolve_model, sha256_file
+
+    model = resolve_model(ref, models_dir=models_dir)
+    size = model.card.input.imgsz
+    rng = np.random.default_rng(0)
+    blobs = []
+    for _ in range(calibration):
+        img = np.full((size, size, 3), 230, np.uint8)
+        x0, y0 = rng.integers(0, size // 2, size=2)
+        img[y0 : y0 + size // 3, x0 : x0 + size // 3] = (20, 120, 220)
+        blobs.append(img.transpose(2, 0, 1)[None].astype(np.float32) / 255)
+    out = quantize_int8(model.file("fp32"), model.path / VARIANT_FILES["int8"], blobs, input_name=model.card.input.name)
+    card = json.loads((model.path / CARD_FILE).read_text())
+    card["files"][out.name] = sha256_file(out)
+    (model.path / CARD_FILE).write_text(json.dumps(card, indent=2))
+    return models_dir

@@ -17,12 +17,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from xscreen.errors import ModelIntegrityError, ModelNotFound
+from xscreen.settings import Variant
 from xscreen.vision.scan import ScanKind
 
 DEFAULT_POINTER = "DEFAULT"
 CARD_FILE = "card.json"
-VARIANT_FILES = {"fp32": "model.onnx", "fp16": "model-fp16.onnx", "int8": "model-int8.onnx"}
-Variant = Literal["fp32", "fp16", "int8"]
+VARIANT_FILES: dict[Variant, str] = {"fp32": "model.onnx", "fp16": "model-fp16.onnx", "int8": "model-int8.onnx"}
 # How a colour model is shown a single-energy (gray) scan: `pseudo_colour` = `convert.gray_to_colour` (a palette
 # guessed from the attenuation alone), `gray` = the gray levels as three equal channels. Chosen by measurement
 # on gray renderings the project's physics did not make (docs/model.md, "Which gray path stations run").

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -24,6 +24,9 @@ from pydantic_settings import (
 )
 
 from xscreen.resources import DEFAULT_POLICY_FILE
+
+# A model's files: fp32 (model.onnx), fp16 for GPUs, int8 for CPUs (`xscreen.vision.registry.VARIANT_FILES`).
+Variant = Literal["fp32", "fp16", "int8"]
 
 
 def _default_data_dir() -> Path:
@@ -101,6 +104,9 @@ class Settings(BaseSettings):
     # Inference and batching (Triton's names)
     providers: list[str] = Field(default_factory=lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
     intra_op_threads: int = Field(default=0, ge=0, description="0 lets onnxruntime choose.")
+    variant: Variant = Field(
+        default="fp32", description="Model file the service and batch run: fp32, int8 (CPU hosts: faster, within 1 AP50 point; "
+        "docs/benchmarks.md) or fp16 (GPU hosts); the model must ship that variant.")
     max_batch_size: int = Field(default=8, ge=1)
     max_queue_delay_ms: float = Field(default=20.0, ge=0)  # best of 0/5/20/50 ms on 2 cores: docs/bench/server.md
     max_queue_size: int = Field(default=64, ge=1)

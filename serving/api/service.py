@@ -128,6 +128,7 @@ def open_service(settings: Settings, metrics: ServiceMetrics) -> Service:
             settings.default_model,
             models_dir=settings.models_dir,
             providers=settings.providers,
+            variant=settings.variant,
             intra_op_threads=settings.intra_op_threads,
             warmup=False,  # warm_up() below runs the whole scan path instead
         )

@@ -100,6 +100,7 @@ def run_cmd(
     jsonl: bool = typer.Option(False, "--jsonl", help="Also write results.jsonl."),
     commit_every: int = typer.Option(256, "--commit-every", min=1, help="Rows per committed part: the most a kill costs in re-screening."),
     policy: Optional[Path] = typer.Option(None, "--policy", help="Decision policy file; default: settings.policy_file."),
+    variant: Optional[str] = typer.Option(None, "--variant", help="Model variant: fp32, int8 (CPU) or fp16 (GPU); default: settings.variant."),
     json_out: bool = typer.Option(False, "--json", help="Print the run summary as JSON on stdout."),
     allow_errors: bool = typer.Option(False, "--allow-errors", help="Exit 0 even when some scans could not be screened (their rows hold the error)."),
 ) -> None:
@@ -129,6 +130,7 @@ def run_cmd(
             max_pixels=settings.max_image_pixels,
             providers=settings.providers,
             intra_op_threads=settings.intra_op_threads,
+            variant=variant or settings.variant,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc

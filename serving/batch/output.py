@@ -33,7 +33,8 @@ RESULTS_FILE = "results.parquet"
 JSONL_FILE = "results.jsonl"
 ANNOTATED_DIR = "annotated"
 # A resumed run must screen with what the first attempt used, or its rows would mix two models.
-_MUST_MATCH = ("model", "policy_version")
+# (Runs written before `variant` was recorded ran fp32.)
+_MUST_MATCH = {"model": None, "policy_version": None, "variant": "fp32"}
 
 
 def now_utc() -> str:
@@ -79,10 +80,10 @@ class RunDir:
             if not resume:
                 raise ConfigError(f"{self.path} already holds a batch run; pass --resume to finish it, or choose another --out")
             previous = self.read_meta()
-            for key in _MUST_MATCH:
-                if previous.get(key) != meta.get(key):
+            for key, default in _MUST_MATCH.items():
+                if previous.get(key, default) != meta.get(key, default):
                     raise ConfigError(
-                        f"cannot resume {self.path}: it ran with {key} {previous.get(key)!r}, this run has {meta.get(key)!r}"
+                        f"cannot resume {self.path}: it ran with {key} {previous.get(key, default)!r}, this run has {meta.get(key)!r}"
                     )
             meta = {**previous, "resumed_at": [*previous.get("resumed_at", []), now_utc()]}
         self.write_meta(meta)

@@ -15,10 +15,11 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, get_args
 
 from xscreen.serving.batch.output import RunDir, now_utc
 from xscreen.serving.batch.sources import list_sources
+from xscreen.settings import Variant
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ class BatchOptions:
     jsonl: bool = False
     max_pixels: int | None = None
     providers: list[str] | None = None
-    variant: Literal["fp32", "fp16", "int8"] = "fp32"
+    variant: Variant = "fp32"  # the model file (settings.variant); a resume must use the same one
     intra_op_threads: int = 0  # ONNX Runtime threads per session; 0 picks from the CPU count
     commit_every: int = 256  # rows per committed part: the most a kill can cost in re-screening
     commit_seconds: float = 30.0
@@ -55,6 +56,8 @@ class BatchOptions:
             raise ValueError(f"engine must be 'local' or 'ray', got {self.engine!r}")
         if self.address is not None and self.engine != "ray":
             raise ValueError("--address joins a Ray cluster; it needs --engine ray")
+        if self.variant not in get_args(Variant):
+            raise ValueError(f"variant must be one of {', '.join(get_args(Variant))}, got {self.variant!r}")
         if self.workers < 0 or self.batch_size < 1 or self.commit_every < 1:
             raise ValueError("workers must be >= 0, batch size and commit interval >= 1")
 
@@ -105,6 +108,7 @@ def run(options: BatchOptions, *, progress: Progress | None = None) -> BatchSumm
 
     sources = list_sources(options.src)
     model = resolve_model(options.model, models_dir=options.models_dir)
+    model.file(options.variant)  # a variant the model does not ship fails here, before a run directory exists
     policy = load_policy(options.policy_file)
     taxonomy = load_taxonomy()
     out = RunDir(options.out)
@@ -112,6 +116,7 @@ def run(options: BatchOptions, *, progress: Progress | None = None) -> BatchSumm
         "source": options.src,
         "model": model.ref,
         "model_files": model.card.files,
+        "variant": options.variant,
         "policy_version": policy.version,
         "policy_sha256": policy.sha256,
         "engine": options.engine,

@@ -26,7 +26,7 @@ async def readyz(request: Request) -> JSONResponse:
     if not ok:
         failed = ", ".join(name for name, good in checks.items() if not good)
         return JSONResponse({**error_body("not_ready", f"not ready: {failed}"), "checks": checks}, status_code=503)
-    return JSONResponse({"status": "ready", "checks": checks, "model": service.engine.ref, "policy": service.policy.version})
+    return JSONResponse({"status": "ready", "checks": checks, "model": service.engine.ref, "variant": service.engine.variant, "policy": service.policy.version})
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

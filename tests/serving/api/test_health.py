@@ -15,7 +15,7 @@ def test_healthz_and_readyz_need_no_key(server) -> None:
     assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{server.url}/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"model": True, "batcher": True, "database": True, "disk": True}, "model": "tiny:1", "policy": "default:3"}
+    assert ready.json() == {"status": "ready", "checks": {"model": True, "batcher": True, "database": True, "disk": True}, "model": "tiny:1", "variant": "fp32", "policy": "default:3"}
 
 
 def test_readyz_is_503_while_the_database_is_unreachable(server) -> None:
@@ -116,3 +116,25 @@ def test_docs_work_offline(server) -> None:
             response = httpx.get(f"{server.url}{asset}")
             assert response.status_code == 200 and len(response.content) > 1000, asset
         assert "/openapi.json" in html
+
+
+def test_the_service_runs_the_int8_variant_when_settings_say_so(make_settings, tiny_int8_models_dir: Path) -> None:
+    """Issue 20: `variant: int8` makes the service load model-int8.onnx, and /readyz says which variant screens."""
+    from tests.serving.conftest import create_station_key, live_server
+
+    settings = make_settings(models_dir=tiny_int8_models_dir, variant="int8")
+    with live_server(settings) as server:
+        ready = httpx.get(f"{server.url}/readyz").json()
+        assert (ready["status"], ready["model"], ready["variant"]) == ("ready", "tiny:1", "int8")
+        assert server.app.state.service.engine.model_path.name == "model-int8.onnx"
+        with httpx.Client(base_url=server.url, headers={"X-API-Key": create_station_key(settings)}) as client:
+            assert post_scan(client, png_bytes(), scan_id="int8-1").status_code == 201
+
+
+def test_a_variant_the_model_does_not_ship_stops_the_service_at_start(make_settings) -> None:
+    from xscreen.errors import ModelNotFound
+    from xscreen.serving.api.service import open_service
+    from xscreen.serving.metrics import ServiceMetrics
+
+    with pytest.raises(ModelNotFound, match="has no int8 variant"):
+        open_service(make_settings(variant="int8"), ServiceMetrics())

@@ -91,3 +91,37 @@ def test_the_bar_rate_is_the_summary_rate(completed: int, start_done: int, elaps
         summary = BatchSummary(out=Path("."), model="m:1", policy_version="p:1", engine="ray", total=completed, skipped=start_done,
                                screened=completed - start_done, errors=0, seconds=finished or elapsed)
         assert summary.scans_per_s == rate
+
+
+def test_variant_comes_from_the_settings_and_is_recorded_in_run_json(
+    tiny_int8_models_dir: Path, policy_file: Path, scan_tree: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20: batch runs the INT8 file when `variant` says so (settings or --variant), and run.json says which."""
+    from xscreen.settings import get_settings
+
+    monkeypatch.setenv("XSCREEN_MODELS_DIR", str(tiny_int8_models_dir))
+    monkeypatch.setenv("XSCREEN_POLICY_FILE", str(policy_file))
+    monkeypatch.setenv("XSCREEN_PROVIDERS", json.dumps(["CPUExecutionProvider"]))
+    monkeypatch.setenv("XSCREEN_VARIANT", "int8")
+    get_settings.cache_clear()
+    src = str(scan_tree / "2024-01")
+    result = CliRunner().invoke(app, ["batch", src, "--out", str(tmp_path / "int8"), "--json"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "int8" / "run.json").read_text())
+    assert (meta["variant"], meta["options"]["variant"], meta["summary"]["screened"]) == ("int8", "int8", 6)
+
+    result = CliRunner().invoke(app, ["batch", src, "--out", str(tmp_path / "int8"), "--resume", "--variant", "fp32"])
+    assert result.exit_code == 2 and "variant 'int8'" in result.output  # a resume cannot mix two model files
+
+    result = CliRunner().invoke(app, ["batch", src, "--out", str(tmp_path / "fp32"), "--variant", "fp32"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "fp32" / "run.json").read_text())["variant"] == "fp32"
+
+
+@pytest.mark.parametrize(("variant", "exit_code", "message"), [("int4", 2, "variant must be one of"), ("int8", 3, "has no int8 variant")])
+def test_a_variant_it_cannot_run_is_refused_before_the_run(
+    cli_env: None, scan_tree: Path, tmp_path: Path, variant: str, exit_code: int, message: str
+) -> None:
+    result = CliRunner().invoke(app, ["batch", str(scan_tree), "--out", str(tmp_path / "run"), "--variant", variant])
+    assert result.exit_code == exit_code, result.output
+    assert message in result.output and not (tmp_path / "run" / "run.json").exists()
