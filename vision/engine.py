@@ -143,7 +143,7 @@ def _resolve(ref: str | Path, *, models_dir: Path, variant: str, verify: bool) -
     if variant not in VARIANT_FILES:
         raise ConfigError(f"variant must be one of {', '.join(VARIANT_FILES)}, got {variant!r}")
     model = resolve_model(str(ref), models_dir=models_dir, verify=verify)
-    return model.file(variant), model.card, variant  # type: ignore[arg-type]
+    return model.file(variant), model.card, variant
 
 
 def model_image(scan: Scan, spec: InputSpec) -> np.ndarray:

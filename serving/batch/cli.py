@@ -130,7 +130,7 @@ def run_cmd(
             max_pixels=settings.max_image_pixels,
             providers=settings.providers,
             intra_op_threads=settings.intra_op_threads,
-            variant=variant or settings.variant,
+            variant=variant or settings.variant,  # type: ignore[arg-type]  # checked in BatchOptions.__post_init__
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
