@@ -69,12 +69,17 @@ def predict_files(
     max_det: int | None = None,
     device: str | None = None,
     policy_file: Path | None = None,
+    batch: int = 1,
 ) -> list[dict[str, Any]]:
     """One JSON-ready result per input file, in order; undecodable files get an `error` entry.
 
     Each result carries the policy's `decision` (the settings' policy unless `policy_file`) on the
     detections it lists: exactly a station's with the card's thresholds, or under `conf`, `iou`,
     `classes` and `max_det` (ultralytics' meanings) when given.
+
+    Scans are read `batch` at a time (capped by the model's batch limit) and dropped once screened, so memory
+    does not grow with the number of inputs: on a CPU one at a time is fastest (docs/benchmarks.md), and the
+    card's limit (32) held 32 decoded scans and a 32-image activation arena (1.7 GB for 100 scans).
     """
     import numpy as np
 
@@ -107,11 +112,11 @@ def predict_files(
     wanted = None if not classes else np.array([_class_id(engine.taxonomy, c) for c in classes], np.int64)
     names = output_names(paths)
     results: list[dict[str, Any]] = []
-    batch: list[tuple[int, Any]] = []
+    pending: list[tuple[int, Any]] = []  # (result index, scan) read and not yet screened
 
     def flush() -> None:
-        screenings = screen(engine, [scan for _, scan in batch], pixel_pitch_mm=pixel_pitch_mm, tile=tile)
-        for (index, scan), done in zip(batch, screenings):
+        screenings = screen(engine, [scan for _, scan in pending], pixel_pitch_mm=pixel_pitch_mm, tile=tile)
+        for (index, scan), done in zip(pending, screenings):
             entry = results[index]
             if done.error is not None:  # the engine failed on this scan alone, as the service answers it
                 message = f"the model could not process this scan ({type(done.error).__name__}: {done.error})"
@@ -134,7 +139,7 @@ def predict_files(
                 boxes = [(int(c), *map(float, box)) for box, _, c in found]
                 labels = [Label.from_box(b, scan.width, scan.height) for b in boxes]  # type: ignore[arg-type]
                 entry["labels"] = str(write_labels(save_txt / f"{name}.txt", labels))
-        batch.clear()
+        pending.clear()
 
     for path in paths:
         entry: dict[str, Any] = {"path": str(path), "model": engine.ref}
@@ -145,10 +150,11 @@ def predict_files(
             entry["error"] = {"code": exc.code, "message": exc.message}
             continue
         entry.update(kind=scan.kind, width=scan.width, height=scan.height)
-        batch.append((len(results) - 1, scan))
-        if len(batch) >= engine.max_batch_size:
+        pending.append((len(results) - 1, scan))
+        del scan  # the only reference left is `pending`'s, dropped when its batch is screened
+        if len(pending) >= min(batch, engine.max_batch_size):
             flush()
-    if batch:
+    if pending:
         flush()
     return results
 
@@ -251,6 +257,7 @@ def predict(
     variant: str = typer.Option("fp32", "--variant", help="Model variant: fp32, fp16 (GPU) or int8."),
     pixel_pitch_mm: Optional[float] = typer.Option(None, "--pixel-pitch", help="The station's pixel pitch in mm."),
     tile: bool = typer.Option(False, "--tile", help="Tiled inference for long strips (windows of the short side)."),
+    batch: int = typer.Option(1, "--batch", min=1, help="Scans per engine call (capped by the model's limit); 1 is fastest on CPUs."),
     allow_errors: bool = typer.Option(False, "--allow-errors", help="Exit 0 even when some inputs could not be screened (each is still reported)."),
 ) -> None:
     """Run a model on scan files and report what it finds and what a station would decide (clear / inspect / hold).
@@ -265,6 +272,7 @@ def predict(
         lambda: predict_files(
             files, model=model, variant=variant, pixel_pitch_mm=pixel_pitch_mm, tile=tile, save_annotated=save_annotated,
             save_txt=save_txt, conf=conf, iou=iou, imgsz=imgsz, classes=wanted, max_det=max_det, device=device, policy_file=policy,
+            batch=batch,
         )
     )
     fmt = Format.json if json_output else output_format

@@ -12,6 +12,12 @@ INT8 for CPUs. On a GPU, inputs and outputs go through IO binding.
 Batches: `predict` takes any number of RGB images of any sizes, letterboxes each into one slot of a batch
 buffer and runs `max_batch_size` images per session call (a model exported with a fixed batch of 1 runs
 one at a time). Boxes come back in each image's own pixels, class ids in taxonomy order.
+
+Input shape: a model exported with dynamic height and width runs on the CPU at the smallest stride-aligned
+rectangle that holds the batch's images at the square input's scale (`letterbox.rect_shape`, as ultralytics'
+predict does): a typical 5:3 scan costs 62 % of the square's compute, with the same scale and so the same
+objects' sizes. GPU providers keep the full square, one shape per batch size, so TensorRT builds its engines
+once (and caches them, `trt_cache_dir`) and warm-up covers every shape (`warmup`).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import numpy as np
 
 from xscreen.errors import ConfigError, ModelIntegrityError, ModelNotFound
 from xscreen.vision.detections import Detections
-from xscreen.vision.letterbox import LetterboxMapping, letterbox
+from xscreen.vision.letterbox import LetterboxMapping, letterbox, rect_shape
 from xscreen.vision.postprocess import RawDetections, decode
 from xscreen.vision.registry import VARIANT_FILES, InputSpec, ModelCard, read_card, resolve_model, sha256_file
 from xscreen.vision.scan import Scan
@@ -36,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider")
 PITCH_TOLERANCE = 0.05  # relative pitch difference below which a scan is not resampled
+STRIDE = 32  # YOLO's largest stride: a dynamic input's sides must be multiples of it
 
 
 def available_providers(requested: Sequence[str] | None = None) -> list[str]:
@@ -87,12 +94,15 @@ def create_session(
     so.intra_op_num_threads = intra_op_threads
     so.inter_op_num_threads = 1
     so.enable_cpu_mem_arena = True
-    so.enable_mem_pattern = True
+    wants_gpu = any(p in GPU_PROVIDERS for p in chosen)
+    # A memory pattern is planned and kept per input shape; on the CPU every batch rectangle is a shape of its
+    # own (`Engine.rect`). Without patterns, 300 scans of random sizes held 176 MB RSS, flat, instead of 209 MB
+    # and creeping, at the same speed (docs/benchmarks.md). GPUs run the square: one shape per batch size.
+    so.enable_mem_pattern = wants_gpu
     so.log_severity_level = 3
     # Idle intra-op threads spin-wait by default; on a shared CPU (service threads, decoders, other processes)
     # the spinning steals the cores the next batch needs. Measured: ~10-20% faster per call under load.
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    wants_gpu = any(p in GPU_PROVIDERS for p in chosen)
     if wants_gpu:
         # A GPU build without a usable GPU prints a page of library-load errors before falling back to CPU;
         # we report the outcome ourselves, in one line, below.
@@ -228,6 +238,8 @@ class Engine:
             by_id[self.class_ids] = [t.for_class(n, kind) for n in card.classes]
             self._operating_conf[kind] = by_id
         self.use_io_binding = self.provider in GPU_PROVIDERS
+        # Minimal rectangles where shapes are free (CPU): see the module docstring.
+        self.rect = self.dynamic_input and self.provider not in GPU_PROVIDERS
 
     # ---- construction ------------------------------------------------------------------------------------
 
@@ -276,7 +288,7 @@ class Engine:
         if imgsz is not None and (imgsz, imgsz) != engine.input_hw:
             if not engine.dynamic_input:
                 raise ConfigError(f"{self.ref} takes a fixed {engine.input_hw[0]} x {engine.input_hw[1]} input; it cannot run at imgsz {imgsz}")
-            if imgsz % 32:
+            if imgsz % STRIDE:
                 raise ConfigError(f"imgsz must be a multiple of 32 (the model's largest stride), got {imgsz}")
             engine.input_hw = (imgsz, imgsz)
         return engine
@@ -409,14 +421,20 @@ class Engine:
         return results
 
     def preprocess(self, images: Sequence[np.ndarray], *, scaleup: bool = True) -> tuple[np.ndarray, list[LetterboxMapping]]:
-        """Letterbox each image into one slot of an (N, H, W, 3) buffer, then NCHW float scaled as in training."""
+        """Letterbox each image into one slot of an (N, H, W, 3) buffer, then NCHW float scaled as in training.
+
+        (H, W) is `input_hw`, or with `rect` the smallest rectangle holding every image at that scale."""
         spec = self.card.input
         h, w = self.input_hw
+        if self.rect and images:
+            shapes = [rect_shape(image.shape[:2], self.input_hw, stride=STRIDE, scaleup=scaleup) for image in images]
+            h, w = max(s[0] for s in shapes), max(s[1] for s in shapes)
         n = len(images) if self._fixed_batch is None else self._fixed_batch
         buffer = np.empty((n, h, w, 3), np.uint8)
         mappings = []
         for i, image in enumerate(images):
-            _, mapping = letterbox(image, (h, w), pad_value=spec.pad_value, interpolation=spec.interpolation, scaleup=scaleup, out=buffer[i])
+            _, mapping = letterbox(image, (h, w), fit=self.input_hw, pad_value=spec.pad_value, interpolation=spec.interpolation,
+                                   scaleup=scaleup, out=buffer[i])
             mappings.append(mapping)
         if len(images) < n:
             buffer[len(images) :] = spec.pad_value

@@ -1,7 +1,8 @@
 """Letterbox: resize keeping the aspect ratio, pad to the model's input, and map boxes both ways.
 
-The geometry is ultralytics' `LetterBox` (ultralytics/data/augment.py, 8.4) with `auto=False, center=True`,
-the mode its exported models are validated in: one scale r = min(H_out/h, W_out/w), each resized side
+The geometry is ultralytics' `LetterBox` (ultralytics/data/augment.py, 8.4) with `center=True`: `auto=False`
+pads to the full square, `rect_shape` gives the minimal stride-aligned rectangle of `auto=True` (what its
+predict feeds a dynamic-shape model). One scale r = min(H_out/h, W_out/w), each resized side
 `max(round(side * r), 1)`, the padding split as `round(d/2 - 0.1)` before and the rest after, pad value 114,
 bilinear interpolation. Boxes go back as ultralytics' `scale_boxes` does: minus the padding, divided by the
 per-axis gain of the rounded sides, clipped to the image. Matching it to the pixel is what lets the parity
@@ -60,12 +61,24 @@ class LetterboxMapping:
         return boxes
 
 
-def letterbox_params(orig_shape: tuple[int, int], new_shape: int | tuple[int, int], *, scaleup: bool = True) -> LetterboxMapping:
-    """The geometry alone (no pixels touched)."""
+def rect_shape(orig_shape: tuple[int, int], imgsz: tuple[int, int], *, stride: int = 32, scaleup: bool = True) -> tuple[int, int]:
+    """The smallest (H, W) holding the image letterboxed for `imgsz`, each side `stride`-aligned with the
+    remainder padded as ultralytics' `LetterBox(auto=True)` does: what its predict feeds a dynamic ONNX model
+    one image at a time (512 x 320 for a 1725 x 1038 scan at imgsz 512: 62 % of the square's pixels)."""
+    resized = letterbox_params(orig_shape, imgsz, scaleup=scaleup).resized_shape
+    return resized[0] + (imgsz[0] - resized[0]) % stride, resized[1] + (imgsz[1] - resized[1]) % stride
+
+
+def letterbox_params(
+    orig_shape: tuple[int, int], new_shape: int | tuple[int, int], *, scaleup: bool = True, fit: tuple[int, int] | None = None
+) -> LetterboxMapping:
+    """The geometry alone (no pixels touched). The scale fits the image into `fit` (default `new_shape`), so an
+    image keeps the scale of the square input inside a smaller batch rectangle (`rect_shape`)."""
     if isinstance(new_shape, int):
         new_shape = (new_shape, new_shape)
+    fit = fit or new_shape
     h, w = int(orig_shape[0]), int(orig_shape[1])
-    r = min(new_shape[0] / h, new_shape[1] / w)
+    r = min(fit[0] / h, fit[1] / w)
     if not scaleup:
         r = min(r, 1.0)
     new_w, new_h = max(round(w * r), 1), max(round(h * r), 1)
@@ -86,15 +99,17 @@ def letterbox(
     pad_value: int = 114,
     interpolation: str = "linear",
     scaleup: bool = True,
+    fit: tuple[int, int] | None = None,
     out: np.ndarray | None = None,
 ) -> tuple[np.ndarray, LetterboxMapping]:
     """Resize and pad an (h, w, c) image into `new_shape`; returns the padded image and its mapping.
 
-    `out`, an (H, W, c) array, is filled in place (a slot of a batch buffer) instead of allocating.
+    `fit`: scale as for this shape instead (`letterbox_params`). `out`, an (H, W, c) array, is filled in place
+    (a slot of a batch buffer) instead of allocating.
     """
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"interpolation must be one of {sorted(INTERPOLATIONS)}, got {interpolation!r}")
-    mapping = letterbox_params(image.shape[:2], new_shape, scaleup=scaleup)
+    mapping = letterbox_params(image.shape[:2], new_shape, scaleup=scaleup, fit=fit)
     new_h, new_w = mapping.resized_shape
     if image.shape[:2] != (new_h, new_w):
         image = cv2.resize(image, (new_w, new_h), interpolation=INTERPOLATIONS[interpolation])

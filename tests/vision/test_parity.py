@@ -1,8 +1,9 @@
 """Parity: our engine and ultralytics' own predict, same model, same real scans -> same boxes and scores.
 
 Tolerances from issue 6: boxes within 1 px, scores within 1e-3. ultralytics' predict letterboxes a single
-image to a minimal rectangle (`rect=True`) for .pt models; the exported model runs square inputs, so the
-comparison asks ultralytics for the square letterbox (`rect=False`), the geometry the model was validated in.
+image to a minimal rectangle (`rect=True`) for .pt and dynamic ONNX models, as our engine does on the CPU
+(`Engine.rect`); a batch of mixed sizes runs at the rectangle holding them all, the square for these scans,
+so the batched comparison asks ultralytics for the square letterbox (`rect=False`).
 """
 
 from __future__ import annotations
@@ -66,3 +67,20 @@ def test_engine_matches_ultralytics_onnx_predict(engine: Engine, scans: list[np.
         bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
         theirs = model.predict(bgr, imgsz=64, conf=CONF, iou=0.45, rect=False, device="cpu", verbose=False)[0]
         _assert_parity(engine.predict([image])[0], theirs)
+
+
+def test_single_scans_match_ultralytics_onnx_predict_in_its_minimal_rectangle(engine: Engine, scans: list[np.ndarray]) -> None:
+    """Issue 20: `YOLO(onnx).predict(one image)` runs a wide scan at its minimal rectangle (256 x 192 here), not the square; so do we."""
+    from ultralytics import YOLO
+
+    from xscreen.vision.letterbox import rect_shape
+
+    model = YOLO(str(engine.model_path), task="detect")
+    at_256 = engine.with_thresholds(imgsz=256)
+    assert at_256.rect and rect_shape(scans[0].shape[:2], (256, 256)) == (192, 256)  # SIXray val 0: a wide scan
+    for image in scans[:3]:
+        blob, _ = at_256.preprocess([image])
+        assert blob.shape[2:] == rect_shape(image.shape[:2], (256, 256))
+        theirs = model.predict(cv2.cvtColor(image, cv2.COLOR_RGB2BGR), imgsz=256, conf=CONF, iou=0.45, device="cpu", verbose=False)[0]
+        assert tuple(theirs.orig_shape) == image.shape[:2]
+        _assert_parity(at_256.predict([image])[0], theirs)
