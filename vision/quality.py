@@ -31,9 +31,13 @@ class ImageMeasures:
 
 
 def measure_image(scan: Scan, *, bright_level: int, opaque_level: int) -> ImageMeasures:
-    gray = scan.display_gray()
-    step = max(1, math.ceil(math.sqrt(gray.size / SAMPLE_PIXELS)))
-    sample = gray[::step, ::step]
+    step = max(1, math.ceil(math.sqrt(scan.height * scan.width / SAMPLE_PIXELS)))
+    if scan.kind == "colour":
+        # colour -> gray is a per-pixel table lookup: sampling first gives the same pixels at a quarter of the
+        # cost (12 ms of a 1725 x 1038 scan's screening). Rendering raw data may look at the whole image.
+        sample = Scan(scan.pixels[::step, ::step], "colour").display_gray()
+    else:
+        sample = scan.display_gray()[::step, ::step]
     low, high = np.percentile(sample, [1, 99])
     return ImageMeasures(
         min_side=min(scan.height, scan.width),

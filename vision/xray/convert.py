@@ -28,12 +28,15 @@ Public API (the inference engine and training augmentation use these):
 
 from __future__ import annotations
 
+import hashlib
 from functools import lru_cache
+from pathlib import Path
 from typing import Callable
 
 import cv2
 import numpy as np
 
+from xscreen.resources import SCANNERS_DIR
 from xscreen.vision.xray.profiles import ScannerProfile
 from xscreen.vision.xray.render import (
     A_MAX,
@@ -53,8 +56,37 @@ SOFTENING_WEIGHTS = (1.0, 2.4, 5.0)  # w(z) at z = 0, 1, 2 (see recolour)
 _Z_STEPS = 65  # rows of the (z, a_H) -> RGB table recolour reads
 
 
+def _table_key(profile: ScannerProfile) -> str:
+    return hashlib.sha256(profile.model_dump_json().encode()).hexdigest()
+
+
+def shipped_table_path(profile: ScannerProfile) -> Path:
+    return SCANNERS_DIR / f"{profile.name}.colour-inverse.npz"
+
+
 @lru_cache(maxsize=8)
 def _inverse_table(profile: ScannerProfile) -> np.ndarray:
+    """The profile's inverse table: the copy shipped beside its YAML when it was built from this very profile,
+    else built here. Building it takes the physics (the beam's spectrum, ~900 polychromatic transmissions):
+    4.4 s, which every `xscreen predict` and the service's first colour scan paid for the image-quality gate.
+    `tests/vision/xray/test_convert.py` checks the shipped copy equals a fresh build."""
+    path = shipped_table_path(profile)
+    if path.exists():
+        with np.load(path) as shipped:
+            if str(shipped["key"]) == _table_key(profile):
+                return np.asarray(shipped["table"])
+    return build_inverse_table(profile)
+
+
+def write_inverse_table(profile: ScannerProfile | None = None) -> Path:
+    """Rebuild a profile's shipped inverse table (after the profile or the rendering changed)."""
+    profile = _resolve(profile)
+    path = shipped_table_path(profile)
+    np.savez_compressed(path, key=np.array(_table_key(profile)), table=build_inverse_table(profile))
+    return path
+
+
+def build_inverse_table(profile: ScannerProfile) -> np.ndarray:
     """(32, 32, 32, 2) float32: (a_H, R) for each quantised RGB colour, by nearest neighbours over the display map."""
     from scipy.spatial import cKDTree
 

@@ -112,3 +112,26 @@ def test_recolour_softer_beam_matches_low_kv_physics(profile):
 def test_recolour_rejects_gray(profile):
     with pytest.raises(ValueError, match="RGB"):
         recolour(np.zeros((4, 4), np.uint8), profile)
+
+
+def test_the_shipped_inverse_table_is_what_the_physics_builds() -> None:
+    """Issue 20: colour_to_gray reads the default profile's table from the package instead of building it (4.4 s
+    at every start); it must be exactly the table the current profile and rendering give. If this fails, rebuild
+    it: `python -c "from xscreen.vision.xray.convert import write_inverse_table; write_inverse_table()"`."""
+    from xscreen.vision.xray import convert
+
+    profile = load_profile(None)
+    with np.load(convert.shipped_table_path(profile)) as shipped:
+        assert str(shipped["key"]) == convert._table_key(profile), "the profile changed since the table was built"
+        table = shipped["table"]
+    np.testing.assert_array_equal(table, convert.build_inverse_table(profile))
+    convert._inverse_table.cache_clear()
+    assert np.array_equal(convert._inverse_table(profile), table)
+
+
+def test_a_profile_without_its_table_builds_one(tmp_path: Path) -> None:
+    from xscreen.vision.xray import convert
+
+    other = load_profile(None).model_copy(update={"name": "no-shipped-table"})
+    assert not convert.shipped_table_path(other).exists()
+    np.testing.assert_array_equal(convert._inverse_table(other), convert.build_inverse_table(load_profile(None)))
