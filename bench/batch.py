@@ -39,11 +39,11 @@ def pick_files(n: int, which: str) -> list[Path]:
     return sorted(folder.glob("*.jpg"))[:n]
 
 
-def raw_rates(files: list[Path], *, models_dir: Path, model: str, batch_size: int, intra_op_threads: int) -> dict[str, float]:
+def raw_rates(files: list[Path], *, models_dir: Path, model: str, batch_size: int, intra_op_threads: int, variant: str = "fp32") -> dict[str, float]:
     from xscreen.vision.engine import Engine
     from xscreen.vision.io import read_scan
 
-    engine = Engine.load(model, models_dir=models_dir, providers=CPU, intra_op_threads=intra_op_threads)
+    engine = Engine.load(model, models_dir=models_dir, providers=CPU, intra_op_threads=intra_op_threads, variant=variant)
     started = time.perf_counter()
     for i in range(0, len(files), batch_size):
         engine.predict_scans([read_scan(f.read_bytes()) for f in files[i : i + batch_size]])
@@ -57,7 +57,8 @@ def raw_rates(files: list[Path], *, models_dir: Path, model: str, batch_size: in
     return {f"raw, pixels in memory, {threads}": memory, f"raw, read+decode+infer loop, {threads}": loop}
 
 
-def pipeline_rate(files: list[Path], *, engine: str, models_dir: Path, model: str, batch_size: int, workers: int, tmp: Path) -> tuple[float, float | None]:
+def pipeline_rate(files: list[Path], *, engine: str, models_dir: Path, model: str, batch_size: int, workers: int, tmp: Path,
+                  variant: str = "fp32") -> tuple[float, float | None]:
     from xscreen.resources import DEFAULT_POLICY_FILE
     from xscreen.serving.batch.run import BatchOptions, run
 
@@ -66,7 +67,7 @@ def pipeline_rate(files: list[Path], *, engine: str, models_dir: Path, model: st
     out = tmp / f"run-{engine}-{time.monotonic_ns()}"
     summary = run(BatchOptions(src=str(listing), out=out, models_dir=models_dir, model=model, engine=engine,  # type: ignore[arg-type]
                                policy_file=DEFAULT_POLICY_FILE, providers=CPU, batch_size=batch_size,
-                               workers=workers, report=False))
+                               workers=workers, report=False, variant=variant))  # type: ignore[arg-type]
     return summary.scans_per_s, summary.screening_share
 
 
@@ -81,6 +82,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0, help="decode threads of the local engine (0: CPU count - 1)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved repetitions; medians reported")
     parser.add_argument("--ray", action="store_true", help="also measure Ray local mode")
+    parser.add_argument("--variant", default="fp32", choices=["fp32", "int8"], help="model file (batch --variant)")
     parser.add_argument("--out", type=Path, help="write a Markdown table here")
     args = parser.parse_args()
 
@@ -107,10 +109,10 @@ def main() -> None:
         for _ in range(args.rounds):
             for threads in sorted({0, default_intra_op_threads("local")}):
                 for mode, rate in raw_rates(files, models_dir=models_dir, model=model, batch_size=args.batch_size,
-                                            intra_op_threads=threads).items():
+                                            intra_op_threads=threads, variant=args.variant).items():
                     samples.setdefault(mode, []).append(rate)
             rate, share = pipeline_rate(files, engine="local", models_dir=models_dir, model=model, batch_size=args.batch_size,
-                                        workers=workers, tmp=tmp)
+                                        workers=workers, tmp=tmp, variant=args.variant)
             samples.setdefault("local engine", []).append(rate)
             shares.setdefault(which, []).append(share or 0.0)
             if args.ray:
@@ -121,7 +123,7 @@ def main() -> None:
             results.append((which, mode, statistics.median(rates)))
             print(f"{which:8s} {mode:50s} {statistics.median(rates):8.1f} scans/s  {[round(r, 1) for r in rates]}", flush=True)
     lines = [
-        f"Model {card.ref} ({card.architecture}, input {card.input.imgsz}), batch {args.batch_size}, "
+        f"Model {card.ref} ({card.architecture}, input {card.input.imgsz}, {args.variant}), batch {args.batch_size}, "
         f"{args.files} scans per set, median of {args.rounds} interleaved rounds, onnxruntime CPU; {platform.machine()}, {os.cpu_count()} cores, no GPU, load average "
         f"{os.getloadavg()[0]:.1f} at the end.",
         "",

@@ -107,7 +107,9 @@ def breakdown_child(model: str, folder: str, variant: str) -> None:
     """Stage times of what `xscreen predict` does per scan, printed as JSON (run in a fresh process)."""
     started = time.perf_counter()
     import xscreen.cli  # noqa: F401 - the command's own imports: typer, rich, settings
+    from xscreen.resources import DEFAULT_POLICY_FILE
     from xscreen.vision.engine import Engine
+    from xscreen.vision.policy import load_policy
     from xscreen.vision.screening import read_scan_file
 
     imports = time.perf_counter() - started
@@ -115,7 +117,8 @@ def breakdown_child(model: str, folder: str, variant: str) -> None:
     path = Path(model) if variant == "fp32" else Path(model).with_name("model-int8.onnx")
     engine = Engine.load(path, models_dir=path.parent, providers=["CPUExecutionProvider"], warmup=False)
     session = time.perf_counter() - t0
-    stages = dict.fromkeys(("decode", "model_image", "letterbox", "inference", "postprocess"), 0.0)
+    policy = load_policy(DEFAULT_POLICY_FILE, taxonomy=engine.taxonomy)
+    stages = dict.fromkeys(("decode", "model_image", "letterbox", "inference", "postprocess", "decision"), 0.0)
     shapes: dict[str, int] = {}
     files = sorted(Path(folder).iterdir())
     for f in files:
@@ -128,7 +131,9 @@ def breakdown_child(model: str, folder: str, variant: str) -> None:
         t.append(time.perf_counter())
         output = engine._run(blob)
         t.append(time.perf_counter())
-        [engine._to_detections(r, m) for r, m in zip(engine._decode(output), mappings)]
+        detections = [engine._to_detections(r, m) for r, m in zip(engine._decode(output), mappings)]
+        t.append(time.perf_counter())
+        policy.decide(detections[0], scan)  # the policy's image-quality gate looks at the scan's gray view
         t.append(time.perf_counter())
         for name, a, b in zip(stages, t, t[1:]):
             stages[name] += b - a
@@ -221,16 +226,18 @@ def render(meta: dict[str, Any], rounds: list[dict[str, dict[str, Any]]], breakd
         lines.append(f"| {side} | {spread(walls)} | {meta['scans'] / float(np.median(walls)):.1f} | {spread(rss, '{:.0f}')} | {ratio} |")
     if breakdown:
         lines += ["", "## Where the time goes", "", "One fresh process per row, the stages of `xscreen predict` timed one by one over the same scans:", ""]
-        lines += ["| | imports s | session s | decode | to model image | letterbox | inference | post | ms/scan total |", "|---|---|---|---|---|---|---|---|---|"]
+        lines += ["(ms per scan unless marked s)", ""]
+        lines += ["| | imports s | session s | decode | to model image | letterbox | inference | post | decision | ms/scan total |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for name, b in breakdown.items():
             if "per_scan_ms" not in b:
                 continue
             per = b["per_scan_ms"]
-            cells = " | ".join(f"{per[k]:.1f}" for k in ("decode", "model_image", "letterbox", "inference", "postprocess"))
+            cells = " | ".join(f"{per[k]:.1f}" for k in ("decode", "model_image", "letterbox", "inference", "postprocess", "decision"))
             lines.append(f"| {name} | {b['imports_s']:.2f} | {b['session_s']:.2f} | {cells} | {sum(per.values()):.1f} |")
         u = breakdown.get("ultralytics-onnx")
         if u:
-            lines.append(f"| ultralytics-onnx (start-up only) | {u['imports_s']:.2f} | {u['session_s']:.2f} | | | | | | |")
+            lines.append(f"| ultralytics-onnx (start-up only; session: load + first predict) | {u['imports_s']:.2f} | {u['session_s']:.2f} | | | | | | | |")
         shapes = breakdown.get("xscreen-fp32", {}).get("input_shapes")
         if shapes:
             lines += ["", "Input shapes the engine ran (H x W: scans): " + ", ".join(f"{k}: {v}" for k, v in sorted(shapes.items(), key=lambda kv: -kv[1])) + "."]
@@ -285,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             breakdown["ultralytics-onnx"] = child_json(["ultralytics-startup-child", str(args.model)], env)
         ap = accuracy(args.model, args.eval) if args.eval else {}
         meta = {
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine(), "model": str(args.model.relative_to(REPO)),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine().split(";")[0], "model": str(args.model.relative_to(REPO)),
             "scans": args.scans, "sides": args.sides, "load_before": load_before, "load_after": f"{os.getloadavg()[0]:.1f}",
             "eval_count": len(labelled_val_scans(args.eval)) if args.eval else 0,
         }

@@ -63,16 +63,43 @@ def available_providers(requested: Sequence[str] | None = None) -> list[str]:
     return chosen
 
 
-def _provider_options(provider: str, *, variant: str, trt_cache_dir: Path | None, device_id: int = 0) -> dict[str, Any]:
+def trt_profile(input_name: str, *, max_batch_size: int, input_hw: tuple[int, int]) -> dict[str, str]:
+    """TensorRT optimisation-profile options covering batch 1 to `max_batch_size` at the square input: one
+    engine serves every batch the service forms, so no batch size triggers an engine build while serving."""
+    h, w = input_hw
+    return {
+        "trt_profile_min_shapes": f"{input_name}:1x3x{h}x{w}",
+        "trt_profile_opt_shapes": f"{input_name}:{max_batch_size}x3x{h}x{w}",
+        "trt_profile_max_shapes": f"{input_name}:{max_batch_size}x3x{h}x{w}",
+    }
+
+
+def trt_cache_path(cache_root: Path, card: ModelCard, variant: str) -> Path:
+    """Where one model version's TensorRT engines live under the configured cache: the same folder on every
+    start (Triton's onnxruntime backend is known for rebuilding them), and one per model and variant, so a
+    new version never picks up an engine built from another graph."""
+    return cache_root / f"{card.name}-{card.version}-{variant}"
+
+
+def _provider_options(
+    provider: str, *, variant: str, trt_cache_dir: Path | None, device_id: int = 0, trt_shapes: dict[str, str] | None = None
+) -> dict[str, Any]:
     if provider == "TensorrtExecutionProvider":
-        opts: dict[str, Any] = {"trt_fp16_enable": variant == "fp16", "device_id": device_id}
+        opts: dict[str, Any] = {"trt_fp16_enable": variant == "fp16", "device_id": device_id, **(trt_shapes or {})}
         if trt_cache_dir is not None:
             trt_cache_dir.mkdir(parents=True, exist_ok=True)
-            opts.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(trt_cache_dir))
+            opts.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(trt_cache_dir),
+                        trt_timing_cache_enable=True, trt_timing_cache_path=str(trt_cache_dir))
         return opts
     if provider == "CUDAExecutionProvider":
         return {"arena_extend_strategy": "kSameAsRequested", "cudnn_conv_algo_search": "HEURISTIC", "device_id": device_id}
     return {}
+
+
+def warmup_batch_sizes(provider: str, max_batch_size: int) -> list[int]:
+    """Batch sizes warm-up runs: all of them on a GPU (each is a shape TensorRT / cuDNN set up on first use),
+    one on the CPU (its kernels do not depend on the shape; the arena grows with the first large batch)."""
+    return list(range(1, max_batch_size + 1)) if provider in GPU_PROVIDERS else [1]
 
 
 def create_session(
@@ -83,6 +110,7 @@ def create_session(
     intra_op_threads: int = 0,
     trt_cache_dir: Path | None = None,
     device_id: int = 0,
+    trt_shapes: dict[str, str] | None = None,
 ) -> Any:
     """An `InferenceSession` on the first provider that starts, CPU as the last resort (GPU `device_id`)."""
     import onnxruntime as ort
@@ -116,7 +144,8 @@ def create_session(
                 session = ort.InferenceSession(
                     str(model_path),
                     sess_options=so,
-                    providers=[(p, _provider_options(p, variant=variant, trt_cache_dir=trt_cache_dir, device_id=device_id)) for p in candidates],
+                    providers=[(p, _provider_options(p, variant=variant, trt_cache_dir=trt_cache_dir, device_id=device_id, trt_shapes=trt_shapes))
+                               for p in candidates],
                     enable_fallback=0,
                 )
                 break
@@ -256,18 +285,26 @@ class Engine:
         warmup: bool = True,
         trt_cache_dir: Path | None = None,
         device_id: int = 0,
+        max_batch_size: int | None = None,
     ) -> "Engine":
-        """Load a registry model (`default`, `NAME`, `NAME:V`) or an .onnx file with its card.json beside it."""
+        """Load a registry model (`default`, `NAME`, `NAME:V`) or an .onnx file with its card.json beside it.
+
+        `trt_cache_dir`: the root of the TensorRT engine cache (`trt_cache_path` picks this model's folder);
+        `max_batch_size`: the largest batch the caller will send (default the card's), for TensorRT's profile
+        and the warm-up."""
         path, card, variant = _resolve(ref, models_dir=models_dir, variant=variant, verify=verify)
         started = time.perf_counter()
+        largest = min(max_batch_size or card.max_batch_size, card.max_batch_size)
         session = create_session(
-            path, providers=providers, variant=variant, intra_op_threads=intra_op_threads, trt_cache_dir=trt_cache_dir, device_id=device_id
+            path, providers=providers, variant=variant, intra_op_threads=intra_op_threads, device_id=device_id,
+            trt_cache_dir=None if trt_cache_dir is None else trt_cache_path(trt_cache_dir, card, variant),
+            trt_shapes=trt_profile(card.input.name, max_batch_size=largest, input_hw=(card.input.imgsz, card.input.imgsz)),
         )
         engine = cls(session=session, card=card, model_path=path, variant=variant)
         if variant == "fp16" and engine.provider not in GPU_PROVIDERS:
             logger.warning("fp16 variant running on %s: fp16 is for GPUs; on a CPU fp32 or int8 is faster", engine.provider)
         if warmup:
-            engine.warmup()
+            engine.warmup(largest)
         logger.info(
             "loaded %s:%s (%s) on %s in %.2fs, input %dx%d, batch <= %d",
             card.name, card.version, variant, engine.provider, time.perf_counter() - started, *engine.input_hw, engine.max_batch_size,
@@ -293,10 +330,14 @@ class Engine:
             engine.input_hw = (imgsz, imgsz)
         return engine
 
-    def warmup(self) -> None:
-        """One inference on a blank input, so the first real scan does not pay for allocation and kernel choice."""
+    def warmup(self, max_batch_size: int = 1) -> list[int]:
+        """Blank inputs at each batch size `warmup_batch_sizes` names (up to `max_batch_size`), so no real scan
+        pays for allocation, kernel choice or an engine build; returns the sizes run."""
         h, w = self.input_hw
-        self._run(np.full((1, 3, h, w), 114 / 255, dtype=self.input_dtype))
+        sizes = warmup_batch_sizes(self.provider, min(max_batch_size, self.max_batch_size))
+        for n in sizes:
+            self._run(np.full((self._fixed_batch or n, 3, h, w), 114 / 255, dtype=self.input_dtype))
+        return sizes
 
     # ---- what it is --------------------------------------------------------------------------------------
 

@@ -104,6 +104,8 @@ class Settings(BaseSettings):
     # Inference and batching (Triton's names)
     providers: list[str] = Field(default_factory=lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
     intra_op_threads: int = Field(default=0, ge=0, description="0 lets onnxruntime choose.")
+    trt_cache_dir: Path | None = Field(default=None, description="TensorRT engine and timing cache, kept across restarts so a "
+                                       "model's engines are built once per GPU; default DATA_DIR/trt-cache.")
     variant: Variant = Field(
         default="fp32", description="Model file the service and batch run: fp32, int8 (CPU hosts: faster, within 1 AP50 point; "
         "docs/benchmarks.md) or fp16 (GPU hosts); the model must ship that variant.")
@@ -126,7 +128,7 @@ class Settings(BaseSettings):
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file))
         return tuple(sources)
 
-    @field_validator("data_dir", "models_dir", "real_data_dir", "policy_file", mode="after")
+    @field_validator("data_dir", "models_dir", "real_data_dir", "policy_file", "trt_cache_dir", mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser().absolute() if value is not None else None
@@ -156,6 +158,10 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'xscreen.db'}"
 
     @property
+    def effective_trt_cache_dir(self) -> Path:
+        return self.trt_cache_dir or self.data_dir / "trt-cache"
+
+    @property
     def effective_scan_store_url(self) -> str:
         return self.scan_store_url or (self.data_dir / "scans").as_uri()
 
@@ -165,6 +171,7 @@ class Settings(BaseSettings):
         out.update(
             database_url=self.effective_database_url,
             scan_store_url=self.effective_scan_store_url,
+            trt_cache_dir=str(self.effective_trt_cache_dir),
         )
         return out
 

@@ -130,7 +130,9 @@ def open_service(settings: Settings, metrics: ServiceMetrics) -> Service:
             providers=settings.providers,
             variant=settings.variant,
             intra_op_threads=settings.intra_op_threads,
-            warmup=False,  # warm_up() below runs the whole scan path instead
+            trt_cache_dir=settings.effective_trt_cache_dir,
+            max_batch_size=settings.max_batch_size,
+            warmup=False,  # warm_up() below runs the whole scan path, then every batch size
         )
     except BaseException:
         db.dispose()
@@ -157,4 +159,6 @@ def warm_up(service: Service) -> None:
     """One inference before reporting ready (Triton's warm-up): the first real scan pays no start-up cost."""
     size = service.engine.card.input.imgsz
     service.engine.predict_scans([Scan(np.full((size, size, 3), 114, np.uint8), "colour", source="warm-up")])
+    sizes = service.engine.warmup(service.batcher.max_batch_size)  # on a GPU every batch size: no engine build while serving
+    logger.info("warm-up done (batch sizes %s)", ", ".join(map(str, sizes)))
     service.warmed_up = True

@@ -47,6 +47,7 @@ class BatchOptions:
     providers: list[str] | None = None
     variant: Variant = "fp32"  # the model file (settings.variant); a resume must use the same one
     intra_op_threads: int = 0  # ONNX Runtime threads per session; 0 picks from the CPU count
+    trt_cache_dir: Path | None = None  # TensorRT engine cache root (settings.effective_trt_cache_dir)
     commit_every: int = 256  # rows per committed part: the most a kill can cost in re-screening
     commit_seconds: float = 30.0
     report: bool = True
@@ -155,6 +156,8 @@ def run(options: BatchOptions, *, progress: Progress | None = None) -> BatchSumm
             providers=options.providers,
             variant=options.variant,
             intra_op_threads=intra_op_threads,
+            trt_cache_dir=options.trt_cache_dir,
+            max_batch_size=batch_size,
         )
         started = time.perf_counter()  # the rate is of screening; loading the model is paid once per run
         if progress is not None:
