@@ -1,8 +1,9 @@
 """Choose a model's operating thresholds on validation scans, per class and per scan kind.
 
 `xscreen calibrate --model REF --data val.yaml [--gray] [--far 0.05]` runs the model as stations do (the
-evaluate predictor: same decoder, kind detection and conversions), then for each class picks the lowest score
-at which at most `far` of the scans holding no instance of that class would alarm on it. The result is
+evaluate predictor: same decoder, kind detection and conversions), then for each scan kind in the data, from
+that kind's scans alone, and each class picks the lowest score at which at most `far` of the scans holding no
+instance of that class would alarm on it. The result is
 printed as `xscreen export --class-conf` flags, keyed by scan kind (`gray:firearm=0.31`), because a gray
 station must not run at thresholds chosen on colour scans (issue 18). Choose on a validation split and report
 on scans the choice never saw.
@@ -64,29 +65,29 @@ def calibrate(
         raise ConfigError(f"{data} has no {split!r} scans")
     top: dict[str, list[float]] = {n: [] for n in predictor.class_names}
     present: dict[str, list[bool]] = {n: [] for n in predictor.class_names}
-    kinds: set[str] = set()
+    kinds: list[str] = []
     for start in range(0, len(samples), batch):
         chunk = samples[start : start + batch]
         scans = [read_dataset_scan(s.image, gray=gray) for s in chunk]
-        kinds.update(scan.kind for scan in scans)
+        kinds += [scan.kind for scan in scans]
         for sample, det in zip(chunk, predictor.predict(scans)):
             for name in predictor.class_names:
                 sel = det.class_ids == taxonomy.id_of(name)
                 top[name].append(float(det.scores[sel].max()) if sel.any() else 0.0)
                 present[name].append(name in sample.class_names)
-    if len(kinds) != 1:
-        raise ConfigError(f"{data} mixes scan kinds {sorted(kinds)}: calibrate one kind at a time")
-    kind = kinds.pop()
+    kind_of = np.array(kinds)
     out = []
-    for name in predictor.class_names:
-        scores, has = np.array(top[name]), np.array(present[name])
-        negatives, positives = scores[~has], scores[has]
-        if not len(negatives) or not len(positives):
-            out.append(ClassThreshold(name, kind, None, len(negatives), len(positives), None, None))
-            continue
-        t = threshold_at_far(negatives, far, floor=floor)
-        out.append(ClassThreshold(
-            name, kind, t, len(negatives), len(positives),
-            float((negatives >= t).mean()), float((positives >= t).mean()),
-        ))
+    for kind in sorted(set(kinds)):  # each kind's thresholds from its own scans: a mixed set gives one row per kind
+        of_kind = kind_of == kind
+        for name in predictor.class_names:
+            scores, has = np.array(top[name])[of_kind], np.array(present[name])[of_kind]
+            negatives, positives = scores[~has], scores[has]
+            if not len(negatives) or not len(positives):
+                out.append(ClassThreshold(name, kind, None, len(negatives), len(positives), None, None))
+                continue
+            t = threshold_at_far(negatives, far, floor=floor)
+            out.append(ClassThreshold(
+                name, kind, t, len(negatives), len(positives),
+                float((negatives >= t).mean()), float((positives >= t).mean()),
+            ))
     return out

@@ -136,13 +136,13 @@ def evaluate(
 
 def calibrate(
     model: str = typer.Option(..., "--model", help="Registry ref or an .onnx file."),
-    data: Path = typer.Option(..., "--data", help="data.yaml of validation scans of one kind (never trained on)."),
+    data: Path = typer.Option(..., "--data", help="data.yaml of validation scans (never trained on); each scan kind in it is calibrated on its own scans."),
     far: float = typer.Option(0.05, "--far", help="Image-level false-alarm rate allowed per class, on the scans without it."),
     gray: bool = typer.Option(False, "--gray", help="Calibrate on the scans' single-energy gray view (the thresholds of gray stations)."),
     split: str = typer.Option("val", "--split"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Per-class operating thresholds for one scan kind, chosen on validation, as `export --class-conf` flags."""
+    """Per-class operating thresholds per scan kind, chosen on validation, as `export --class-conf` flags."""
     from dataclasses import asdict
 
     from xscreen.training.calibrate import calibrate as run

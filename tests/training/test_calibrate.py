@@ -109,3 +109,20 @@ def test_cli_prints_export_flags_and_refuses_bad_input(tiny_models_dir: Path, da
     checkpoint = CliRunner().invoke(app, ["calibrate", "--model", str(tiny_models_dir / "tiny.pt"), "--data", str(dataset)])
     assert checkpoint.exit_code == 2 and "registry model" in checkpoint.output
     get_settings.cache_clear()
+
+
+def test_each_scan_kind_is_calibrated_on_its_own_scans(real_dataset: Path) -> None:
+    import cv2
+
+    from xscreen.vision.xray.convert import colour_to_gray
+
+    images = sorted((real_dataset.parent / "images" / "val").glob("*.jpg"))
+    for image in images[:5]:  # five of the twelve become gray PNGs (a gray station's files)
+        rgb = cv2.imread(str(image))[..., ::-1]
+        cv2.imwrite(str(image.with_suffix(".png")), colour_to_gray(np.ascontiguousarray(rgb)))
+        image.unlink()
+    rows = calibrate(SHIPPED, real_dataset, models_dir=REPO_ROOT / "models", far=0.05)
+    by_kind: dict[str, int] = {}
+    for r in rows:
+        by_kind[r.kind] = max(by_kind.get(r.kind, 0), r.negatives + r.positives)
+    assert by_kind == {"colour": 7, "gray": 5}
