@@ -42,6 +42,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 SIXRAY = REPO.parent / "shared" / "data" / "sixray-subset" / "val"
 logger = logging.getLogger("bench.server")
+METRICS_TOKEN = "bench"  # the service under test's metrics_token
 
 
 # ---- model and scans --------------------------------------------------------------------------------------
@@ -166,6 +167,7 @@ def start_service(workdir: Path, models_dir: Path, model: str, config: Config, t
         "XSCREEN_MAX_QUEUE_DELAY_MS": str(config.max_queue_delay_ms),
         "XSCREEN_MAX_QUEUE_SIZE": "1024",
         "XSCREEN_VARIANT": variant,
+        "XSCREEN_METRICS_TOKEN": METRICS_TOKEN,
     }
     from xscreen.serving.auth import create_key
     from xscreen.serving.store.db import open_database
@@ -227,7 +229,7 @@ async def stations(url: str, key: str, scans: list[bytes], *, n: int, seconds: f
 def batch_mean(url: str) -> float:
     import httpx
 
-    text = httpx.get(f"{url}/metrics").text
+    text = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
     values = {line.split()[0]: float(line.split()[1]) for line in text.splitlines() if line.startswith("xscreen_batch_size_")}
     count = values.get("xscreen_batch_size_count", 0.0)
     return values.get("xscreen_batch_size_sum", float("nan")) / count if count else float("nan")

@@ -28,6 +28,8 @@ class ServiceMetrics:
         self.batch_size = Histogram("xscreen_batch_size", "Scans per engine batch.", buckets=BATCH_BUCKETS, registry=r)
         self.batch_seconds = Histogram("xscreen_batch_inference_seconds", "Engine time per batch.", buckets=LATENCY_BUCKETS, registry=r)
         self.queue_depth = Gauge("xscreen_queue_depth", "Scans waiting for an engine batch.", registry=r)
+        self.scans_in_flight = Gauge("xscreen_scans_in_flight", "Scan uploads admitted and not yet answered.", registry=r)
+        self.scan_bytes_in_flight = Gauge("xscreen_scan_bytes_in_flight", "Bytes (bodies and decoded pixels) reserved by scans in flight.", registry=r)
         self.decisions = Counter("xscreen_decisions", "Decisions made, by verdict.", ["verdict"], registry=r)
         self.detections = Counter("xscreen_detections", "Detections reported, by class.", ["class_name", "category"], registry=r)
         self.scans_stored = Counter("xscreen_scans_stored", "Scans newly stored in the audit store.", registry=r)
@@ -56,6 +58,10 @@ class ServiceMetrics:
 
     def track_queue(self, depth: Callable[[], float]) -> None:
         self.queue_depth.set_function(depth)
+
+    def track_admission(self, *, scans: Callable[[], float], nbytes: Callable[[], float]) -> None:
+        self.scans_in_flight.set_function(scans)
+        self.scan_bytes_in_flight.set_function(nbytes)
 
     def observe_batch(self, size: int, seconds: float) -> None:
         self.batch_size.observe(size)

@@ -28,7 +28,16 @@ def test_env_beats_yaml_beats_default(tmp_path: Path, monkeypatch: pytest.Monkey
     assert (s.port, s.max_batch_size, s.max_queue_size) == (9002, 4, 64)
 
 
-@pytest.mark.parametrize("env, value", [("XSCREEN_PORT", "70000"), ("XSCREEN_MAX_BATCH_SIZE", "0"), ("XSCREEN_DATABASE_URL", "just-a-path.db")])
+@pytest.mark.parametrize(
+    "env, value",
+    [
+        ("XSCREEN_PORT", "70000"),
+        ("XSCREEN_MAX_BATCH_SIZE", "0"),
+        ("XSCREEN_DATABASE_URL", "just-a-path.db"),
+        ("XSCREEN_MAX_SCANS_IN_FLIGHT", "0"),
+        ("XSCREEN_MAX_SCAN_BYTES_IN_FLIGHT", str(1024**3)),  # less than one largest scan (50 MB body + 1 GiB decoded)
+    ],
+)
 def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch, env: str, value: str) -> None:
     monkeypatch.setenv(env, value)
     with pytest.raises(ValidationError):

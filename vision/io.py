@@ -9,9 +9,11 @@ Formats are recognised by their leading bytes, never by the file name (stations 
   scalar `pixel_pitch_mm`.
 - DICOM (uncompressed pixel data): monochrome = single-energy raw, RGB = colour, two frames = dual-energy.
 
-EXIF / TIFF orientation is applied. The pixel count is checked from the header before any pixel is decoded,
-so a decompression bomb costs a header read. Errors are typed: `ScanDecodeError` (known format, bad bytes),
-`UnsupportedMedia` (unknown format), `ScanTooLarge` (over the pixel limit).
+EXIF / TIFF orientation is applied. The pixel count and the decoded size are checked from the header before
+any pixel is decoded, so a decompression bomb costs a header read; a caller that budgets memory across
+requests (the service's admission) passes `reserve`, which gets the decoded size before it is allocated.
+Errors are typed: `ScanDecodeError` (known format, bad bytes), `UnsupportedMedia` (unknown format),
+`ScanTooLarge` (over the pixel or byte limit); `reserve` may raise its own (the service's 429).
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ import io
 import logging
 import re
 import zipfile
+from dataclasses import dataclass
 from typing import Callable
 
 import cv2
 import numpy as np
 
-from xscreen.errors import ScanDecodeError, ScanTooLarge, UnsupportedMedia
+from xscreen.errors import ScanDecodeError, ScanTooLarge, UnsupportedMedia, XscreenError
 from xscreen.vision.scan import Scan, ScanKind
 from xscreen.vision.yolo import IMAGE_SUFFIXES
 
@@ -57,8 +60,18 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-def read_scan(data: bytes, *, filename: str | None = None, max_pixels: int | None = None) -> Scan:
-    """Decode image bytes into a `Scan`; `max_pixels` defaults to `settings.max_image_pixels`."""
+def read_scan(
+    data: bytes,
+    *,
+    filename: str | None = None,
+    max_pixels: int | None = None,
+    max_bytes: int | None = None,
+    reserve: Callable[[int], None] | None = None,
+) -> Scan:
+    """Decode image bytes into a `Scan`; `max_pixels` defaults to `settings.max_image_pixels`.
+
+    `max_bytes` caps the decoded arrays (default and ceiling `MAX_BYTES_PER_PIXEL * max_pixels`); `reserve`,
+    when given, is called once with the decoded size read from the header, before the pixels are decoded."""
     name = filename or "<bytes>"
     if not data:
         raise ScanDecodeError(f"{name}: empty file")
@@ -71,10 +84,12 @@ def read_scan(data: bytes, *, filename: str | None = None, max_pixels: int | Non
         raise UnsupportedMedia(
             f"{name}: not a supported scan format (JPEG, PNG, BMP, WebP, TIFF, NPZ, DICOM); starts with {data[:8]!r}"
         )
+    ceiling = MAX_BYTES_PER_PIXEL * max_pixels
+    limits = DecodeLimits(max_pixels, ceiling if max_bytes is None else min(max_bytes, ceiling), reserve)
     decoder = _DECODERS[fmt]
     try:
-        pixels, kind, pitch = decoder(data, name, max_pixels)
-    except (ScanTooLarge, ScanDecodeError, UnsupportedMedia):
+        pixels, kind, pitch = decoder(data, name, limits)
+    except XscreenError:  # ours, and whatever `reserve` refuses with
         raise
     except Exception as exc:  # any library's complaint about malformed bytes is a decode error for the caller
         # without the library's reprs of its buffers (`<_io.BytesIO object at 0x7f...>`): they name no file
@@ -98,10 +113,18 @@ MAX_VALUES_PER_PIXEL = 4  # TIFF pages x samples: RGBA at most, or a dual-energy
 MAX_BYTES_PER_PIXEL = 16  # the largest scan a station sends: two channels of float64 (read as float32)
 
 
-def _check_bytes(name: str, nbytes: int, max_pixels: int) -> None:
-    limit = MAX_BYTES_PER_PIXEL * max_pixels
-    if nbytes > limit:
-        raise ScanTooLarge(f"{name}: its arrays would take {nbytes:,} bytes decoded; the limit is {limit:,} ({max_pixels:,} pixels)")
+@dataclass(frozen=True)
+class DecodeLimits:
+    max_pixels: int
+    max_bytes: int  # the decoded arrays, as the header declares them
+    reserve: Callable[[int], None] | None = None
+
+    def admit_bytes(self, name: str, nbytes: int) -> None:
+        """Called by every decoder with its header's decoded size, after the pixel check and before decoding."""
+        if nbytes > self.max_bytes:
+            raise ScanTooLarge(f"{name}: its arrays would take {nbytes:,} bytes decoded; the limit is {self.max_bytes:,}")
+        if self.reserve is not None:
+            self.reserve(nbytes)
 
 
 def _check_pixels(name: str, height: int, width: int, max_pixels: int) -> None:
@@ -163,10 +186,13 @@ def _from_array(array: np.ndarray, name: str) -> tuple[np.ndarray, ScanKind]:
     raise ScanDecodeError(f"{name}: cannot tell what kind of scan an array of shape {a.shape} {a.dtype} is")
 
 
-# ---- decoders: (data, name, max_pixels) -> (pixels, kind, pixel_pitch_mm) --------------------------------
+# ---- decoders: (data, name, limits) -> (pixels, kind, pixel_pitch_mm) ------------------------------------
+
+# Bytes a pixel of PIL's header modes decodes to through OpenCV (colour as RGB; 16-bit gray kept deep).
+_RASTER_BYTES_PER_PIXEL = {"1": 1, "L": 1, "LA": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I": 4, "F": 4}
 
 
-def _decode_raster(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, ScanKind, float | None]:
+def _decode_raster(data: bytes, name: str, limits: DecodeLimits) -> tuple[np.ndarray, ScanKind, float | None]:
     """JPEG / PNG / BMP / WebP: header through PIL (size, mode, orientation), pixels through OpenCV."""
     from PIL import Image
 
@@ -179,10 +205,11 @@ def _decode_raster(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray,
         raise ScanTooLarge(f"{name}: {exc}") from exc
     except Image.UnidentifiedImageError as exc:  # PIL's text names its BytesIO object, not the file
         raise ScanDecodeError(f"{name}: starts as {sniff_format(data)} but its header is corrupt") from exc
-    _check_pixels(name, height, width, max_pixels)
+    _check_pixels(name, height, width, limits.max_pixels)
     if data[:3] == b"\xff\xd8\xff" and b"\xff\xd9" not in data[-4096:]:
         # libjpeg fills a truncated scan with gray and carries on: screening half a parcel is worse than refusing.
         raise ScanDecodeError(f"{name}: truncated JPEG (no end-of-image marker)")
+    limits.admit_bytes(name, height * width * _RASTER_BYTES_PER_PIXEL.get(mode, 3))
     buf = np.frombuffer(data, np.uint8)
     kind: ScanKind
     if mode.startswith("I;16") or mode in ("I", "F"):  # 16-bit single-energy raw
@@ -207,7 +234,7 @@ def _decode_raster(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray,
     return pixels, kind, None
 
 
-def _decode_tiff(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, ScanKind, float | None]:
+def _decode_tiff(data: bytes, name: str, limits: DecodeLimits) -> tuple[np.ndarray, ScanKind, float | None]:
     import tifffile
 
     with tifffile.TiffFile(io.BytesIO(data)) as tif:
@@ -220,12 +247,12 @@ def _decode_tiff(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, S
         spatial = [n for n, ax in zip(shape, axes) if ax in "YX"]
         if len(spatial) != 2:
             raise ScanDecodeError(f"{name}: TIFF series with axes {axes!r} has no 2-D image")
-        _check_pixels(name, spatial[0], spatial[1], max_pixels)
+        _check_pixels(name, spatial[0], spatial[1], limits.max_pixels)
         elements = int(np.prod(shape, dtype=np.int64))
         per_pixel = elements // (spatial[0] * spatial[1])  # pages x samples
         if per_pixel > MAX_VALUES_PER_PIXEL:
             raise ScanDecodeError(f"{name}: TIFF holds {per_pixel} pages or samples a pixel; a scan is one image (up to RGBA) or a dual-energy pair")
-        _check_bytes(name, elements * series.dtype.itemsize, max_pixels)
+        limits.admit_bytes(name, elements * series.dtype.itemsize)
         array = series.asarray()
         orientation = page.tags.get("Orientation")  # type: ignore[union-attr]  # pages[0] is a TiffPage, never a TiffFrame
         photometric = page.photometric  # type: ignore[union-attr]
@@ -236,7 +263,7 @@ def _decode_tiff(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, S
     return pixels, kind, None
 
 
-def _decode_npz(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, ScanKind, float | None]:
+def _decode_npz(data: bytes, name: str, limits: DecodeLimits) -> tuple[np.ndarray, ScanKind, float | None]:
     """NPZ: every member's .npy header is checked (count, type, elements, bytes in all) before any data is inflated."""
     arrays: dict[str, np.ndarray] = {}
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
@@ -257,10 +284,10 @@ def _decode_npz(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, Sc
                 if dtype.kind not in "biuf":
                     raise ScanDecodeError(f"{name}: {member} holds {dtype} values; only numeric arrays are read")
                 elements = int(np.prod(shape, dtype=np.int64))
-                if elements > 2 * max_pixels:  # two channels at most per pixel
-                    raise ScanTooLarge(f"{name}: array {member} of shape {shape} exceeds the limit of {max_pixels:,} pixels")
+                if elements > 2 * limits.max_pixels:  # two channels at most per pixel
+                    raise ScanTooLarge(f"{name}: array {member} of shape {shape} exceeds the limit of {limits.max_pixels:,} pixels")
                 total_bytes += elements * dtype.itemsize
-        _check_bytes(name, total_bytes, max_pixels)
+        limits.admit_bytes(name, total_bytes)
         for member in members:
             with zf.open(member) as fh:
                 arrays[member[:-4]] = np.lib.format.read_array(fh, allow_pickle=False)
@@ -269,7 +296,7 @@ def _decode_npz(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, Sc
         low, high = arrays["low"], arrays["high"]
         if low.shape != high.shape or low.ndim != 2:
             raise ScanDecodeError(f"{name}: low and high must be 2-D arrays of one shape, got {low.shape} and {high.shape}")
-        _check_pixels(name, low.shape[0], low.shape[1], max_pixels)
+        _check_pixels(name, low.shape[0], low.shape[1], limits.max_pixels)
         pixels, kind = _from_array(np.stack([low, high], axis=-1), name)
         return pixels, kind, pitch
     named = [k for k in ("pixels", "image", "arr_0") if k in arrays]
@@ -277,20 +304,24 @@ def _decode_npz(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, Sc
         raise ScanDecodeError(f"{name}: NPZ must hold `low` and `high`, or one image array; found {sorted(arrays)}")
     array = arrays[named[0] if named else next(iter(arrays))]
     hw = array.shape[:2] if array.ndim == 2 or array.shape[-1] in (2, 3, 4) else array.shape[-2:]
-    _check_pixels(name, int(hw[0]), int(hw[1]) if len(hw) > 1 else 0, max_pixels)
+    _check_pixels(name, int(hw[0]), int(hw[1]) if len(hw) > 1 else 0, limits.max_pixels)
     pixels, kind = _from_array(array, name)
     return pixels, kind, pitch
 
 
-def _decode_dicom(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, ScanKind, float | None]:
+def _decode_dicom(data: bytes, name: str, limits: DecodeLimits) -> tuple[np.ndarray, ScanKind, float | None]:
     import pydicom
 
     ds = pydicom.dcmread(io.BytesIO(data))
     rows, cols = int(ds.get("Rows", 0)), int(ds.get("Columns", 0))
-    _check_pixels(name, rows, cols, max_pixels)
+    _check_pixels(name, rows, cols, limits.max_pixels)
     frames = int(ds.get("NumberOfFrames", 1) or 1)
     if frames > 2:
         raise ScanDecodeError(f"{name}: DICOM with {frames} frames; expected one (single-energy) or two (dual-energy)")
+    samples, bits = int(ds.get("SamplesPerPixel", 1) or 1), int(ds.get("BitsAllocated", 16) or 16)
+    if not 1 <= samples <= MAX_VALUES_PER_PIXEL:
+        raise ScanDecodeError(f"{name}: DICOM with {samples} samples a pixel; a scan has 1 (monochrome) or 3 (RGB)")
+    limits.admit_bytes(name, rows * cols * frames * samples * max(1, bits // 8))
     array = ds.pixel_array
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2"))
     if photometric == "MONOCHROME1" and array.dtype.kind == "u":
@@ -305,7 +336,7 @@ def _decode_dicom(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, 
     return pixels, kind, pitch
 
 
-_DECODERS: dict[str, Callable[[bytes, str, int], tuple[np.ndarray, ScanKind, float | None]]] = {
+_DECODERS: dict[str, Callable[[bytes, str, DecodeLimits], tuple[np.ndarray, ScanKind, float | None]]] = {
     "jpeg": _decode_raster,
     "png": _decode_raster,
     "bmp": _decode_raster,

@@ -96,6 +96,10 @@ class AuthError(XscreenError):
     http_status = 401
 
 
+class MetricsUnauthorized(AuthError):
+    """/metrics without its bearer token (the `metrics_token` setting): a station key does not open it."""
+
+
 class KeyRevoked(XscreenError):
     code = "key_revoked"
     http_status = 403

@@ -28,6 +28,9 @@ from xscreen.resources import DEFAULT_POLICY_FILE
 # A model's files: fp32 (model.onnx), fp16 for GPUs, int8 for CPUs (`xscreen.vision.registry.VARIANT_FILES`).
 Variant = Literal["fp32", "fp16", "int8"]
 
+# Multipart framing and metadata fields ride on top of the image: a body may exceed max_upload_bytes by this.
+BODY_SLACK_BYTES = 256 * 1024
+
 
 def _default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -71,6 +74,11 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(default=80_000_000, gt=0, description="Decompression-bomb limit.")
+    # Admission (serving.admission; issue 19.2, 19.3): decided before a body is read. Measured: docs/service.md.
+    max_scan_decoded_bytes: int = Field(default=1024**3, gt=0, description="One scan's decoded arrays, as its header declares them; larger is 413.")
+    max_scan_bytes_in_flight: int = Field(default=2 * 1024**3, gt=0, description="Bodies and decoded pixels of all scans in flight; "
+                                          "a scan that does not fit now gets 429 (before its body is read when Content-Length says so).")
+    max_scans_in_flight: int = Field(default=80, ge=1, description="Scan uploads admitted at once (receiving, decoding, queued, in the engine); more get 429 before their body is read.")
     # Connections (uvicorn; serving.api.server). A request's headers and body must arrive in time: connections
     # that never finish their headers took the service down (issue 19.1). Production: docs/service.md.
     header_timeout_s: float = Field(default=10.0, gt=0, description="Close a connection whose request line and headers have not all arrived after this long.")
@@ -79,6 +87,8 @@ class Settings(BaseSettings):
     limit_concurrency: int | None = Field(default=1000, ge=1, description="Open connections (or requests in progress) beyond which a new request gets 503 at once; null: no limit.")
     backlog: int = Field(default=2048, ge=1, description="Connections the kernel queues before the server accepts them.")
     max_header_bytes: int = Field(default=16 * 1024, ge=1024, description="Request line and headers larger than this are refused (400).")
+    metrics_token: SecretStr | None = Field(default=None, description="Bearer token GET /metrics requires (Prometheus: authorization.credentials_file); "
+                                             "unset: /metrics answers 401 to everyone, since it listens where the stations do.")
     min_free_disk_bytes: int = Field(default=1024**3, ge=0, description="/readyz is not ready below this much free space where "
                                      "the SQLite database or the stored scans live (a full disk refuses every scan); 0: no check.")
     # Officers' workstation (/review): cookie sessions (serving.officers)
@@ -142,6 +152,10 @@ class Settings(BaseSettings):
         names = [r.name for r in self.receivers]
         if len(set(names)) != len(names):
             raise ValueError(f"webhook receiver names must be unique, got {names}")
+        largest_scan = self.max_upload_bytes + BODY_SLACK_BYTES + self.max_scan_decoded_bytes
+        if self.max_scan_bytes_in_flight < largest_scan:  # else a scan within the limits could never be admitted
+            raise ValueError(f"max_scan_bytes_in_flight ({self.max_scan_bytes_in_flight:,}) must hold at least one largest scan: "
+                             f"max_upload_bytes + multipart framing + max_scan_decoded_bytes = {largest_scan:,}")
         return self
 
     @property

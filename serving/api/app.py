@@ -18,20 +18,18 @@ from xscreen.serving.api.routes import cases, deliveries, health, models, queue,
 from xscreen.serving.api.schemas import ErrorBody
 from xscreen.serving.api.service import open_service, warm_up
 from xscreen.serving.metrics import RequestMetricsMiddleware, ServiceMetrics
-from xscreen.settings import Settings, get_settings
+from xscreen.settings import BODY_SLACK_BYTES, Settings, get_settings
 
 logger = logging.getLogger(__name__)
-
-# Multipart framing and metadata fields ride on top of the image itself.
-BODY_SLACK_BYTES = 256 * 1024
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in {
+        400: "A body that cannot be parsed (malformed multipart or JSON)",
         401: "Missing or unknown API key, or no officer session",
         403: "Revoked API key, a role that may not do this, or a missing CSRF token",
         422: "Invalid request, or an empty or undecodable image",
-        429: "Engine queue full; retry after Retry-After seconds",
+        429: "Busy (scans or bytes in flight, or the engine queue, at their limits); retry after Retry-After seconds",
         503: "Starting, stopping, or database unreachable",
     }.items()
 }

@@ -10,13 +10,14 @@ Who may call what (roles: `serving.officers`):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Iterator
+from typing import Annotated, AsyncIterator, Iterator
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyCookie, APIKeyHeader
 from sqlalchemy.orm import Session
 
 from xscreen.errors import AuthError, CsrfRejected, Forbidden, ServiceUnavailable
+from xscreen.serving.admission import Ticket
 from xscreen.serving.api.service import Service
 from xscreen.serving.auth import authenticate
 from xscreen.serving.officers import CSRF_HEADER, SESSION_COOKIE, csrf_matches, session_for
@@ -27,7 +28,7 @@ SESSION_COOKIE_SCHEME = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, desc
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:  # async: no thread-pool hop, which a flood would queue behind decodes
     service: Service | None = getattr(request.app.state, "service", None)
     if service is None:
         raise ServiceUnavailable("the service is starting or stopping")
@@ -114,3 +115,18 @@ def get_caller(request: Request, service: ServiceDep, key: KeyHeader, cookie: Se
 
 
 CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+async def admit_scan(request: Request, service: ServiceDep) -> AsyncIterator[Ticket]:
+    """A scan upload's admission (`serving.admission`), before its key is looked up or its body read; released
+    when the request has been answered. Async and first in the handler's signature, so a refusal waits for
+    neither the thread pool nor the database."""
+    declared = request.headers.get("content-length", "")
+    ticket = service.admission.admit(declared_bytes=int(declared) if declared.isdigit() else None)
+    try:
+        yield ticket
+    finally:
+        ticket.release()
+
+
+AdmittedDep = Annotated[Ticket, Depends(admit_scan)]

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from xscreen.errors import AuthError, QueueFull, ScanTooLarge, ServiceUnavailable, XscreenError, validation_summary
+from xscreen.errors import AuthError, MetricsUnauthorized, QueueFull, ScanTooLarge, ServiceUnavailable, XscreenError, validation_summary
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def error_response(exc: XscreenError) -> JSONResponse:
     if isinstance(exc, QueueFull):
         headers["Retry-After"] = str(RETRY_AFTER_S)
     if isinstance(exc, AuthError):
-        headers["WWW-Authenticate"] = 'ApiKey header="X-API-Key"'
+        headers["WWW-Authenticate"] = "Bearer" if isinstance(exc, MetricsUnauthorized) else 'ApiKey header="X-API-Key"'
     return JSONResponse(error_body(exc.code, exc.message), status_code=exc.http_status, headers=headers)
 
 

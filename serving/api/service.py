@@ -13,6 +13,7 @@ import numpy as np
 from sqlalchemy import Engine as DBEngine
 from sqlalchemy.orm import Session, sessionmaker
 
+from xscreen.serving.admission import Admission
 from xscreen.serving.batcher import MicroBatcher
 from xscreen.serving.metrics import ServiceMetrics
 from xscreen.serving.store.db import open_database, ping
@@ -53,6 +54,7 @@ class Service:
     images: ImageStore
     metrics: ServiceMetrics
     deliveries: DeliveryWorker
+    admission: Admission
     warmed_up: bool = False
 
     def open_case(self, session: Session, scan: ScanRecord, categories: list[str]) -> str:
@@ -145,14 +147,20 @@ def open_service(settings: Settings, metrics: ServiceMetrics) -> Service:
         on_batch=metrics.observe_batch,
         name="engine",
     )
+    admission = Admission(
+        max_scans_in_flight=settings.max_scans_in_flight,
+        max_bytes_in_flight=settings.max_scan_bytes_in_flight,
+        queue_full=lambda: batcher.queue_depth >= batcher.max_queue_size,
+    )
     metrics.set_model(name=engine.name, version=engine.version, policy_version=policy.version)
     metrics.track_queue(lambda: batcher.queue_depth)
+    metrics.track_admission(scans=lambda: admission.scans_in_flight, nbytes=lambda: admission.budget.in_use)
     logger.info(
         "serving model %s:%s with policy %s; database %s; images %s",
         engine.name, engine.version, policy.version, db.url.render_as_string(hide_password=True), images.url,
     )
     deliveries = DeliveryWorker.from_settings(settings, sessions=sessions, metrics=metrics)
-    return Service(settings, taxonomy, policy, engine, batcher, db, sessions, images, metrics, deliveries)
+    return Service(settings, taxonomy, policy, engine, batcher, db, sessions, images, metrics, deliveries, admission)
 
 
 def warm_up(service: Service) -> None:

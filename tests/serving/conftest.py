@@ -13,6 +13,15 @@ import pytest
 
 from xscreen.settings import Settings
 
+METRICS_TOKEN = "test-metrics-token"
+
+
+def scrape_metrics(url: str) -> str:
+    """GET /metrics with the test settings' bearer token, as Prometheus scrapes it."""
+    response = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    response.raise_for_status()
+    return response.text
+
 
 def settings_for(data_dir: Path, models_dir: Path, **overrides: Any) -> Settings:
     """Settings on a test registry, CPU only, everything under data_dir; keyword overrides win."""
@@ -22,6 +31,7 @@ def settings_for(data_dir: Path, models_dir: Path, **overrides: Any) -> Settings
         "providers": ["CPUExecutionProvider"],
         "intra_op_threads": 1,
         "max_queue_delay_ms": 2.0,
+        "metrics_token": METRICS_TOKEN,
     }
     values.update(overrides)
     return Settings(**values)

@@ -45,3 +45,51 @@ def dual_energy_npz_bytes(width: int = 96, height: int = 64) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, low=low, high=high)
     return buf.getvalue()
+
+
+def dicom_bytes(array: np.ndarray, *, rle: bool = False) -> bytes:
+    """A 16-bit monochrome DICOM; `rle`: RLE Lossless pixel data, which pydicom inflates on its own."""
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, RLELossless, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset(None, {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Rows, ds.Columns = array.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.BitsAllocated = ds.BitsStored = 16
+    ds.HighBit, ds.PixelRepresentation = 15, 0
+    ds.PixelData = np.ascontiguousarray(array, dtype="<u2").tobytes()
+    if rle:
+        ds.compress(RLELossless)
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def bomb_files(side: int) -> dict[str, tuple[bytes, int]]:
+    """Solid side x side scans in every compressing format a station may send, as (file, decoded bytes its
+    header declares): a few KB each that inflate to megabytes (issue 19.2's bombs, scaled down)."""
+    from PIL import Image
+
+    def pil(fmt: str, **kwargs: object) -> bytes:
+        buf = io.BytesIO()
+        Image.new("RGB", (side, side), (200, 30, 30)).save(buf, format=fmt, **kwargs)
+        return buf.getvalue()
+
+    pages = io.BytesIO()
+    tifffile.imwrite(pages, np.full((2, side, side), 30000, np.uint16), compression="zlib", photometric="minisblack")
+    npz = io.BytesIO()
+    plane = np.full((side, side), 0.5, np.float32)
+    np.savez_compressed(npz, low=plane, high=plane)
+    return {
+        "png": (pil("PNG"), side * side * 3),
+        "jpeg": (pil("JPEG", quality=50), side * side * 3),
+        "webp": (pil("WEBP", lossless=True), side * side * 3),
+        "tiff": (pages.getvalue(), side * side * 2 * 2),  # a dual-energy pair of zlib pages
+        "npz": (npz.getvalue(), side * side * 4 * 2),
+        "dicom": (dicom_bytes(np.full((side, side), 30000, np.uint16), rle=True), side * side * 2),
+    }

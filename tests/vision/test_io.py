@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import tracemalloc
 import zipfile
 
 import cv2
@@ -11,7 +12,8 @@ import pytest
 import tifffile
 from PIL import Image
 
-from xscreen.errors import ScanDecodeError, ScanTooLarge, UnsupportedMedia
+from tests.serving.images import bomb_files
+from xscreen.errors import QueueFull, ScanDecodeError, ScanTooLarge, UnsupportedMedia
 from xscreen.vision.io import apply_orientation, read_scan, sniff_format
 
 RNG = np.random.default_rng(0)
@@ -285,3 +287,34 @@ def test_within_the_limits_still_decodes() -> None:
     assert read_scan(_npz(low=DUAL16[..., 0], high=DUAL16[..., 1], pixel_pitch_mm=np.float32(0.8))).pixel_pitch_mm == pytest.approx(0.8)
     f8 = np.full((20, 30), 0.5)
     assert read_scan(_npz(low=f8, high=f8), max_pixels=600).kind == "dual_energy"  # 16 bytes a pixel: exactly the limit
+
+
+BOMBS = bomb_files(1024)  # a few KB to 130 KB each, 2 to 8 MB decoded
+
+
+@pytest.mark.parametrize("fmt", sorted(BOMBS))
+def test_every_format_reserves_its_decoded_size_from_the_header_before_decoding(fmt: str) -> None:
+    # Issue 19.2: the service's budget of decoded bytes in flight is only a budget if the decoder asks it
+    # before inflating anything; a refusal must cost a header read, not the pixels.
+    data, declared = BOMBS[fmt]
+    assert sniff_format(data) == fmt and len(data) * 20 < declared
+    seen: list[int] = []
+
+    def refuse(nbytes: int) -> None:
+        seen.append(nbytes)
+        raise QueueFull("no room in flight")
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(QueueFull):
+            read_scan(data, reserve=refuse)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert seen == [declared]
+    assert peak < declared / 4, f"{peak:,} bytes allocated before refusing a {declared:,}-byte decode"
+    with pytest.raises(ScanTooLarge, match="bytes decoded"):
+        read_scan(data, max_bytes=declared - 1)
+    reserved: list[int] = []
+    scan = read_scan(data, max_bytes=declared, reserve=reserved.append)
+    assert reserved == [declared] and scan.pixels.nbytes == declared

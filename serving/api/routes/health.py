@@ -1,13 +1,21 @@
-"""Probes and metrics, outside /v1 and without keys: `/healthz` (alive), `/readyz` (model warmed up,
-batcher running, database reachable, `min_free_disk_bytes` free where scans are stored), `/metrics` (Prometheus)."""
+"""Probes and metrics, outside /v1 and without station keys: `/healthz` (alive), `/readyz` (model warmed up,
+batcher running, database reachable, `min_free_disk_bytes` free where scans are stored), `/metrics`
+(Prometheus, behind the `metrics_token` bearer token: it listens where the stations do, and its counters
+tell a station about every other station's traffic and the model in use; issue 19.13)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Request, Response, Security
 from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from xscreen.errors import MetricsUnauthorized
 from xscreen.serving.api.errors import error_body
+from xscreen.settings import Settings
 
 router = APIRouter(tags=["health"])
 
@@ -29,7 +37,25 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready", "checks": checks, "model": service.engine.ref, "variant": service.engine.variant, "policy": service.policy.version})
 
 
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-def metrics(request: Request) -> Response:
+METRICS_BEARER = HTTPBearer(auto_error=False, description="The `metrics_token` setting.")
+
+
+def check_metrics_token(settings: Settings, credentials: HTTPAuthorizationCredentials | None) -> None:
+    expected = settings.metrics_token
+    if expected is None:
+        raise MetricsUnauthorized("/metrics is closed: set the metrics_token setting and scrape with it as a bearer token")
+    given = credentials.credentials if credentials is not None else ""
+    if not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        raise MetricsUnauthorized("/metrics needs 'Authorization: Bearer <metrics_token>'")
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics (bearer token: the metrics_token setting)",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}, 401: {"description": "Missing or wrong bearer token, or no metrics_token configured"}},
+)
+def metrics(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(METRICS_BEARER)]) -> Response:
+    check_metrics_token(request.app.state.settings, credentials)
     service_metrics = request.app.state.metrics
     return Response(service_metrics.render(), media_type=service_metrics.content_type)

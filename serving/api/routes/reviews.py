@@ -46,7 +46,7 @@ def create_review(scan_id: str, review: ReviewIn, response: Response, service: S
     return review_out(stored, taxonomy)
 
 
-@router.get("/{scan_id}/reviews", response_model=list[ReviewOut], summary="Every review of a scan, oldest first")
+@router.get("/{scan_id}/reviews", response_model=list[ReviewOut], summary="Every review of a scan, oldest first", responses={404: {"description": "Unknown scan"}})
 def list_reviews(scan_id: str, service: ServiceDep, session: SessionDep, caller: CallerDep) -> list[ReviewOut]:
     scan = get_scan(session=session, scan_id=scan_id, station=caller.scope)
     return [review_out(r, service.taxonomy) for r in scan.reviews]

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from xscreen.errors import InvalidRequest, ScanTooLarge, ScanUnprocessable, UnsupportedMedia, XscreenError, validation_summary
+from xscreen.errors import InvalidRequest, QueueFull, ScanTooLarge, ScanUnprocessable, UnsupportedMedia, XscreenError, validation_summary
 from xscreen.serving.api.convert import class_id_of, scan_out
-from xscreen.serving.api.deps import CallerDep, ServiceDep, SessionDep, StationDep
+from xscreen.serving.api.deps import AdmittedDep, CallerDep, ServiceDep, SessionDep, StationDep
 from xscreen.serving.api.schemas import ScanMetadata, ScanOut, ScanPage, ScanQuery
 from xscreen.serving.api.service import Inference, Service
 from xscreen.serving.store.images import sha256_bytes
@@ -149,14 +149,18 @@ def _replayed(response: Response, out: ScanOut, service: Service) -> ScanOut:
     "with the same image and metadata answers 200 with the stored result (header `Idempotent-Replayed: true`) and "
     "creates nothing; the same `scan_id` with another image, station or metadata (item_ref, declared_contents, hs_code, "
     "declared_value, origin, view, pixel_pitch_mm) is a 409.",
-    responses={409: {"description": "scan_id reused for another image, station or metadata"}, 413: {"description": "Body or image too large"}, 415: {"description": "Not an image format the engine decodes"}},
+    responses={200: {"model": ScanOut, "description": "Idempotent replay: this station already sent this scan_id with this image and metadata; "
+                     "the stored result, header `Idempotent-Replayed: true`"},
+               409: {"description": "scan_id reused for another image, station or metadata"}, 413: {"description": "Body or image too large"}, 415: {"description": "Not an image format the engine decodes"}},
     openapi_extra=POST_BODY_DOC,
 )
-async def create_scan(request: Request, response: Response, service: ServiceDep, key: StationDep) -> ScanOut:
+async def create_scan(request: Request, response: Response, ticket: AdmittedDep, service: ServiceDep, key: StationDep) -> ScanOut:
     started = time.perf_counter()
     received_at = utcnow()
     settings = service.settings
     data, filename, meta = await read_upload(request, settings.max_upload_bytes)
+    if not ticket.held:  # no Content-Length to reserve at admission (a chunked body): its bytes count now
+        ticket.reserve(len(data))
     station = key.station
     if meta.station_id is not None and meta.station_id != station:
         raise InvalidRequest(f"station_id {meta.station_id!r} does not match the API key's station {station!r}")
@@ -167,7 +171,9 @@ async def create_scan(request: Request, response: Response, service: ServiceDep,
             return _replayed(response, replay, service)
 
     received = time.perf_counter()
-    scan = await run_in_threadpool(read_scan, data, filename=filename, max_pixels=settings.max_image_pixels)
+    scan = await run_in_threadpool(
+        read_scan, data, filename=filename, max_pixels=settings.max_image_pixels, max_bytes=settings.max_scan_decoded_bytes, reserve=ticket.reserve
+    )
     if meta.pixel_pitch_mm is not None:  # per scan, not per batch: batch-mates come from other stations
         scan = dataclasses.replace(scan, pixel_pitch_mm=meta.pixel_pitch_mm)
     scan = dataclasses.replace(scan, declaration=declaration_of(meta))
@@ -263,9 +269,14 @@ def get_annotated(scan_id: str, service: ServiceDep, session: SessionDep, caller
 
     record = get_scan(session=session, scan_id=scan_id, station=caller.scope)
     data = service.images.get(record.image_sha256)
+    ticket = service.admission.ticket()  # its decoded pixels count in the same budget as the scans in flight
     try:
-        scan = read_scan(data, max_pixels=service.settings.max_image_pixels)
+        scan = read_scan(data, max_pixels=service.settings.max_image_pixels, max_bytes=service.settings.max_scan_decoded_bytes, reserve=ticket.reserve)
+        png = annotated_png(scan.display_rgb(), record_detections(record), taxonomy=service.taxonomy)
+    except QueueFull:
+        raise
     except XscreenError as exc:  # stored under older limits or decoder: not the caller's fault, not a 500 either
         raise ScanUnprocessable(f"the stored image of scan {scan_id!r} can no longer be decoded: {exc.message}") from exc
-    png = annotated_png(scan.display_rgb(), record_detections(record), taxonomy=service.taxonomy)
+    finally:
+        ticket.release()
     return Response(png, media_type="image/png")

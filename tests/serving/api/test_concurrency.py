@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.serving.api.helpers import post_scan, stored_count
-from tests.serving.conftest import create_station_key, live_server
+from tests.serving.conftest import create_station_key, live_server, scrape_metrics
 from tests.serving.images import png_bytes
 
 
@@ -28,7 +28,7 @@ def test_parallel_scans_are_all_answered_and_stored_once(make_settings) -> None:
 
     with live_server(settings) as srv:
         responses = asyncio.run(run(srv.url))
-        metrics = httpx.get(f"{srv.url}/metrics").text
+        metrics = scrape_metrics(srv.url)
     statuses = [r.status_code for r in responses]
     assert all(s in (200, 201) for s in statuses), [r.text for r in responses if r.status_code not in (200, 201)]
     assert statuses.count(201) == 32 and statuses.count(200) == 8

@@ -7,7 +7,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serving.api.helpers import post_scan
+from tests.serving.api.helpers import assert_error, post_scan
+from tests.serving.conftest import METRICS_TOKEN, live_server, scrape_metrics
 from tests.serving.images import png_bytes
 
 
@@ -58,7 +59,7 @@ def test_metrics_count_requests_batches_decisions_and_model(client: httpx.Client
     assert post_scan(client, png_bytes(), scan_id="metrics-1").status_code == 201
     client.get("/v1/scans/metrics-1")
     client.get("/v1/scans/unknown-one")
-    text = httpx.get(f"{server.url}/metrics").text
+    text = scrape_metrics(server.url)
     assert 'xscreen_http_requests_total{method="POST",route="/v1/scans",status="201"}' in text
     assert 'xscreen_http_requests_total{method="GET",route="/v1/scans/{scan_id}",status="200"}' in text
     assert 'xscreen_http_requests_total{method="GET",route="/v1/scans/{scan_id}",status="404"}' in text
@@ -71,6 +72,34 @@ def test_metrics_count_requests_batches_decisions_and_model(client: httpx.Client
     assert "xscreen_scans_stored_total" in text
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer wrong-token"},
+        {"Authorization": f"Basic {METRICS_TOKEN}"},
+        {"Authorization": f"Bearer {METRICS_TOKEN}x"},
+        {"X-API-Key": "use-the-station-key"},  # replaced by the station's real key below
+    ],
+    ids=["none", "wrong-token", "not-bearer", "token-plus-one", "station-key"],
+)
+def test_metrics_are_closed_without_the_bearer_token(server, api_key: str, headers: dict[str, str]) -> None:
+    # Issue 19.13: /metrics listens where the stations do; a station key, or no credential, reads nothing.
+    if "X-API-Key" in headers:
+        headers = {"X-API-Key": api_key}
+    response = httpx.get(f"{server.url}/metrics", headers=headers)
+    assert_error(response, 401, "unauthorized")
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert "xscreen_" not in response.text
+
+
+def test_metrics_are_closed_to_everyone_when_no_token_is_set(make_settings) -> None:
+    with live_server(make_settings(metrics_token=None)) as srv:
+        response = httpx.get(f"{srv.url}/metrics", headers={"Authorization": "Bearer anything"})
+        assert_error(response, 401, "unauthorized")
+        assert "metrics_token" in response.json()["error"]["message"]
+
+
 def test_models_lists_the_registry_and_marks_the_served_one(client: httpx.Client) -> None:
     models = client.get("/v1/models").json()
     assert [(m["ref"], m["default"], m["serving"]) for m in models] == [("tiny:1", True, True)]
@@ -81,7 +110,7 @@ def test_openapi_documents_the_station_contract(server) -> None:
     spec = httpx.get(f"{server.url}/openapi.json").json()
     post = spec["paths"]["/v1/scans"]["post"]
     assert {"multipart/form-data", "application/octet-stream"} <= set(post["requestBody"]["content"])
-    assert {"201", "401", "403", "409", "413", "415", "422", "429"} <= set(post["responses"])
+    assert {"200", "201", "400", "401", "403", "409", "413", "415", "422", "429"} <= set(post["responses"])
     assert "X-API-Key" in str(spec["components"]["securitySchemes"])
     for path in ("/v1/scans/{scan_id}", "/v1/scans/{scan_id}/image", "/v1/scans/{scan_id}/annotated", "/v1/scans/{scan_id}/review", "/v1/models", "/readyz", "/metrics"):
         assert path in spec["paths"], path
