@@ -1,4 +1,4 @@
-"""Commands: train, evaluate, calibrate, export, models list|show|promote. torch loads only inside the commands."""
+"""Commands: train, evaluate, calibrate, export, models list|show|derive|promote. torch loads only inside the commands."""
 
 from __future__ import annotations
 
@@ -231,6 +231,41 @@ def card_summary(card: Any) -> str:
     elif parity:
         lines.append(f"export parity: {parity.get('images')} scans, max box delta {parity.get('max_box_delta_px', 0):.2g} px, max score delta {parity.get('max_score_delta', 0):.2g}")
     return "\n".join(lines)
+
+
+@models_app.command("derive")
+def models_derive(
+    ref: str = typer.Argument(..., help="NAME:VERSION whose weight files the new version shares."),
+    note: str = typer.Option(..., "--note", help="Why this version exists (stored in its card)."),
+    gray_display: Optional[str] = typer.Option(None, "--gray-display", help="as_is or matched (docs/model.md, 'Gray display matching')."),
+    class_conf: list[str] = typer.Option([], "--class-conf", help="NAME=SCORE or KIND:NAME=SCORE (from `xscreen calibrate`); replaces the source's per-class thresholds."),
+    metrics: Optional[Path] = typer.Option(None, "--metrics", help="`xscreen evaluate` --out dir measured with this card's settings."),
+) -> None:
+    """A new version with the same weights and an edited card: gray path and operating thresholds."""
+    from typing import get_args
+
+    from xscreen.training.export import class_thresholds, read_evaluation
+    from xscreen.training.registry import derive_version
+    from xscreen.vision.registry import GrayDisplay, resolve_model
+
+    def body() -> Any:
+        models_dir = get_settings().models_dir
+        source = resolve_model(ref, models_dir=models_dir).card
+        updates = {}
+        if gray_display is not None:
+            if gray_display not in get_args(GrayDisplay):
+                raise ConfigError(f"--gray-display must be one of {', '.join(get_args(GrayDisplay))}, got {gray_display!r}")
+            updates["gray_display"] = gray_display
+        thresholds = None
+        if class_conf:
+            chosen = class_thresholds(_class_conf(class_conf), source.classes)
+            thresholds = source.thresholds.model_copy(update={"per_class": chosen.per_class, "per_kind": chosen.per_kind})
+        return derive_version(ref, models_dir=models_dir, note=note, input_updates=updates, thresholds=thresholds,
+                              metrics=read_evaluation(metrics) if metrics else None)
+
+    model = run_command(body)
+    typer.echo(f"{model.ref} written to {model.path} (weights of {ref})")
+    Console().print(card_summary(model.card), highlight=False)
 
 
 @models_app.command("promote")

@@ -59,7 +59,7 @@ class ExportOptions:
     data_card_file: Path | None = None  # dataset card of the training data, stored in the card
 
 
-def _class_thresholds(class_conf: dict[str, float], names: list[str]) -> Thresholds:
+def class_thresholds(class_conf: dict[str, float], names: list[str]) -> Thresholds:
     """`--class-conf` keys, `NAME` or `KIND:NAME` (a scan kind's own value, e.g. `gray:firearm`), checked
     against the model's classes; returned as a Thresholds without conf/iou."""
     from xscreen.vision.scan import SCAN_KINDS
@@ -222,7 +222,7 @@ def run(options: ExportOptions) -> RegistryModel:
             classes=names,
             input=InputSpec(imgsz=imgsz, image_kind=options.image_kind, gray_display=options.gray_display),
             output=OutputSpec(name=output_name, layout=layout),
-            thresholds=_class_thresholds(options.class_conf, names).model_copy(update={"conf": options.conf, "iou": options.iou}),
+            thresholds=class_thresholds(options.class_conf, names).model_copy(update={"conf": options.conf, "iou": options.iou}),
             files={},
             training={"args": _jsonable(train_args), "weights": options.weights.name},
             metrics=read_evaluation(options.metrics_file),

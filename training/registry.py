@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 
 from xscreen.errors import ConfigError
@@ -18,6 +19,7 @@ from xscreen.vision.registry import (
     DEFAULT_POINTER,
     ModelCard,
     RegistryModel,
+    Thresholds,
     list_models,
     resolve_model,
     sha256_file,
@@ -61,3 +63,26 @@ def promote(ref: str, *, models_dir: Path) -> RegistryModel:
     tmp.write_text(model.ref + "\n")
     os.replace(tmp, pointer)
     return model
+
+
+def derive_version(
+    ref: str, *, models_dir: Path, note: str, input_updates: dict | None = None, thresholds: Thresholds | None = None,
+    metrics: dict | None = None,
+) -> RegistryModel:
+    """A new version of `ref`'s model with the same weight files and an edited card: another gray path or
+    operating thresholds chosen on validation. Weights unchanged, so no export and no parity to redo; the card
+    says which version it came from and why (`training.derived_from`, `training.derived_note`)."""
+    source = resolve_model(ref, models_dir=models_dir)
+    card = source.card
+    version = next_version(models_dir, card.name)
+    training = dict(card.training) | {"derived_from": card.ref, "derived_note": note}
+    card = card.model_copy(update={
+        "version": version,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "input": card.input.model_copy(update=input_updates or {}),
+        "thresholds": thresholds if thresholds is not None else card.thresholds,
+        "training": training,
+        "metrics": metrics if metrics is not None else {},  # the source's figures were measured on another card
+    })
+    ModelCard.model_validate(card.model_dump())  # an input update bypasses validation in model_copy
+    return write_version(models_dir=models_dir, card=card, files={f: source.path / f for f in source.card.files})

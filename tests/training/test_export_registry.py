@@ -132,3 +132,31 @@ def test_parity_without_real_scans_names_the_flags_and_no_parity_skips_it(tiny_m
     assert resolve_model("tiny:2", models_dir=models).card.training["export_parity"] == {"skipped": True}
     shown = CliRunner().invoke(app, ["models", "show", "tiny:2"])
     assert "export parity: not checked" in shown.output
+
+
+def test_models_derive_shares_the_weights_and_edits_only_the_card(tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+    from xscreen.cli import app
+    from xscreen.settings import get_settings
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, models)
+    monkeypatch.setenv("XSCREEN_MODELS_DIR", str(models))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    before = resolve_model("tiny:1", models_dir=models).card
+    bad = runner.invoke(app, ["models", "derive", "tiny:1", "--note", "x", "--class-conf", "gray:unicorn=0.3"])
+    assert bad.exit_code == 2 and "unicorn" in bad.output
+    bad_display = runner.invoke(app, ["models", "derive", "tiny:1", "--note", "x", "--gray-display", "equalised"])
+    assert bad_display.exit_code == 2 and "as_is, matched" in bad_display.output
+    assert [v for n, v in list_models(models) if n == "tiny"] == [1]  # refused: nothing written
+    ok = runner.invoke(app, ["models", "derive", "tiny:1", "--note", "gray stations: matched display",
+                             "--gray-display", "matched", "--class-conf", "gray:firearm=0.3", "--class-conf", "knife=0.4"])
+    assert ok.exit_code == 0, ok.output
+    derived = resolve_model("tiny:2", models_dir=models)  # verifies the copied files against the new card
+    card = derived.card
+    assert card.input.gray_display == "matched" and card.thresholds.per_kind == {"gray": {"firearm": 0.3}}
+    assert card.thresholds.per_class == {"knife": 0.4} and card.thresholds.conf == before.thresholds.conf
+    assert card.files == before.files and card.classes == before.classes
+    assert card.training["derived_from"] == "tiny:1" and card.training["derived_note"] == "gray stations: matched display"
+    assert resolve_model("tiny:1", models_dir=models).card == before  # the source version is untouched
+    get_settings.cache_clear()
