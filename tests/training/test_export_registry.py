@@ -136,8 +136,10 @@ def test_parity_without_real_scans_names_the_flags_and_no_parity_skips_it(tiny_m
 
 def test_models_derive_shares_the_weights_and_edits_only_the_card(tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
+
     from xscreen.cli import app
     from xscreen.settings import get_settings
+
     models = tmp_path / "models"
     shutil.copytree(tiny_models_dir, models)
     monkeypatch.setenv("XSCREEN_MODELS_DIR", str(models))
@@ -158,5 +160,6 @@ def test_models_derive_shares_the_weights_and_edits_only_the_card(tiny_models_di
     assert card.thresholds.per_class == {"knife": 0.4} and card.thresholds.conf == before.thresholds.conf
     assert card.files == before.files and card.classes == before.classes
     assert card.training["derived_from"] == "tiny:1" and card.training["derived_note"] == "gray stations: matched display"
+
     assert resolve_model("tiny:1", models_dir=models).card == before  # the source version is untouched
     get_settings.cache_clear()
