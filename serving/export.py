@@ -4,7 +4,8 @@ Per reviewed scan (its latest review counts):
 - `threat_confirmed` with corrected boxes: those boxes;
 - `threat_confirmed` without boxes: the model's stored boxes of the confirmed classes; a confirmed class the
   model never boxed cannot be labeled, so that scan is skipped (listed in the manifest: add boxes to keep it);
-- `false_alarm`: an empty label file, a hard negative (the model's boxes there were wrong).
+- `false_alarm` and `clear`: an empty label file, a hard negative (the model's boxes there were wrong, or the
+  officer found nothing).
 Display images (JPEG, PNG, BMP, WebP at 8 bits) are copied byte for byte; raw scans (16-bit, dual-energy,
 TIFF, NPZ, DICOM) are rendered to PNG as an operator sees them (`Scan.display_rgb`).
 """
@@ -38,13 +39,13 @@ class ExportSummary:
     out_dir: Path
     exported: int = 0
     confirmed: int = 0
-    false_alarms: int = 0
+    false_alarms: int = 0  # false alarms and clears: the negatives
     skipped: list[str] = field(default_factory=list)
 
 
 def label_boxes(scan: ScanRecord, review: ReviewRecord) -> list[tuple[int, list[float]]] | None:
     """(class id, xyxy) labels for a reviewed scan, or None when its review cannot be turned into labels."""
-    if review.outcome == "false_alarm":
+    if review.outcome in ("false_alarm", "clear"):
         return []
     if review.boxes is not None:
         return [(int(b["class_id"]), [float(v) for v in b["box"]]) for b in review.boxes]
@@ -102,7 +103,7 @@ def export_reviews(
             entry["image"] = str(image.relative_to(out_dir))
             manifest.append(entry)
             summary.exported += 1
-            if review.outcome == "false_alarm":
+            if review.outcome in ("false_alarm", "clear"):
                 summary.false_alarms += 1
             else:
                 summary.confirmed += 1

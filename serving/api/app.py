@@ -14,7 +14,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from xscreen.serving.api.errors import BodySizeLimit, install_error_handlers
-from xscreen.serving.api.routes import cases, deliveries, health, models, queue, reviews, scans, session
+from xscreen.serving.api.routes import cases, deliveries, health, models, queue, reviews, scans, session, workstation
 from xscreen.serving.api.schemas import ErrorBody
 from xscreen.serving.api.service import open_service, warm_up
 from xscreen.serving.metrics import RequestMetricsMiddleware, ServiceMetrics
@@ -75,8 +75,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(session.router)
     v1.include_router(cases.router)
     v1.include_router(deliveries.router)
+    v1.include_router(workstation.api)
     app.include_router(v1)
     app.include_router(health.router)
+    app.include_router(workstation.page)
 
     # Outermost last: metrics see every answer, including a 413 from the size limit.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + BODY_SLACK_BYTES)

@@ -12,7 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from xscreen.vision.policy import Verdict
 from xscreen.vision.taxonomy import Category
 
-Outcome = Literal["threat_confirmed", "false_alarm"]
+# clear: the officer looked and releases the parcel where the model boxed nothing (an image rule sent it, or
+# it was boxed elsewhere); false_alarm: what the model boxed is no threat. Both are negatives in exports.
+Outcome = Literal["threat_confirmed", "false_alarm", "clear"]
 MAX_PIXEL_PITCH_MM = 10.0  # baggage and parcel detectors are 0.4-2 mm; above 10 mm is a unit mistake (cm, um)
 FIELD_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"  # no "/": scan ids appear in URL paths
 
@@ -131,8 +133,8 @@ class ReviewIn(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> "ReviewIn":
-        if self.outcome == "false_alarm" and (self.classes or self.boxes):
-            raise ValueError("a false alarm has no confirmed classes or boxes")
+        if self.outcome != "threat_confirmed" and (self.classes or self.boxes):
+            raise ValueError(f"a {self.outcome.replace('_', ' ')} has no confirmed classes or boxes")
         if self.outcome == "threat_confirmed" and not self.classes and not self.boxes:
             raise ValueError("a confirmed threat needs its classes (or corrected boxes)")
         return self

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +20,7 @@ from xscreen.serving.store.db import open_database, ping
 from xscreen.serving.store.images import ImageStore
 from xscreen.serving.store.records import CaseRecord, ScanRecord, utcnow
 from xscreen.serving.webhooks import DeliveryWorker, enqueue
+from xscreen.serving.viewer import ScanCache
 from xscreen.settings import Settings
 from xscreen.vision.policy import Policy, load_policy
 from xscreen.vision.scan import Scan
@@ -55,6 +56,7 @@ class Service:
     metrics: ServiceMetrics
     deliveries: DeliveryWorker
     admission: Admission
+    scan_cache: ScanCache = field(default_factory=lambda: ScanCache(0))  # decoded scans for the workstation's views
     warmed_up: bool = False
 
     def open_case(self, session: Session, scan: ScanRecord, categories: list[str]) -> str:
@@ -160,7 +162,7 @@ def open_service(settings: Settings, metrics: ServiceMetrics) -> Service:
         engine.name, engine.version, policy.version, db.url.render_as_string(hide_password=True), images.url,
     )
     deliveries = DeliveryWorker.from_settings(settings, sessions=sessions, metrics=metrics)
-    return Service(settings, taxonomy, policy, engine, batcher, db, sessions, images, metrics, deliveries, admission)
+    return Service(settings, taxonomy, policy, engine, batcher, db, sessions, images, metrics, deliveries, admission, scan_cache=ScanCache(settings.viewer_cache_bytes))
 
 
 def warm_up(service: Service) -> None:

@@ -111,7 +111,7 @@ class ReviewRecord(Base):
     station: Mapped[str | None] = mapped_column(String(128))  # whose key submitted it (reviews before officer sign-in); null for an officer's
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officers.id"), index=True)  # the signed-in officer who made it
     officer: Mapped[str | None] = mapped_column(String(128))  # the officer's name, kept beside the id so exports need no join
-    outcome: Mapped[str] = mapped_column(String(32))  # threat_confirmed | false_alarm
+    outcome: Mapped[str] = mapped_column(String(32))  # threat_confirmed | false_alarm | clear
     class_ids: Mapped[list[int]] = mapped_column(JSON)
     boxes: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)  # corrected boxes: [{class_id, box}]
     note: Mapped[str | None] = mapped_column(Text)

@@ -115,7 +115,7 @@ def test_reviews_export_writes_a_yolo_dataset(eager_settings: Settings, tmp_path
             "raw:16bit": {"outcome": "false_alarm", "note": "a toy"},
             "unboxable": {"outcome": "threat_confirmed", "classes": ["magazine", confirmed_class]},
             "LANE3.000201": {"outcome": "threat_confirmed", "boxes": [{"class_name": "firearm_part", "box": [1, 2, 30, 40]}]},
-            "LANE3.000202": {"outcome": "false_alarm"},
+            "LANE3.000202": {"outcome": "clear"},  # released by the officer: a negative, as a false alarm is
         }
         if any(d["class_name"] == "magazine" for d in client.get("/v1/scans/unboxable").json()["detections"]):
             reviews["unboxable"]["classes"] = ["ammunition", confirmed_class]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from xscreen.errors import ModelNotFound
-from xscreen.serving.api.deps import ServiceDep, StationDep
+from xscreen.serving.api.deps import CallerDep, ServiceDep
 from xscreen.serving.api.schemas import ModelOut
 from xscreen.vision.registry import VARIANT_FILES, default_ref, list_models, model_ref, read_card
 
@@ -13,7 +13,7 @@ router = APIRouter(prefix="/models", tags=["models"])
 
 
 @router.get("", response_model=list[ModelOut], summary="Registry models; `serving` marks the one in use")
-def list_models_route(service: ServiceDep, key: StationDep) -> list[ModelOut]:
+def list_models_route(service: ServiceDep, caller: CallerDep) -> list[ModelOut]:
     models_dir = service.settings.models_dir
     try:
         promoted = default_ref(models_dir)

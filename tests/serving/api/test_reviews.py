@@ -40,6 +40,7 @@ BAD_REVIEWS: list[tuple[str, Any]] = [
     ("unknown outcome", {"outcome": "maybe"}),
     ("confirmed without classes", {"outcome": "threat_confirmed"}),
     ("false alarm with classes", {"outcome": "false_alarm", "classes": ["knife"]}),
+    ("clear with boxes", {"outcome": "clear", "boxes": [{"class_name": "knife", "box": [1, 2, 3, 4]}]}),
     ("unknown class", {"outcome": "threat_confirmed", "classes": ["bazooka"]}),
     ("box outside the scan", {"outcome": "threat_confirmed", "classes": ["knife"], "boxes": [{"class_name": "knife", "box": [0, 0, 5000, 10]}]}),
     ("inverted box", {"outcome": "threat_confirmed", "boxes": [{"class_name": "knife", "box": [50, 10, 5, 20]}]}),
