@@ -19,8 +19,8 @@ from xscreen.serving.metrics import ServiceMetrics
 from xscreen.serving.store.db import open_database, ping
 from xscreen.serving.store.images import ImageStore
 from xscreen.serving.store.records import CaseRecord, ScanRecord, utcnow
-from xscreen.serving.webhooks import DeliveryWorker, enqueue
 from xscreen.serving.viewer import ScanCache
+from xscreen.serving.webhooks import DeliveryWorker, enqueue
 from xscreen.settings import Settings
 from xscreen.vision.policy import Policy, load_policy
 from xscreen.vision.scan import Scan

@@ -32,7 +32,7 @@ class ViewsOut(BaseModel):
     views: list[View] = Field(description="The views this scan's kind allows, for GET .../view?view=")
 
 
-@api.get("/{scan_id}/views", response_model=ViewsOut, summary="The image views a scan allows (workstation)")
+@api.get("/{scan_id}/views", response_model=ViewsOut, summary="The image views a scan allows (workstation)", responses={404: {"description": "Unknown scan"}})
 def scan_views(scan_id: str, session: SessionDep, caller: CallerDep) -> ViewsOut:
     record = get_scan(session=session, scan_id=scan_id, station=caller.scope)
     return ViewsOut(scan_id=record.id, width=record.width, height=record.height, kind=record.image_kind, views=list(available_views(record.image_kind)))
