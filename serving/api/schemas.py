@@ -258,7 +258,7 @@ CaseEvent = Literal["case.opened", "case.scan_attached", "case.state_changed"]
 
 
 class ScanLinks(BaseModel):
-    scan: str = Field(description="The scan's record (`GET /v1/scans/{id}`, with the station's key).")
+    scan: str = Field(description="The scan's record (`GET /v1/scans/{id}`: officers, or the station that sent it).")
     image: str
     annotated: str
 
