@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from tests.factories import free_port, wait_until_ready
-from tests.serving.conftest import GUN_POLICY, signed_in
+from tests.serving.conftest import GUN_POLICY, METRICS_TOKEN, signed_in
 from tests.serving.images import png_bytes
 from xscreen.serving.webhooks import DELIVERY_HEADER, SIGNATURE_HEADER, verify
 
@@ -78,6 +78,7 @@ def service_env(tmp_path: Path, gun_models_dir: Path) -> Iterator[dict[str, str]
         "XSCREEN_PROVIDERS": '["CPUExecutionProvider"]',
         "XSCREEN_INTRA_OP_THREADS": "1",
         "XSCREEN_WEBHOOK_SECRET": SECRET,
+        "XSCREEN_METRICS_TOKEN": METRICS_TOKEN,
         # Short backoff so the test sees several failed attempts quickly; the worker is woken by the hold itself.
         "XSCREEN_WEBHOOK_BACKOFF_BASE_S": "0.05",
         "XSCREEN_WEBHOOK_BACKOFF_MAX_S": "0.5",
@@ -137,7 +138,7 @@ def test_receiver_down_across_a_restart_gets_exactly_one_delivery(service_env: d
             until(lambda: hook.received, timeout_s=60, what="the delivery after the restart")
             assert time.monotonic() - back < 60
             (row,) = until(lambda: [d for d in deliveries() if d["status"] == "delivered"], timeout_s=30, what="the delivery recorded")
-            metrics = httpx.get(f"{base}/metrics").text
+            metrics = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
         finally:
             stop(second)
 
