@@ -125,7 +125,7 @@ def create_session(
     wants_gpu = any(p in GPU_PROVIDERS for p in chosen)
     # A memory pattern is planned and kept per input shape; on the CPU every batch rectangle is a shape of its
     # own (`Engine.rect`). Without patterns, 300 scans of random sizes held 176 MB RSS, flat, instead of 209 MB
-    # and creeping, at the same speed (docs/benchmarks.md). GPUs run the square: one shape per batch size.
+    # and creeping, at the same speed (docs/engine.md). GPUs run the square: one shape per batch size.
     so.enable_mem_pattern = wants_gpu
     so.log_severity_level = 3
     # Idle intra-op threads spin-wait by default; on a shared CPU (service threads, decoders, other processes)
