@@ -242,14 +242,30 @@ function useModelBoxes() {
 }
 
 const canvas = $("viewer");
+// A corner of a corrected box within a few screen pixels of the pointer: dragging it adjusts that box.
+function cornerAt(sx, sy) {
+  for (let i = state.boxes.length - 1; i >= 0; i--) {
+    const b = state.boxes[i].box;
+    for (const [cx, cy] of [[0, 1], [2, 1], [0, 3], [2, 3]]) {
+      const [px, py] = toScreen(b[cx], b[cy]);
+      if (Math.abs(px - sx) <= 8 && Math.abs(py - sy) <= 8) return { index: i, cx, cy };
+    }
+  }
+  return null;
+}
+
 canvas.addEventListener("mousedown", (e) => {
   const [ix, iy] = toImage(e.offsetX, e.offsetY);
-  state.drag = { sx: e.offsetX, sy: e.offsetY, ix, iy, ox: state.ox, oy: state.oy };
+  state.drag = { sx: e.offsetX, sy: e.offsetY, ix, iy, ox: state.ox, oy: state.oy, corner: state.drawing ? null : cornerAt(e.offsetX, e.offsetY) };
 });
 canvas.addEventListener("mousemove", (e) => {
   const g = state.drag;
-  if (!g) return;
-  if (state.drawing) {
+  if (!g) { canvas.style.cursor = !state.drawing && cornerAt(e.offsetX, e.offsetY) ? "nwse-resize" : ""; return; }
+  if (g.corner) {
+    const [ix, iy] = toImage(e.offsetX, e.offsetY), s = state.scan.image, b = state.boxes[g.corner.index].box;
+    b[g.corner.cx] = Math.round(Math.min(s.width, Math.max(0, ix)) * 10) / 10;
+    b[g.corner.cy] = Math.round(Math.min(s.height, Math.max(0, iy)) * 10) / 10;
+  } else if (state.drawing) {
     const [ix, iy] = toImage(e.offsetX, e.offsetY);
     state.rubber = [Math.min(g.ix, ix), Math.min(g.iy, iy), Math.max(g.ix, ix), Math.max(g.iy, iy)];
   } else {
@@ -258,8 +274,13 @@ canvas.addEventListener("mousemove", (e) => {
   draw();
 });
 window.addEventListener("mouseup", () => {
-  const r = state.rubber, s = state.scan;
+  const r = state.rubber, s = state.scan, g = state.drag;
   state.drag = null; state.rubber = null;
+  if (g && g.corner) {  // keep x0 < x1 and y0 < y1 whichever way the corner went
+    const b = state.boxes[g.corner.index].box;
+    state.boxes[g.corner.index].box = [Math.min(b[0], b[2]), Math.min(b[1], b[3]), Math.max(b[0], b[2]), Math.max(b[1], b[3])];
+    renderBoxList(); draw(); return;
+  }
   if (r && s) {
     const b = [Math.max(0, r[0]), Math.max(0, r[1]), Math.min(s.image.width, r[2]), Math.min(s.image.height, r[3])].map((v) => Math.round(v * 10) / 10);
     if (b[2] - b[0] >= 2 && b[3] - b[1] >= 2) state.boxes.push({ class_name: $("threat-class").value, box: b });

@@ -184,3 +184,49 @@ def test_a_station_key_is_refused_on_the_page_and_on_review(chromium: Any, desk:
     review = page.request.post(f"{desk.url}/v1/scans/LANE1-0001/review", data={"outcome": "false_alarm"}, headers={"X-API-Key": desk.key})
     assert review.status == 403 and review.json()["error"]["code"] == "forbidden"
     page.close()
+
+
+def test_officer_adjusts_a_model_box_by_its_corner(chromium: Any, desk: Desk) -> None:
+    from playwright.sync_api import expect
+
+    boxed = [s for s in desk.scans.values() if s["detections"] and s["image"]["kind"] == "colour"]
+    assert boxed, "the eager model boxes something on the colour test scans"
+    scan = boxed[0]
+    page = chromium.new_page()
+    sign_in(page, desk)
+    page.click(f"#queue-list li[data-scan-id='{scan['scan_id']}']")
+    expect(page.locator("#scan-title")).to_have_text(scan["scan_id"])
+    expect(page.locator("#viewer")).to_have_attribute("data-preview", "display")
+    page.locator("#viewer").focus()
+    page.keyboard.press("m")  # the model's boxes become corrected boxes, to adjust
+    expect(page.locator("#box-list li.corrected")).to_have_count(len(scan["detections"]))
+    fitted = page.locator("#zoom-level").inner_text()
+    page.keyboard.press("-")  # zoomed out a step, the scan's edges (where the box corners are) lie inside the canvas
+    expect(page.locator("#zoom-level")).not_to_have_text(fitted)
+    box = page.locator("#viewer").bounding_box()
+    assert box is not None
+
+    def on_screen(x: float, y: float) -> tuple[float, float]:
+        sx, sy = page.evaluate(f"toScreen({x}, {y})")  # the page's own image -> canvas mapping
+        return box["x"] + sx, box["y"] + sy
+
+    # The last corrected box is the one on top where boxes share a corner: drag its lower right corner.
+    x0, y0, x1, y1 = scan["detections"][-1]["box"]
+    target = (x0 + (x1 - x0) / 2, y0 + (y1 - y0) / 2)
+    page.mouse.move(*on_screen(x1, y1))
+    page.mouse.down()
+    page.mouse.move(*on_screen(*target), steps=5)
+    page.mouse.up()
+    expect(page.locator("#box-list li.corrected").last).to_contain_text(f"{round(target[0])}, {round(target[1])}]")
+    page.keyboard.press("c")
+    expect(page.locator("#action-status")).to_contain_text(f"reviewed {scan['scan_id']}: threat_confirmed")
+    review_id = int(page.locator("#action-status").get_attribute("data-review-id") or 0)
+    engine, sessions = open_database(desk.server.settings.effective_database_url)
+    try:
+        with sessions() as session:
+            stored = session.get(ReviewRecord, review_id)
+            assert stored is not None and stored.boxes is not None and len(stored.boxes) == len(scan["detections"])
+            assert stored.boxes[-1]["box"] == pytest.approx([x0, y0, *target], abs=1.0)
+    finally:
+        engine.dispose()
+    page.close()
