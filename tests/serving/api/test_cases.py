@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.serving.api.helpers import assert_error, post_scan
-from tests.serving.conftest import GUN_POLICY, LiveServer, create_officer, create_station_key, live_server, signed_in
+from tests.serving.conftest import GUN_POLICY, METRICS_TOKEN, LiveServer, create_officer, create_station_key, live_server, signed_in
 from tests.serving.images import png_bytes
 from xscreen.serving.store.db import open_database
 from xscreen.serving.store.records import CaseRecord, OutboxRecord, ScanRecord
@@ -52,6 +52,8 @@ def test_a_held_gun_scan_with_item_ref_opens_a_case(served: tuple[LiveServer, ht
                              "annotated": "https://xscreen.example/v1/scans/gun-1/annotated"}
     assert [(e["event"], e["actor"]) for e in case["history"]] == [("case.opened", "station:station-1")]
     assert officer.get(f"/v1/cases/{case['case_id']}").json() == case
+    metrics = httpx.get(f"{srv.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
+    assert 'xscreen_cases_total{event="opened"} 1.0' in metrics
     # Written with the case: the notification owed to the receiver, with the case as the API shows it.
     engine, sessions = open_database(srv.settings.effective_database_url)
     try:
