@@ -168,8 +168,9 @@ def verify_parity(torch_model: Any, engine: Any, images: list[Path]) -> dict[str
         if bgr is None:
             continue
         ours = engine.predict([cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)])[0]
-        # rect=False: the exported model always sees the full square letterbox, so must PyTorch.
-        result = torch_model.predict(bgr, imgsz=card.input.imgsz, conf=PARITY_CONF, iou=card.thresholds.iou, rect=False, device="cpu", verbose=False)[0]
+        # One image at a time: the engine letterboxes it to its minimal rectangle where it runs `rect` (a
+        # dynamic model on the CPU), else the square; PyTorch must see the same geometry.
+        result = torch_model.predict(bgr, imgsz=card.input.imgsz, conf=PARITY_CONF, iou=card.thresholds.iou, rect=engine.rect, device="cpu", verbose=False)[0]
         theirs_xyxy = result.boxes.xyxy.cpu().numpy()
         theirs_scores = result.boxes.conf.cpu().numpy()
         if len(theirs_xyxy) != len(ours):

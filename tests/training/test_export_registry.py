@@ -163,3 +163,29 @@ def test_models_derive_shares_the_weights_and_edits_only_the_card(tiny_models_di
 
     assert resolve_model("tiny:1", models_dir=models).card == before  # the source version is untouched
     get_settings.cache_clear()
+
+
+def test_parity_asks_pytorch_for_the_geometry_the_engine_runs(tiny_models_dir: Path, shared_data: Path) -> None:
+    """The engine runs one scan at its minimal rectangle on the CPU (issue 20); parity against PyTorch in the
+    square failed every real export ("PyTorch found 1 boxes, ONNX engine 2")."""
+    import contextlib
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from xscreen.errors import ParityError
+    from xscreen.training.export import verify_parity
+    from xscreen.vision.engine import Engine
+
+    engine = Engine.load("tiny:1", models_dir=tiny_models_dir)
+    asked: list[bool] = []
+    nothing = SimpleNamespace(cpu=lambda: SimpleNamespace(numpy=lambda: np.zeros((0, 4), np.float32)))
+
+    class PyTorch:  # ultralytics' YOLO.predict as parity calls it, finding nothing
+        def predict(self, image: np.ndarray, **kwargs: object) -> list[SimpleNamespace]:
+            asked.append(bool(kwargs["rect"]))
+            return [SimpleNamespace(boxes=SimpleNamespace(xyxy=nothing, conf=nothing))]
+
+    with contextlib.suppress(ParityError):  # only the geometry asked for matters here
+        verify_parity(PyTorch(), engine, sorted((shared_data / "sixray-subset" / "val").glob("*.jpg"))[:1])
+    assert asked == [engine.rect] and engine.rect  # a dynamic model on the CPU
