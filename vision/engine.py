@@ -13,10 +13,10 @@ Batches: `predict` takes any number of RGB images of any sizes, letterboxes each
 buffer and runs `max_batch_size` images per session call (a model exported with a fixed batch of 1 runs
 one at a time). Boxes come back in each image's own pixels, class ids in taxonomy order.
 
-Input shape: a model exported with dynamic height and width runs on the CPU at the smallest stride-aligned
-rectangle that holds the batch's images at the square input's scale (`letterbox.rect_shape`, as ultralytics'
-predict does): a typical 5:3 scan costs 62 % of the square's compute, with the same scale and so the same
-objects' sizes. GPU providers keep the full square, one shape per batch size, so TensorRT builds its engines
+Input shape: a model exported with dynamic height and width runs each scan on the CPU at its smallest
+stride-aligned rectangle at the square input's scale (`letterbox.rect_shape`, as ultralytics' predict does):
+a typical 5:3 scan costs 62 % of the square's compute, with the same scale and so the same objects' sizes.
+Scans batch only with scans of the same rectangle, so a scan's result never depends on its batch. GPU providers keep the full square, one shape per batch size, so TensorRT builds its engines
 once (and caches them, `trt_cache_dir`) and warm-up covers every shape (`warmup`).
 """
 
@@ -453,13 +453,21 @@ class Engine:
     def _predict(self, images: Sequence[np.ndarray], *, scaleup: bool) -> list[Detections]:
         for i, image in enumerate(images):
             self._check_image(image, i)
-        results: list[Detections] = []
-        for start in range(0, len(images), self.max_batch_size):
-            chunk = images[start : start + self.max_batch_size]
-            blob, mappings = self.preprocess(chunk, scaleup=scaleup)
-            raw = self._decode(self._run(blob))
-            results.extend(self._to_detections(r, m) for r, m in zip(raw, mappings))
-        return results
+        # With `rect`, scans run in batches of their own rectangle only: a scan padded to a neighbour's larger
+        # rectangle scored differently, so its verdict depended on which scans shared its batch (evaluate's
+        # batches of 8 disagreed with predict's single scans).
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, image in enumerate(images):
+            shape = rect_shape(image.shape[:2], self.input_hw, stride=STRIDE, scaleup=scaleup) if self.rect else self.input_hw
+            groups.setdefault(shape, []).append(i)
+        results: list[Detections | None] = [None] * len(images)
+        for indices in groups.values():
+            for start in range(0, len(indices), self.max_batch_size):
+                chunk = indices[start : start + self.max_batch_size]
+                blob, mappings = self.preprocess([images[i] for i in chunk], scaleup=scaleup)
+                for i, r, m in zip(chunk, self._decode(self._run(blob)), mappings):
+                    results[i] = self._to_detections(r, m)
+        return results  # type: ignore[return-value]
 
     def preprocess(self, images: Sequence[np.ndarray], *, scaleup: bool = True) -> tuple[np.ndarray, list[LetterboxMapping]]:
         """Letterbox each image into one slot of an (N, H, W, 3) buffer, then NCHW float scaled as in training.

@@ -312,3 +312,16 @@ def test_gray_input_is_the_one_switch_for_gray_scans(gray_input: str) -> None:
         np.testing.assert_array_equal(model_image(scan, spec), expected)
     colour = np.zeros((8, 8, 3), np.uint8)
     assert model_image(Scan(colour, "colour"), spec) is colour
+
+
+def test_a_scans_result_does_not_depend_on_its_batch(low_conf_engine: Engine, real_images: list[np.ndarray]) -> None:
+    """With rectangles on the CPU, a scan batched with a differently shaped one was padded to the larger
+    rectangle and scored differently: evaluate (batches of 8) disagreed with predict (one scan at a time)."""
+    assert low_conf_engine.rect
+    shapes = {im.shape[:2] for im in real_images}
+    assert len(shapes) > 1  # SIXray and OPIXray scans: several rectangles in one call
+    together = low_conf_engine.predict(real_images)
+    for image, det in zip(real_images, together):
+        alone = low_conf_engine.predict([image])[0]
+        np.testing.assert_allclose(det.scores, alone.scores, atol=1e-5)
+        np.testing.assert_allclose(det.xyxy, alone.xyxy, atol=1e-3)
