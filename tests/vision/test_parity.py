@@ -2,8 +2,9 @@
 
 Tolerances from issue 6: boxes within 1 px, scores within 1e-3. ultralytics' predict letterboxes a single
 image to a minimal rectangle (`rect=True`) for .pt and dynamic ONNX models, as our engine does on the CPU
-(`Engine.rect`); a batch of mixed sizes runs at the rectangle holding them all, the square for these scans,
-so the batched comparison asks ultralytics for the square letterbox (`rect=False`).
+(`Engine.rect`, each scan in its own rectangle whatever its batch mates). At the tiny model's 64 px these
+scans' rectangles are the square, so the batched comparison asks ultralytics for `rect=False`; single scans
+are compared at 256 px, where the rectangles differ.
 """
 
 from __future__ import annotations
