@@ -154,7 +154,10 @@ class Result:
         return float(np.percentile(self.latencies, q) * 1000)
 
 
-def start_service(workdir: Path, models_dir: Path, model: str, config: Config, threads: int, variant: str = "fp32") -> tuple[subprocess.Popen, str, str]:
+def start_service(
+    workdir: Path, models_dir: Path, model: str, config: Config, threads: int, variant: str = "fp32", extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, str, str]:
+    """`xscreen serve` on a free loopback port with a fresh database and a station key; `extra_env` wins."""
     data_dir = workdir / f"data-{config.name}-{time.monotonic_ns()}"
     env = {
         **os.environ,
@@ -169,6 +172,7 @@ def start_service(workdir: Path, models_dir: Path, model: str, config: Config, t
         "XSCREEN_VARIANT": variant,
         "XSCREEN_METRICS_TOKEN": METRICS_TOKEN,
     }
+    env.update(extra_env or {})
     from xscreen.serving.auth import create_key
     from xscreen.serving.store.db import open_database
 

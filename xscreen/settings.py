@@ -78,7 +78,8 @@ class Settings(BaseSettings):
     max_scan_decoded_bytes: int = Field(default=1024**3, gt=0, description="One scan's decoded arrays, as its header declares them; larger is 413.")
     max_scan_bytes_in_flight: int = Field(default=2 * 1024**3, gt=0, description="Bodies and decoded pixels of all scans in flight; "
                                           "a scan that does not fit now gets 429 (before its body is read when Content-Length says so).")
-    max_scans_in_flight: int = Field(default=80, ge=1, description="Scan uploads admitted at once (receiving, decoding, queued, in the engine); more get 429 before their body is read.")
+    max_scans_in_flight: int | None = Field(default=None, ge=1, description="Scan uploads admitted at once (receiving, decoding, queued, in the engine); "
+                                             "more get 429 before their body is read. null: max_queue_size, so an admitted scan always finds room in the queue.")
     # Connections (uvicorn; serving.api.server). A request's headers and body must arrive in time: connections
     # that never finish their headers took the service down (issue 19.1). Production: docs/service.md.
     header_timeout_s: float = Field(default=10.0, gt=0, description="Close a connection whose request line and headers have not all arrived after this long.")

@@ -150,7 +150,9 @@ def open_service(settings: Settings, metrics: ServiceMetrics) -> Service:
         name="engine",
     )
     admission = Admission(
-        max_scans_in_flight=settings.max_scans_in_flight,
+        # Admit no more than the queue holds, so an admitted scan is never refused after its body was read and
+        # decoded (with 80 admitted for 64 places, 429s were found at submit; the running batch may be of one).
+        max_scans_in_flight=settings.max_scans_in_flight or batcher.max_queue_size,
         max_bytes_in_flight=settings.max_scan_bytes_in_flight,
         queue_full=lambda: batcher.queue_depth >= batcher.max_queue_size,
     )
