@@ -20,6 +20,7 @@ import httpx
 
 from tests.factories import free_port, wait_until_ready
 from xscreen.checkout import REPO_ROOT
+from xscreen.vision.registry import default_ref
 
 # What `pip wheel` needs of the checkout; copied so the build writes nothing into the source tree.
 SOURCES = ("pyproject.toml", "README.md", "xscreen", "configs", "vision", "datasets", "training", "serving")
@@ -42,7 +43,8 @@ def test_the_wheel_installs_without_torch_and_screens_a_real_scan(tmp_path: Path
     _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp_path / "dist", src, cwd=tmp_path)
     (wheel,) = (tmp_path / "dist").glob("xscreen-*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())
-    assert {"xscreen/configs/taxonomy.yaml", "xscreen/configs/policy/default.yaml", "xscreen/configs/scanners/dual-160kv.yaml"} <= shipped
+    assert {"xscreen/configs/taxonomy.yaml", "xscreen/configs/policy/default.yaml", "xscreen/configs/scanners/dual-160kv.yaml",
+            "xscreen/configs/display/gray-reference.yaml"} <= shipped  # the default model matches gray displays to it
 
     venv = tmp_path / "venv"
     _run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
@@ -73,7 +75,7 @@ def test_the_wheel_installs_without_torch_and_screens_a_real_scan(tmp_path: Path
         output = process.communicate(timeout=30)[0]
     assert response.status_code == 201, response.text
     body = response.json()
-    assert (body["model"]["name"], body["model"]["version"]) == ("xscreen-yolo11n", 2)
+    assert f'{body["model"]["name"]}:{body["model"]["version"]}' == default_ref(REPO_ROOT / "models")  # the promoted model
     assert "knife" in {d["class_name"] for d in body["detections"]}
     # The packaged default policy decided: a knife sends the parcel to an officer.
     assert (body["decision"]["verdict"], body["decision"]["policy_version"]) == ("inspect", "default:3")
