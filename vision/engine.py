@@ -256,7 +256,6 @@ class Engine:
         unknown = sorted((set(t.per_class) | {n for kind in t.per_kind.values() for n in kind}) - set(card.classes))
         if unknown:
             raise ConfigError(f"model {card.ref}: per-class thresholds for classes it lacks: {unknown}")
-        self.class_conf = np.array([t.for_class(n) for n in card.classes], np.float32)
         # Decoding keeps every box some kind of scan may keep; `_operating` then applies the scan kind's own
         # thresholds, indexed by taxonomy id (what Detections carry).
         self.decode_conf = t.floor()
