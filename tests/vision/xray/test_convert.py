@@ -135,3 +135,18 @@ def test_a_profile_without_its_table_builds_one(tmp_path: Path) -> None:
     other = load_profile(None).model_copy(update={"name": "no-shipped-table"})
     assert not convert.shipped_table_path(other).exists()
     np.testing.assert_array_equal(convert._inverse_table(other), convert.build_inverse_table(load_profile(None)))
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "strided", "channels_reversed"])
+def test_colour_to_gray_is_the_attenuation_path_exactly(profile, layout: str) -> None:
+    """The table look-up gives exactly the gray of the attenuation path, on every colour and on the views
+    (subsampled, BGR reversed) the engine and the quality gate pass in."""
+    from xscreen.vision.xray.render import gray_from_attenuation
+
+    levels = np.arange(256, dtype=np.uint8)
+    every = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(256, -1, 3)
+    rgb = {"contiguous": every, "strided": every[::3, ::5], "channels_reversed": every[..., ::-1]}[layout]
+    want = gray_from_attenuation(attenuation_from_colour(rgb, profile), profile)
+    got = colour_to_gray(rgb, profile)
+    assert got.dtype == np.uint8 and got.shape == rgb.shape[:2]
+    np.testing.assert_array_equal(got, want)
