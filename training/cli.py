@@ -224,6 +224,9 @@ def card_summary(card: Any) -> str:
         f"output {card.output.layout}, batch <= {card.max_batch_size}",
         f"classes ({len(card.classes)}): {', '.join(card.classes)}",
         f"thresholds: conf {t.conf}, iou {t.iou}{per_class}",
+        *(f"postprocess: {r.target} against {', '.join(r.rivals)}: "
+          + ", ".join(f"{k} {v}" for k, v in r.model_dump(exclude={"target", "rivals"}).items() if v not in (None, False, 0.0))
+          for r in card.postprocess.confusable),
         f"files: {', '.join(sorted(card.files))}",
     ]
     if parity and parity.get("skipped"):
@@ -240,8 +243,9 @@ def models_derive(
     gray_display: Optional[str] = typer.Option(None, "--gray-display", help="as_is or matched (docs/model.md, 'Gray display matching')."),
     class_conf: list[str] = typer.Option([], "--class-conf", help="NAME=SCORE or KIND:NAME=SCORE (from `xscreen calibrate`); replaces the source's per-class thresholds."),
     metrics: Optional[Path] = typer.Option(None, "--metrics", help="`xscreen evaluate` --out dir measured with this card's settings."),
+    postprocess: Optional[Path] = typer.Option(None, "--postprocess", help="YAML of the card's `postprocess` section (configs/postprocess/); replaces the source's."),
 ) -> None:
-    """A new version with the same weights and an edited card: gray path and operating thresholds."""
+    """A new version with the same weights and an edited card: gray path, operating thresholds, decoding rules."""
     from typing import get_args
 
     from xscreen.training.export import class_thresholds, read_evaluation
@@ -260,8 +264,15 @@ def models_derive(
         if class_conf:
             chosen = class_thresholds(_class_conf(class_conf), source.classes)
             thresholds = source.thresholds.model_copy(update={"per_class": chosen.per_class, "per_kind": chosen.per_kind})
+        rules = None
+        if postprocess is not None:
+            from xscreen.training.registry import load_postprocess
+            from xscreen.vision.engine import confusable_rules
+
+            rules = load_postprocess(postprocess)
+            confusable_rules(source.model_copy(update={"postprocess": rules}))  # refused now, not when a station loads it
         return derive_version(ref, models_dir=models_dir, note=note, input_updates=updates, thresholds=thresholds,
-                              metrics=read_evaluation(metrics) if metrics else None)
+                              metrics=read_evaluation(metrics) if metrics else None, postprocess=rules)
 
     model = run_command(body)
     typer.echo(f"{model.ref} written to {model.path} (weights of {ref})")

@@ -18,6 +18,7 @@ from xscreen.vision.registry import (
     CARD_FILE,
     DEFAULT_POINTER,
     ModelCard,
+    PostprocessSpec,
     RegistryModel,
     Thresholds,
     list_models,
@@ -65,12 +66,29 @@ def promote(ref: str, *, models_dir: Path) -> RegistryModel:
     return model
 
 
+def load_postprocess(path: Path) -> PostprocessSpec:
+    """A card's `postprocess` section from a YAML file (configs/postprocess/); bad files are one-line `ConfigError`s."""
+    import yaml
+    from pydantic import ValidationError
+
+    try:
+        raw = yaml.safe_load(Path(path).read_text())
+        return PostprocessSpec.model_validate(raw or {})
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(f"{path}: {'.'.join(map(str, first['loc'])) or 'postprocess'}: {first['msg']}") from exc
+
+
 def derive_version(
     ref: str, *, models_dir: Path, note: str, input_updates: dict | None = None, thresholds: Thresholds | None = None,
-    metrics: dict | None = None,
+    metrics: dict | None = None, postprocess: PostprocessSpec | None = None,
 ) -> RegistryModel:
     """A new version of `ref`'s model with the same weight files and an edited card: another gray path or
-    operating thresholds chosen on validation. Weights unchanged, so no export and no parity to redo; the card
+    operating thresholds chosen on validation, decoding rules (`postprocess`). Weights unchanged, so no export and no parity to redo; the card
     says which version it came from and why (`training.derived_from`, `training.derived_note`)."""
     source = resolve_model(ref, models_dir=models_dir)
     card = source.card
@@ -81,6 +99,7 @@ def derive_version(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "input": card.input.model_copy(update=input_updates or {}),
         "thresholds": thresholds if thresholds is not None else card.thresholds,
+        "postprocess": postprocess if postprocess is not None else card.postprocess,
         "training": training,
         "metrics": metrics if metrics is not None else {},  # the source's figures were measured on another card
     })

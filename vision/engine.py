@@ -32,7 +32,7 @@ import numpy as np
 from xscreen.errors import ConfigError, ModelIntegrityError, ModelNotFound
 from xscreen.vision.detections import Detections
 from xscreen.vision.letterbox import LetterboxMapping, letterbox, rect_shape
-from xscreen.vision.postprocess import RawDetections, decode
+from xscreen.vision.postprocess import Confusable, RawDetections, decode
 from xscreen.vision.registry import VARIANT_FILES, InputSpec, ModelCard, read_card, resolve_model, sha256_file
 from xscreen.vision.scan import Scan
 from xscreen.vision.taxonomy import Taxonomy, load_taxonomy
@@ -212,6 +212,24 @@ def model_image(scan: Scan, spec: InputSpec) -> np.ndarray:
     return np.repeat(gray[..., None], 3, axis=2)
 
 
+def confusable_rules(card: ModelCard) -> tuple[Confusable, ...]:
+    """The card's look-alike rules (`postprocess.confusable`, class names) as model class indices for the
+    decoder; a rule the card's classes or output layout cannot carry is a `ConfigError`."""
+    index = {n: i for i, n in enumerate(card.classes)}
+    rules = []
+    for spec in card.postprocess.confusable:
+        unknown = sorted({spec.target, *spec.rivals} - set(index))
+        if unknown:
+            raise ConfigError(f"model {card.ref}: postprocess.confusable names classes it lacks: {unknown}")
+        if spec.target in spec.rivals:
+            raise ConfigError(f"model {card.ref}: postprocess.confusable: {spec.target} cannot be its own rival")
+        if card.output.layout == "end2end" and (spec.margin > 0 or spec.discount):
+            raise ConfigError(f"model {card.ref}: a confusable margin or discount needs every class's score (yolo_raw); end2end gives one per box")
+        rules.append(Confusable(index[spec.target], tuple(index[r] for r in spec.rivals), margin=spec.margin,
+                                discount=spec.discount, suppress_iou=spec.suppress_iou, suppress_ratio=spec.suppress_ratio))
+    return tuple(rules)
+
+
 class Engine:
     """One loaded model. Build it with `Engine.load`; it is safe to call from several threads."""
 
@@ -265,6 +283,7 @@ class Engine:
             by_id = np.ones(int(self.class_ids.max()) + 1, np.float32)
             by_id[self.class_ids] = [t.for_class(n, kind) for n in card.classes]
             self._operating_conf[kind] = by_id
+        self.confusable = confusable_rules(card)
         self.use_io_binding = self.provider in GPU_PROVIDERS
         # Minimal rectangles where shapes are free (CPU): see the module docstring.
         self.rect = self.dynamic_input and self.provider not in GPU_PROVIDERS
@@ -362,6 +381,7 @@ class Engine:
             "max_batch_size": self.max_batch_size,
             "classes": [self.taxonomy.by_id(int(i)).name for i in self.class_ids],
             "thresholds": self.card.thresholds.model_dump(),
+            "postprocess": self.card.postprocess.model_dump(),
         }
 
     # ---- inference ---------------------------------------------------------------------------------------
@@ -503,7 +523,7 @@ class Engine:
         return binding.copy_outputs_to_cpu()[0]
 
     def _decode(self, output: np.ndarray) -> list[RawDetections]:
-        return decode(output, layout=self.card.output.layout, conf=self.decode_conf, iou=self.card.thresholds.iou)
+        return decode(output, layout=self.card.output.layout, conf=self.decode_conf, iou=self.card.thresholds.iou, confusable=self.confusable)
 
     def _operating(self, det: Detections, kind: str | None) -> Detections:
         """Boxes above the card's operating threshold for their class on a scan of `kind` (None: unknown)."""

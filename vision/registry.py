@@ -87,6 +87,24 @@ class Thresholds(BaseModel):
         return min([self.conf, *self.per_class.values(), *(v for kind in self.per_kind.values() for v in kind.values())])
 
 
+class ConfusableSpec(BaseModel):
+    """A class whose boxes must beat look-alike classes to stand (issue 18.4: blades and tools read as firearms
+    on gray scans); `vision/postprocess.py` applies it while decoding. Both rules are off at their defaults."""
+
+    target: str
+    rivals: list[str] = Field(min_length=1)
+    margin: float = Field(default=0.0, ge=0, le=1, description="Per anchor: the target's score must beat the best rival's by this, else the anchor is the rival.")
+    discount: bool = Field(default=False, description="Per anchor: the target's score times (1 - the best rival's score).")
+    suppress_iou: float | None = Field(default=None, gt=0, le=1, description="Drop a target box overlapping a rival box at IoU >= this ...")
+    suppress_ratio: float = Field(default=1.0, gt=0, le=1, description="... that scores more than this times the target's score.")
+
+
+class PostprocessSpec(BaseModel):
+    """Decoding rules beyond ultralytics' NMS, versioned with the weights they were measured on."""
+
+    confusable: list[ConfusableSpec] = Field(default_factory=list)
+
+
 def model_ref(name: str, version: int) -> str:
     """`NAME:VERSION`, the one spelling of a model's reference (`parse_ref` reads it back)."""
     return f"{name}:{version}"
@@ -102,6 +120,7 @@ class ModelCard(BaseModel):
     output: OutputSpec
     max_batch_size: int = 32
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    postprocess: PostprocessSpec = Field(default_factory=PostprocessSpec)
     files: dict[str, str] = Field(description="file name -> sha256")
     training: dict[str, Any] = Field(default_factory=dict, description="Training run and data card.")
     metrics: dict[str, Any] = Field(default_factory=dict)

@@ -165,6 +165,43 @@ def test_models_derive_shares_the_weights_and_edits_only_the_card(tiny_models_di
     get_settings.cache_clear()
 
 
+def test_models_derive_writes_postprocess_rules_and_refuses_bad_ones(tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 18.4: the look-alike rule travels in the card of a derived version, so it is versioned with the weights."""
+    from typer.testing import CliRunner
+
+    from xscreen.cli import app
+    from xscreen.settings import get_settings
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, models)
+    monkeypatch.setenv("XSCREEN_MODELS_DIR", str(models))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    bad_files = {
+        "sword.yaml": ("confusable: [{target: firearm, rivals: [sword]}]\n", "lacks: ['sword']"),
+        "iou.yaml": ("confusable: [{target: firearm, rivals: [knife], suppress_iou: 1.5}]\n", "confusable.0.suppress_iou"),
+        "broken.yaml": ("confusable: [\n", "not valid YAML"),
+    }
+    for name, (text, message) in bad_files.items():
+        (tmp_path / name).write_text(text)
+        bad = runner.invoke(app, ["models", "derive", "tiny:1", "--note", "x", "--postprocess", str(tmp_path / name)])
+        assert bad.exit_code == 2 and message in bad.output, (name, bad.output)
+    missing = runner.invoke(app, ["models", "derive", "tiny:1", "--note", "x", "--postprocess", str(tmp_path / "none.yaml")])
+    assert missing.exit_code == 2 and "cannot read" in missing.output
+    assert [v for n, v in list_models(models) if n == "tiny"] == [1]  # refused: nothing written
+
+    rule = tmp_path / "rule.yaml"
+    rule.write_text("confusable:\n  - {target: firearm, rivals: [knife, scissors, tool], suppress_iou: 0.5}\n")
+    ok = runner.invoke(app, ["models", "derive", "tiny:1", "--note", "firearm vs metal", "--postprocess", str(rule)])
+    assert ok.exit_code == 0, ok.output
+    assert "postprocess: firearm against knife, scissors, tool: suppress_iou 0.5" in ok.output
+    card = resolve_model("tiny:2", models_dir=models).card
+    (spec,) = card.postprocess.confusable
+    assert (spec.target, spec.rivals, spec.suppress_iou, spec.margin, spec.discount) == ("firearm", ["knife", "scissors", "tool"], 0.5, 0.0, False)
+    assert resolve_model("tiny:1", models_dir=models).card.postprocess.confusable == []  # old cards: no rule
+    get_settings.cache_clear()
+
+
 def test_parity_asks_pytorch_for_the_geometry_the_engine_runs(tiny_models_dir: Path, shared_data: Path) -> None:
     """The engine runs one scan at its minimal rectangle on the CPU (issue 20); parity against PyTorch in the
     square failed every real export ("PyTorch found 1 boxes, ONNX engine 2")."""

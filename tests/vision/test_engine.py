@@ -325,3 +325,31 @@ def test_a_scans_result_does_not_depend_on_its_batch(low_conf_engine: Engine, re
         alone = low_conf_engine.predict([image])[0]
         np.testing.assert_allclose(det.scores, alone.scores, atol=1e-5)
         np.testing.assert_allclose(det.xyxy, alone.xyxy, atol=1e-3)
+
+
+def test_card_postprocess_rules_reach_the_decoder(tiny_models_dir: Path, low_conf_engine: Engine, real_images: list[np.ndarray], tmp_path: Path) -> None:
+    """A card's `postprocess.confusable` is applied by the engine (issue 18.4): at margin 1 its target class
+    always gives way to its rival, so the class the plain decode finds most disappears, and only it."""
+    plain = low_conf_engine.predict(real_images)
+    taxonomy = load_taxonomy()
+    found = np.concatenate([d.class_ids for d in plain])
+    assert len(found) > 0
+    target = taxonomy.by_id(int(np.bincount(found).argmax())).name
+    rival = next(n for n in low_conf_engine.card.classes if n != target)
+    models_dir = _copy_version(tiny_models_dir, tmp_path / "models",
+                               postprocess={"confusable": [{"target": target, "rivals": [rival], "margin": 1.0}]})
+    loaded = Engine.load("tiny:1", models_dir=models_dir, providers=["CPUExecutionProvider"], warmup=False)
+    ruled = loaded.with_thresholds(LOW_CONF.conf).predict(real_images)
+    names = {taxonomy.by_id(int(c)).name for d in ruled for c in d.class_ids}
+    assert target not in names and names  # the target's anchors became their rival (or fell below the floor)
+    assert loaded.describe()["postprocess"]["confusable"][0]["target"] == target
+
+
+@pytest.mark.parametrize(("rule", "message"), [
+    ({"target": "firearm", "rivals": ["sword"]}, "lacks: \\['sword'\\]"),
+    ({"target": "firearm", "rivals": ["firearm", "knife"]}, "its own rival"),
+])
+def test_card_postprocess_rules_naming_wrong_classes_are_refused(tiny_models_dir: Path, tmp_path: Path, rule: dict, message: str) -> None:
+    models_dir = _copy_version(tiny_models_dir, tmp_path / "models", postprocess={"confusable": [rule]})
+    with pytest.raises(ConfigError, match=message):
+        Engine.load("tiny:1", models_dir=models_dir, warmup=False)
