@@ -6,8 +6,12 @@ micro-batching, against the raw engine's throughput on the same model.
 2. Service: `xscreen serve` in a subprocess (its own interpreter, so the load generator does not share its
    GIL), a fresh SQLite database and image store, access log off. N station tasks (httpx, asyncio) each
    send one scan after another (a unique scan_id each) for T seconds; every answer's status and latency
-   is recorded. Runs alternate configurations: micro-batching (`max_batch_size` B, `max_queue_delay_ms` D)
-   and none (`max_batch_size` 1), in Triton's tuning order (defaults first, then delay and batch size).
+   is recorded. Bodies are the image bytes as read from disk (`--body raw`, metadata as query parameters:
+   the client encodes nothing per request) or multipart. Runs alternate configurations: micro-batching
+   (`max_batch_size` B, `max_queue_delay_ms` D) and none (`max_batch_size` 1); `--rounds` repeats the
+   whole sequence, raw engine included, and the report gives medians and ranges.
+3. CPU: the service process's user + system time (every thread, from /proc), the load generator's and the
+   raw engine's, each per scan: on a shared host these hold still while scans/s moves with the others' load.
 
 Scans are real SIXray JPEGs (mixed sizes, decoded by the service as a station's would be) when the shared
 data is there, else synthetic PNGs. On a small shared CPU the load generator, the HTTP stack, decoding
@@ -43,6 +47,7 @@ REPO = Path(__file__).resolve().parent.parent
 SIXRAY = REPO.parent / "shared" / "data" / "sixray-subset" / "val"
 logger = logging.getLogger("bench.server")
 METRICS_TOKEN = "bench"  # the service under test's metrics_token
+RAW_HEADERS = {"Content-Type": "application/octet-stream"}
 
 
 # ---- model and scans --------------------------------------------------------------------------------------
@@ -95,8 +100,9 @@ def load_scan_files(count: int) -> tuple[list[bytes], str]:
 # ---- raw engine --------------------------------------------------------------------------------------------
 
 
-def raw_engine(models_dir: Path, model: str, scans_bytes: list[bytes], *, batch: int, seconds: float, threads: int, variant: str = "fp32") -> float:
-    """Scans per second through `Engine.predict_scans` alone (decoded beforehand)."""
+def raw_engine(models_dir: Path, model: str, scans_bytes: list[bytes], *, batch: int, seconds: float, threads: int,
+               variant: str = "fp32") -> tuple[float, float]:
+    """(scans per second, CPU ms per scan) through `Engine.predict_scans` alone (decoded beforehand)."""
     from xscreen.vision.engine import Engine
     from xscreen.vision.io import read_scan
 
@@ -104,13 +110,14 @@ def raw_engine(models_dir: Path, model: str, scans_bytes: list[bytes], *, batch:
     scans = [read_scan(b, max_pixels=80_000_000) for b in scans_bytes]
     engine.predict_scans(scans[:batch])
     done, i = 0, 0
+    cpu = time.process_time()  # this process's CPU, every thread's (ONNX Runtime's included)
     started = time.perf_counter()
     while time.perf_counter() - started < seconds:
         chunk = [scans[(i + k) % len(scans)] for k in range(batch)]
         engine.predict_scans(chunk)
         done += batch
         i += batch
-    return done / (time.perf_counter() - started)
+    return done / (time.perf_counter() - started), (time.process_time() - cpu) / done * 1000
 
 
 # ---- the service -------------------------------------------------------------------------------------------
@@ -134,6 +141,9 @@ class Result:
     config: Config
     seconds: float
     raw: float = float("nan")  # raw engine scans/s measured just before this run, at the best batch size
+    raw_cpu_ms: float = float("nan")  # the raw engine's CPU ms per scan at that batch size
+    service_cpu_s: float = float("nan")  # the service process's CPU (all its threads) during the timed run
+    loadgen_cpu_s: float = float("nan")  # this process's CPU (the stations) during the timed run
     latencies: list[float] = field(default_factory=list)
     timings: dict[str, list[float]] = field(default_factory=dict)  # the service's own timings_ms per answer
     statuses: dict[int, int] = field(default_factory=dict)
@@ -147,6 +157,9 @@ class Result:
     @property
     def rate(self) -> float:
         return self.ok / self.seconds
+
+    def per_scan_ms(self, cpu_s: float) -> float:
+        return cpu_s / self.ok * 1000 if self.ok else float("nan")
 
     def pct(self, q: float) -> float:
         if not self.latencies:
@@ -200,7 +213,9 @@ def start_service(
         time.sleep(0.2)
 
 
-async def stations(url: str, key: str, scans: list[bytes], *, n: int, seconds: float, result: Result) -> None:
+async def stations(url: str, key: str, scans: list[bytes], *, n: int, seconds: float, result: Result, body: str = "raw") -> None:
+    """`n` stations, each sending one scan after another; `body` raw (the image as the body, metadata as query
+    parameters: nothing to encode per request) or multipart (field `file`, metadata as form fields)."""
     import httpx
 
     stop_at = time.perf_counter() + seconds
@@ -213,8 +228,12 @@ async def stations(url: str, key: str, scans: list[bytes], *, n: int, seconds: f
             data = scans[i % len(scans)]
             started = time.perf_counter()
             try:
-                response = await client.post("/v1/scans", files={"file": ("scan.jpg", data, "application/octet-stream")},
-                                             data={"scan_id": f"{run_id}-{index}-{i}"})
+                if body == "raw":
+                    response = await client.post("/v1/scans", content=data, params={"scan_id": f"{run_id}-{index}-{i}"},
+                                                 headers=RAW_HEADERS)
+                else:
+                    response = await client.post("/v1/scans", files={"file": ("scan.jpg", data, "application/octet-stream")},
+                                                 data={"scan_id": f"{run_id}-{index}-{i}"})
                 result.statuses[response.status_code] = result.statuses.get(response.status_code, 0) + 1
                 if response.status_code in (200, 201):
                     result.latencies.append(time.perf_counter() - started)
@@ -239,13 +258,22 @@ def batch_mean(url: str) -> float:
     return values.get("xscreen_batch_size_sum", float("nan")) / count if count else float("nan")
 
 
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, every thread) a process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_service(workdir: Path, models_dir: Path, model: str, config: Config, scans: list[bytes], *, n: int, seconds: float, threads: int,
-                variant: str = "fp32") -> Result:
+                variant: str = "fp32", body: str = "raw") -> Result:
     process, url, key = start_service(workdir, models_dir, model, config, threads, variant)
     try:
         result = Result(config=config, seconds=seconds)
-        asyncio.run(stations(url, key, scans[:8], n=n, seconds=1.5, result=Result(config=config, seconds=0)))  # warm caches
-        asyncio.run(stations(url, key, scans, n=n, seconds=seconds, result=result))
+        asyncio.run(stations(url, key, scans[:8], n=n, seconds=1.5, result=Result(config=config, seconds=0), body=body))  # warm caches
+        service_cpu, loadgen_cpu = process_cpu_s(process.pid), time.process_time()
+        asyncio.run(stations(url, key, scans, n=n, seconds=seconds, result=result, body=body))
+        result.service_cpu_s = process_cpu_s(process.pid) - service_cpu
+        result.loadgen_cpu_s = time.process_time() - loadgen_cpu
         result.batch_mean = batch_mean(url)
         return result
     finally:
@@ -259,46 +287,66 @@ def run_service(workdir: Path, models_dir: Path, model: str, config: Config, sca
 # ---- report ------------------------------------------------------------------------------------------------
 
 
-def report(args: argparse.Namespace, model_desc: str, scans_desc: str, raw: dict[int, list[float]], results: list[Result]) -> str:
+def _spread(values: list[float], fmt: str = ".1f") -> str:
+    """Median, with the range over rounds when there is more than one."""
+    med = format(statistics.median(values), fmt)
+    return med if len(values) == 1 else f"{med} ({format(min(values), fmt)}-{format(max(values), fmt)})"
+
+
+def report(args: argparse.Namespace, model_desc: str, scans_desc: str, raw: dict[int, list[tuple[float, float]]], results: list[Result]) -> str:
+    by_config: dict[str, list[Result]] = {}
+    for r in results:
+        by_config.setdefault(r.config.name, []).append(r)
     lines = [
         "# Screening service throughput (`bench/server.py`)",
         "",
         f"Run {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} on {platform.machine()} with {os.cpu_count()} CPU cores "
         f"(load average {os.getloadavg()[0]:.1f} at the end, this benchmark's own load included), no GPU, onnxruntime CPU provider; "
         f"niceness {os.nice(0)}. Model: {model_desc}. Scans: {scans_desc}. {args.stations} concurrent stations, "
-        f"{args.seconds:.0f} s per run, service and load generator on one loopback host.",
+        f"{args.seconds:.0f} s per run, {args.rounds} round(s) alternating the raw engine and every configuration, {args.body} request "
+        "bodies; service and load generator on one loopback host. Medians over rounds, ranges in brackets.",
         "",
         "## Raw engine (the ceiling), measured before each service run",
         "",
-        "| batch | scans/s, one value per service run |",
-        "| --- | --- |",
-        *[f"| {b} | {', '.join(f'{v:.1f}' for v in r)} |" for b, r in sorted(raw.items())],
+        "| batch | scans/s, one value per service run | CPU ms per scan |",
+        "| --- | --- | --- |",
+        *[f"| {b} | {', '.join(f'{v:.1f}' for v, _ in r)} | {_spread([c for _, c in r], '.0f')} |" for b, r in sorted(raw.items())],
         "",
         "## Service",
         "",
-        "| configuration | max_batch_size | max_queue_delay_ms | scans/s | raw engine just before | ratio | mean batch | p50 ms | p95 ms | p99 ms | non-2xx | transport errors |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| configuration | max_batch_size | max_queue_delay_ms | scans/s | raw engine just before | ratio | mean batch | p50 ms | p99 ms | "
+        "service CPU ms/scan | raw engine CPU ms/scan | load generator CPU ms/scan (share of a core) | non-2xx | transport errors |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for r in results:
-        bad = sum(n for s, n in r.statuses.items() if s not in (200, 201))
+    for name, rs in by_config.items():
+        c = rs[0].config
+        bad = sum(n for r in rs for s, n in r.statuses.items() if s not in (200, 201))
+        loadgen = [r.per_scan_ms(r.loadgen_cpu_s) for r in rs]
+        share = statistics.median(r.loadgen_cpu_s / r.seconds for r in rs)
         lines.append(
-            f"| {r.config.name} | {r.config.max_batch_size} | {r.config.max_queue_delay_ms:g} | {r.rate:.1f} | {r.raw:.1f} | {r.rate / r.raw:.0%} | "
-            f"{r.batch_mean:.2f} | {r.pct(50):.0f} | {r.pct(95):.0f} | {r.pct(99):.0f} | {bad} | {r.errors} |"
+            f"| {name} | {c.max_batch_size} | {c.max_queue_delay_ms:g} | {_spread([r.rate for r in rs])} | {_spread([r.raw for r in rs])} | "
+            f"{_spread([100 * r.rate / r.raw for r in rs], '.0f')}% | {_spread([r.batch_mean for r in rs], '.2f')} | "
+            f"{_spread([r.pct(50) for r in rs], '.0f')} | {_spread([r.pct(99) for r in rs], '.0f')} | "
+            f"{_spread([r.per_scan_ms(r.service_cpu_s) for r in rs], '.0f')} | {_spread([r.raw_cpu_ms for r in rs], '.0f')} | "
+            f"{_spread(loadgen, '.1f')} ({share:.0%}) | {bad} | {sum(r.errors for r in rs)} |"
         )
     lines += [
         "",
-        "Where a scan's time goes, from the service's own `timings_ms` (means, ms; `inference` is the whole batch's):",
+        "Where a scan's time goes, from the service's own `timings_ms` (means over every answer, ms; `inference` is the whole batch's):",
         "",
-        "| configuration | decode | queue | inference | store | total (server) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| configuration | receive | decode | queue | inference | store | total (server) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
         *[
-            f"| {r.config.name} | " + " | ".join(f"{statistics.fmean(r.timings.get(k, [float('nan')])):.0f}" for k in ("decode", "queue", "inference", "store", "total")) + " |"
-            for r in results
+            f"| {name} | " + " | ".join(f"{statistics.fmean([v for r in rs for v in r.timings.get(k, [])] or [float('nan')]):.0f}"
+                                        for k in ("receive", "decode", "queue", "inference", "store", "total")) + " |"
+            for name, rs in by_config.items()
         ],
         "",
         "Every answered scan was decoded, screened, decided, and stored (image fsynced, SQLite WAL with `synchronous=FULL`) "
-        "before its answer. The goal (issue 20) is at least 90% of the raw engine at saturation; read the ratio with the "
-        "caveat above: here the load generator, HTTP, JPEG decoding and storage share two cores with inference.",
+        "before its answer. The goal (issue 20) is at least 90% of the raw engine at saturation. CPU per scan is the "
+        "process's user + system time over the timed run divided by the scans answered (the service: every thread of "
+        "`xscreen serve`; the raw engine: this process while it ran alone), so it does not move with other jobs' load "
+        "the way scans/s does.",
         "",
         f"Command: `nice -n 10 .venv/bin/python bench/server.py {' '.join(sys.argv[1:])}`",
         "",
@@ -319,6 +367,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scans", type=int, default=64)
     parser.add_argument("--raw-seconds", type=float, default=8.0, help="Raw engine timing before each service run.")
     parser.add_argument("--variant", default="fp32", choices=["fp32", "int8"], help="Model file, for the service (settings.variant) and the raw engine.")
+    parser.add_argument("--rounds", type=int, default=1, help="Repetitions of (raw engine, service) for every configuration, alternating.")
+    parser.add_argument("--body", default="raw", choices=["raw", "multipart"], help="How stations send a scan (both are the API's).")
+    parser.add_argument("--configs", default="all", help="Comma-separated subset of: none, or the delays (default: all).")
     parser.add_argument("--out", type=Path, default=None, help="Markdown report (default: print).")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -338,20 +389,26 @@ def main(argv: list[str] | None = None) -> None:
             model_desc = f"{found.ref} ({found.card.architecture}, {found.card.input.imgsz} px, {args.variant} ONNX)"
         scans, scans_desc = load_scan_files(args.scans)
         configs = [Config("no batching", 1, 0.0)] + [Config(f"micro-batching {d} ms", args.batch, float(d)) for d in args.delays.split(",")]
-        raw: dict[int, list[float]] = {1: [], args.batch: []}
+        if args.configs != "all":
+            wanted = set(args.configs.split(","))
+            configs = [c for c in configs if ("none" if c.max_batch_size == 1 else f"{c.max_queue_delay_ms:g}") in wanted]
+        raw: dict[int, list[tuple[float, float]]] = {1: [], args.batch: []} if any(c.max_batch_size > 1 for c in configs) else {1: []}
         results = []
         # The machine's load comes and goes: measure the ceiling right before each service run, and compare
-        # each run with its own ceiling.
-        for config in configs:
-            for b in raw:
-                raw[b].append(raw_engine(models_dir, model, scans, batch=b, seconds=args.raw_seconds, threads=args.threads, variant=args.variant))
-                logger.info("raw engine batch %d: %.1f scans/s", b, raw[b][-1])
-            result = run_service(workdir, models_dir, model, config, scans, n=args.stations, seconds=args.seconds, threads=args.threads,
-                                 variant=args.variant)
-            result.raw = max(r[-1] for r in raw.values())
-            logger.info("%s: %.1f scans/s (%.0f%% of raw), p50 %.0f ms, p99 %.0f ms, mean batch %.2f, statuses %s", config.name,
-                        result.rate, 100 * result.rate / result.raw, result.pct(50), result.pct(99), result.batch_mean, result.statuses)
-            results.append(result)
+        # each run with its own ceiling; rounds repeat the whole sequence.
+        for _ in range(args.rounds):
+            for config in configs:
+                for b in raw:
+                    raw[b].append(raw_engine(models_dir, model, scans, batch=b, seconds=args.raw_seconds, threads=args.threads, variant=args.variant))
+                    logger.info("raw engine batch %d: %.1f scans/s, %.0f CPU ms a scan", b, *raw[b][-1])
+                result = run_service(workdir, models_dir, model, config, scans, n=args.stations, seconds=args.seconds, threads=args.threads,
+                                     variant=args.variant, body=args.body)
+                result.raw, result.raw_cpu_ms = max((r[-1] for r in raw.values()), key=lambda x: x[0])
+                logger.info("%s: %.1f scans/s (%.0f%% of raw), p50 %.0f ms, p99 %.0f ms, mean batch %.2f, statuses %s; CPU ms a scan: service %.0f, "
+                            "raw %.0f, load generator %.1f (%.0f%% of a core)", config.name, result.rate, 100 * result.rate / result.raw,
+                            result.pct(50), result.pct(99), result.batch_mean, result.statuses, result.per_scan_ms(result.service_cpu_s),
+                            result.raw_cpu_ms, result.per_scan_ms(result.loadgen_cpu_s), 100 * result.loadgen_cpu_s / result.seconds)
+                results.append(result)
         text = report(args, model_desc, scans_desc, raw, results)
         if args.out:
             args.out.parent.mkdir(parents=True, exist_ok=True)
