@@ -39,26 +39,29 @@ def pick_files(n: int, which: str) -> list[Path]:
     return sorted(folder.glob("*.jpg"))[:n]
 
 
-def raw_rates(files: list[Path], *, models_dir: Path, model: str, batch_size: int, intra_op_threads: int, variant: str = "fp32") -> dict[str, float]:
+def raw_rates(files: list[Path], *, models_dir: Path, model: str, batch_size: int, intra_op_threads: int,
+              variant: str = "fp32") -> dict[str, tuple[float, float]]:
+    """{mode: (scans/s, CPU ms per scan)} of the two raw modes."""
     from xscreen.vision.engine import Engine
     from xscreen.vision.io import read_scan
 
     engine = Engine.load(model, models_dir=models_dir, providers=CPU, intra_op_threads=intra_op_threads, variant=variant)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(files), batch_size):
         engine.predict_scans([read_scan(f.read_bytes()) for f in files[i : i + batch_size]])
-    loop = len(files) / (time.perf_counter() - started)
+    loop = len(files) / (time.perf_counter() - started), (time.process_time() - cpu) / len(files) * 1000
     scans = [read_scan(f.read_bytes()) for f in files]
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(scans), batch_size):
         engine.predict_scans(scans[i : i + batch_size])
-    memory = len(scans) / (time.perf_counter() - started)
+    memory = len(scans) / (time.perf_counter() - started), (time.process_time() - cpu) / len(scans) * 1000
     threads = f"{intra_op_threads} ORT threads" if intra_op_threads else "ORT default threads"
     return {f"raw, pixels in memory, {threads}": memory, f"raw, read+decode+infer loop, {threads}": loop}
 
 
 def pipeline_rate(files: list[Path], *, engine: str, models_dir: Path, model: str, batch_size: int, workers: int, tmp: Path,
-                  variant: str = "fp32") -> tuple[float, float | None]:
+                  variant: str = "fp32") -> tuple[float, float, float | None]:
+    """(scans/s, CPU ms per scan, engine thread's screening share) of one `xscreen batch` run."""
     from xscreen.resources import DEFAULT_POLICY_FILE
     from xscreen.serving.batch.run import BatchOptions, run
 
@@ -68,7 +71,7 @@ def pipeline_rate(files: list[Path], *, engine: str, models_dir: Path, model: st
     summary = run(BatchOptions(src=str(listing), out=out, models_dir=models_dir, model=model, engine=engine,  # type: ignore[arg-type]
                                policy_file=DEFAULT_POLICY_FILE, providers=CPU, batch_size=batch_size,
                                workers=workers, report=False, variant=variant))  # type: ignore[arg-type]
-    return summary.scans_per_s, summary.screening_share
+    return summary.scans_per_s, summary.cpu_seconds / summary.screened * 1000, summary.screening_share
 
 
 def main() -> None:
@@ -100,28 +103,35 @@ def main() -> None:
     from xscreen.serving.batch.run import default_intra_op_threads, default_workers
 
     workers = args.workers or default_workers()
-    results: list[tuple[str, str, float]] = []
+    results: list[tuple[str, str, float, float]] = []
     shares: dict[str, list[float]] = {}
+    per_round: list[str] = []
     for which in args.sets:
         files = pick_files(args.files, which)
         samples: dict[str, list[float]] = {}
+        cpu_ms: dict[str, list[float]] = {}
         # Rounds interleave the modes, so a change in the machine's load hits every mode alike; medians reported.
         for _ in range(args.rounds):
             for threads in sorted({0, default_intra_op_threads("local")}):
-                for mode, rate in raw_rates(files, models_dir=models_dir, model=model, batch_size=args.batch_size,
-                                            intra_op_threads=threads, variant=args.variant).items():
+                for mode, (rate, ms) in raw_rates(files, models_dir=models_dir, model=model, batch_size=args.batch_size,
+                                                  intra_op_threads=threads, variant=args.variant).items():
                     samples.setdefault(mode, []).append(rate)
-            rate, share = pipeline_rate(files, engine="local", models_dir=models_dir, model=model, batch_size=args.batch_size,
-                                        workers=workers, tmp=tmp, variant=args.variant)
+                    cpu_ms.setdefault(mode, []).append(ms)
+            rate, ms, share = pipeline_rate(files, engine="local", models_dir=models_dir, model=model, batch_size=args.batch_size,
+                                            workers=workers, tmp=tmp, variant=args.variant)
             samples.setdefault("local engine", []).append(rate)
+            cpu_ms.setdefault("local engine", []).append(ms)
             shares.setdefault(which, []).append(share or 0.0)
             if args.ray:
-                samples.setdefault("ray local mode, 1 actor", []).append(
-                    pipeline_rate(files, engine="ray", models_dir=models_dir, model=model, batch_size=args.batch_size,
-                                  workers=1, tmp=tmp)[0])
+                rate, ms, _ = pipeline_rate(files, engine="ray", models_dir=models_dir, model=model, batch_size=args.batch_size,
+                                            workers=1, tmp=tmp)
+                samples.setdefault("ray local mode, 1 actor", []).append(rate)
+                cpu_ms.setdefault("ray local mode, 1 actor", []).append(ms)  # the driver's CPU only: Ray's workers are other processes
         for mode, rates in samples.items():
-            results.append((which, mode, statistics.median(rates)))
-            print(f"{which:8s} {mode:50s} {statistics.median(rates):8.1f} scans/s  {[round(r, 1) for r in rates]}", flush=True)
+            results.append((which, mode, statistics.median(rates), statistics.median(cpu_ms[mode])))
+            per_round.append(f"{which:8s} {mode:50s} {statistics.median(rates):5.1f} scans/s {[round(r, 1) for r in rates]}  "
+                             f"CPU {statistics.median(cpu_ms[mode]):.0f} ms/scan {[round(c) for c in cpu_ms[mode]]}")
+            print(per_round[-1], flush=True)
     lines = [
         f"Model {card.ref} ({card.architecture}, input {card.input.imgsz}, {args.variant}), batch {args.batch_size}, "
         f"{args.files} scans per set, median of {args.rounds} interleaved rounds, onnxruntime CPU; {platform.machine()}, {os.cpu_count()} cores, no GPU, load average "
@@ -130,17 +140,18 @@ def main() -> None:
         f"Local engine: {workers} decode thread(s), {default_intra_op_threads('local')} ORT thread(s). Ratios are "
         "against the best raw configuration of each kind.",
         "",
-        "| set | mode | scans/s | vs best raw in memory | vs best raw loop |",
-        "|---|---|---:|---:|---:|",
+        "| set | mode | scans/s | vs best raw in memory | vs best raw loop | CPU ms per scan |",
+        "|---|---|---:|---:|---:|---:|",
     ]
     for which in args.sets:
-        rows = {m: r for w, m, r in results if w == which}
-        memory = max(r for m, r in rows.items() if m.startswith("raw, pixels"))
-        loop = max(r for m, r in rows.items() if m.startswith("raw, read"))
-        for mode, rate in rows.items():
-            lines.append(f"| {which} | {mode} | {rate:.1f} | {rate / memory:.0%} | {rate / loop:.0%} |")
+        rows = {m: (r, c) for w, m, r, c in results if w == which}
+        memory = max(r for m, (r, _) in rows.items() if m.startswith("raw, pixels"))
+        loop = max(r for m, (r, _) in rows.items() if m.startswith("raw, read"))
+        for mode, (rate, ms) in rows.items():
+            lines.append(f"| {which} | {mode} | {rate:.1f} | {rate / memory:.0%} | {rate / loop:.0%} | {ms:.0f} |")
     lines += ["", "Local engine, share of its engine thread's time spent screening (the rest: waiting for decode, writing parts):"]
     lines += [f"{which}: median {statistics.median(v):.1%} (rounds: {', '.join(f'{x:.1%}' for x in v)})" for which, v in shares.items()]
+    lines += ["", "Per-round rates and CPU per scan (this process, every thread), in round order:", "", "```", *per_round, "```"]
     if args.ray:
         lines += ["", f"Ray start-up (ray.init, not in the rates): {ray_start:.1f} s."]
     text = "\n".join(lines) + "\n"

@@ -109,6 +109,7 @@ def test_variant_comes_from_the_settings_and_is_recorded_in_run_json(
     assert result.exit_code == 0, result.output
     meta = json.loads((tmp_path / "int8" / "run.json").read_text())
     assert (meta["variant"], meta["options"]["variant"], meta["summary"]["screened"]) == ("int8", "int8", 6)
+    assert meta["summary"]["cpu_seconds"] > 0  # what screening cost the host, beside its wall-clock seconds
 
     result = CliRunner().invoke(app, ["batch", src, "--out", str(tmp_path / "int8"), "--resume", "--variant", "fp32"])
     assert result.exit_code == 2 and "variant 'int8'" in result.output  # a resume cannot mix two model files
