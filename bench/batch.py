@@ -106,28 +106,38 @@ def main() -> None:
     results: list[tuple[str, str, float, float]] = []
     shares: dict[str, list[float]] = {}
     per_round: list[str] = []
+    paired: dict[tuple[str, str], list[float]] = {}  # (set, mode) -> per-round rates
+    cpus: dict[tuple[str, str], list[float]] = {}
     for which in args.sets:
         files = pick_files(args.files, which)
         samples: dict[str, list[float]] = {}
         cpu_ms: dict[str, list[float]] = {}
         # Rounds interleave the modes, so a change in the machine's load hits every mode alike; medians reported.
-        for _ in range(args.rounds):
-            for threads in sorted({0, default_intra_op_threads("local")}):
-                for mode, (rate, ms) in raw_rates(files, models_dir=models_dir, model=model, batch_size=args.batch_size,
-                                                  intra_op_threads=threads, variant=args.variant).items():
-                    samples.setdefault(mode, []).append(rate)
-                    cpu_ms.setdefault(mode, []).append(ms)
-            rate, ms, share = pipeline_rate(files, engine="local", models_dir=models_dir, model=model, batch_size=args.batch_size,
-                                            workers=workers, tmp=tmp, variant=args.variant)
-            samples.setdefault("local engine", []).append(rate)
-            cpu_ms.setdefault("local engine", []).append(ms)
-            shares.setdefault(which, []).append(share or 0.0)
+        # Odd rounds run the local engine first, so neither side always follows the other.
+        for round_no in range(args.rounds):
+            def raw_side() -> None:
+                for threads in sorted({0, default_intra_op_threads("local")}):
+                    for mode, (rate, ms) in raw_rates(files, models_dir=models_dir, model=model, batch_size=args.batch_size,
+                                                      intra_op_threads=threads, variant=args.variant).items():
+                        samples.setdefault(mode, []).append(rate)
+                        cpu_ms.setdefault(mode, []).append(ms)
+
+            def local_side() -> None:
+                rate, ms, share = pipeline_rate(files, engine="local", models_dir=models_dir, model=model, batch_size=args.batch_size,
+                                                workers=workers, tmp=tmp, variant=args.variant)
+                samples.setdefault("local engine", []).append(rate)
+                cpu_ms.setdefault("local engine", []).append(ms)
+                shares.setdefault(which, []).append(share or 0.0)
+
+            for side in (raw_side, local_side) if round_no % 2 == 0 else (local_side, raw_side):
+                side()
             if args.ray:
                 rate, ms, _ = pipeline_rate(files, engine="ray", models_dir=models_dir, model=model, batch_size=args.batch_size,
                                             workers=1, tmp=tmp)
                 samples.setdefault("ray local mode, 1 actor", []).append(rate)
                 cpu_ms.setdefault("ray local mode, 1 actor", []).append(ms)  # the driver's CPU only: Ray's workers are other processes
         for mode, rates in samples.items():
+            paired[(which, mode)], cpus[(which, mode)] = rates, cpu_ms[mode]
             results.append((which, mode, statistics.median(rates), statistics.median(cpu_ms[mode])))
             per_round.append(f"{which:8s} {mode:50s} {statistics.median(rates):5.1f} scans/s {[round(r, 1) for r in rates]}  "
                              f"CPU {statistics.median(cpu_ms[mode]):.0f} ms/scan {[round(c) for c in cpu_ms[mode]]}")
@@ -149,6 +159,14 @@ def main() -> None:
         loop = max(r for m, (r, _) in rows.items() if m.startswith("raw, read"))
         for mode, (rate, ms) in rows.items():
             lines.append(f"| {which} | {mode} | {rate:.1f} | {rate / memory:.0%} | {rate / loop:.0%} | {ms:.0f} |")
+    same = f"raw, read+decode+infer loop, {default_intra_op_threads('local')} ORT threads"
+    lines += ["", f"Local engine against the raw loop with its own ORT threads ({same!r}), paired within each round:"]
+    for which in args.sets:
+        rates = {m: v for (w, m), v in paired.items() if w == which}
+        ratios = [a / b for a, b in zip(rates["local engine"], rates[same])]
+        cpu = [a / b for a, b in zip(cpus[(which, "local engine")], cpus[(which, same)])]
+        lines.append(f"{which}: scans/s median {statistics.median(ratios):.0%} (rounds: {', '.join(f'{r:.0%}' for r in ratios)}); "
+                     f"CPU per scan median {statistics.median(cpu):.0%} of the raw loop's (rounds: {', '.join(f'{r:.0%}' for r in cpu)})")
     lines += ["", "Local engine, share of its engine thread's time spent screening (the rest: waiting for decode, writing parts):"]
     lines += [f"{which}: median {statistics.median(v):.1%} (rounds: {', '.join(f'{x:.1%}' for x in v)})" for which, v in shares.items()]
     lines += ["", "Per-round rates and CPU per scan (this process, every thread), in round order:", "", "```", *per_round, "```"]

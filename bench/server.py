@@ -325,7 +325,7 @@ def report(args: argparse.Namespace, model_desc: str, scans_desc: str, raw: dict
         share = statistics.median(r.loadgen_cpu_s / r.seconds for r in rs)
         lines.append(
             f"| {name} | {c.max_batch_size} | {c.max_queue_delay_ms:g} | {_spread([r.rate for r in rs])} | {_spread([r.raw for r in rs])} | "
-            f"{_spread([100 * r.rate / r.raw for r in rs], '.0f')}% | {_spread([r.batch_mean for r in rs], '.2f')} | "
+            f"{_spread([r.rate / r.raw for r in rs], '.0%')} | {_spread([r.batch_mean for r in rs], '.2f')} | "
             f"{_spread([r.pct(50) for r in rs], '.0f')} | {_spread([r.pct(99) for r in rs], '.0f')} | "
             f"{_spread([r.per_scan_ms(r.service_cpu_s) for r in rs], '.0f')} | {_spread([r.raw_cpu_ms for r in rs], '.0f')} | "
             f"{_spread(loadgen, '.1f')} ({share:.0%}) | {bad} | {sum(r.errors for r in rs)} |"
