@@ -58,16 +58,23 @@ def _far_threshold(negatives, class_id: int, far: float = TARGET_FAR) -> float:
 
 
 def evaluate(model: str, composites: Path, negatives: Path, *, models_dir: Path) -> dict:
-    taxonomy = load_taxonomy()
     engine = Engine.load(model, models_dir=models_dir)
     scoring = engine.with_thresholds(0.001)
     comp_paths = sorted(find_images(composites / "images"))
     neg_paths = sorted(find_images(negatives))
-    comp_det = _predict(scoring, comp_paths)
-    neg_det = _predict(scoring, neg_paths)
+    return score(
+        f"{engine.card.name}:{engine.card.version}", composites, comp_paths, _predict(scoring, comp_paths), negatives, _predict(scoring, neg_paths),
+        operating=lambda cls: float(engine.card.thresholds.for_class(cls)),
+    )
+
+
+def score(detector: str, composites: Path, comp_paths: list[Path], comp_det: list, negatives: Path, neg_det: list, *, operating) -> dict:
+    """The report for any drug detector's boxes (`Detections`-like: xyxy, scores, class_ids in the taxonomy's
+    ids) on the composites and the untouched scans; `operating(cls)` is its operating threshold."""
+    taxonomy = load_taxonomy()
     ids = {c: taxonomy.id_of(c) for c in DRUG_CLASSES}
-    report: dict = {"model": f"{engine.card.name}:{engine.card.version}", "composites": str(composites), "n_composites": len(comp_paths),
-                    "negatives": str(negatives), "n_negatives": len(neg_paths), "classes": {}}
+    report: dict = {"model": detector, "composites": str(composites), "n_composites": len(comp_paths),
+                    "negatives": str(negatives), "n_negatives": len(neg_det), "classes": {}}
     items = []  # (class, form, contrast, rendering, best score of a matching same-class prediction)
     results = []
     for path, det in zip(comp_paths, comp_det):
@@ -87,7 +94,7 @@ def evaluate(model: str, composites: Path, negatives: Path, *, models_dir: Path)
             items.append((p["label"], p.get("form", "?"), float(p["contrast"]), meta["rendering"], float(scores.max()) if len(scores) else 0.0))
     results += [ImageResult(np.zeros((0, 4), np.float32), np.zeros(0, np.int64), d.xyxy.astype(np.float32), d.scores, d.class_ids) for d in neg_det]
     for cls, cid in ids.items():
-        op = float(engine.card.thresholds.for_class(cls))
+        op = operating(cls)
         metrics = class_metrics(results, cid, op)
         n_gt, ap50 = metrics.instances, metrics.ap50
         t5 = _far_threshold(neg_det, cid)

@@ -39,3 +39,33 @@ def test_far_threshold_ignores_other_classes_and_empty_scans(bench) -> None:
     negs = _negatives([0.0] * 19 + [0.8], class_id=5) + _negatives([0.99] * 5, class_id=0)
     assert bench._far_threshold(negs, 5) <= 0.8 + 1e-6  # one of 25 scans (4 %) may alarm
     assert bench._far_threshold(_negatives([0.0] * 10), 5) < 0.01
+
+
+def _composite(tmp_path: Path) -> Path:
+    """One 100x80 composite with a kept drug_bulk item and a too-faint one, as drug_tip writes them."""
+    import json
+
+    from PIL import Image
+
+    root = tmp_path / "comp"
+    for sub in ("images/val", "labels/val", "meta/val"):
+        (root / sub).mkdir(parents=True)
+    Image.new("RGB", (100, 80), "white").save(root / "images/val/c0.jpg")
+    (root / "labels/val/c0.txt").write_text("5 0.3 0.375 0.2 0.25\n")  # box 20,20 - 40,40
+    items = [{"label": "drug_bulk", "box_xyxy": [20, 20, 40, 40], "kept": True, "form": "pillow", "contrast": 0.2},
+             {"label": "drug_bulk", "box_xyxy": [60, 40, 90, 70], "kept": False, "form": "card", "contrast": 0.03}]
+    (root / "meta/val/c0.json").write_text(json.dumps({"rendering": "colour", "projected": items}))
+    return root
+
+
+def test_score_reports_any_detector_on_composites_and_untouched_scans(bench, tmp_path: Path) -> None:
+    root = _composite(tmp_path)
+    paths = [root / "images/val/c0.jpg"]
+    found = [Detections(np.array([[21.0, 20, 40, 41]]), np.array([0.9]), np.array([5]))]
+    missed = [Detections(np.array([[60.0, 0, 90, 20]]), np.array([0.9]), np.array([5]))]
+    quiet = _negatives([0.0] * 20)
+    good = bench.score("perfect", root, paths, found, tmp_path, quiet, operating=lambda _c: 0.5)["classes"]["drug_bulk"]
+    assert (good["instances"], good["ap50"], good["dr_at_far5"], good["dr_at_operating"]) == (1, 1.0, 1.0, 1.0)
+    assert good["by_form"] == {"pillow": {"n": 1, "dr_at_far5": 1.0, "dr_at_operating": 1.0}}  # the faint item is not counted
+    bad = bench.score("blind", root, paths, missed, tmp_path, quiet, operating=lambda _c: 0.5)["classes"]["drug_bulk"]
+    assert (bad["ap50"], bad["dr_at_far5"]) == (0.0, 0.0)
