@@ -12,7 +12,8 @@
 3. Reports, per rendering and candidate: firearm AP50, the firearms category's DR at FAR 5%, firearm boxes on
    true metal objects at the operating thresholds (`gray_stations.firearm_on_metal`), and the confusion by
    class: for each true knife, scissors and tool, the highest firearm score of a box overlapping it (IoU >=
-   `OVERLAP_IOU`), against the firearm score each true firearm gets. `P(metal > gun)`: the share of (metal
+   `OVERLAP_IOU`; not a box that finds a real gun lying across it), against the firearm score each true
+   firearm gets. `P(metal > gun)`: the share of (metal
    object, true firearm) pairs in which the metal object has the strictly higher firearm score, i.e. how
    often a blade or tool outscores a real gun as `firearm`.
 """
@@ -107,9 +108,14 @@ def object_confusion(predictions: Path, samples: list[Any]) -> Confusion:
         boxes = np.array([d["box"] for d in guns], np.float32).reshape(-1, 4)
         scores = np.array([d["score"] for d in guns], np.float32)
         iou = box_iou(s.boxes, boxes)
+        true_gun = np.array([n == "firearm" for n in s.class_names])
+        # a box that finds a real gun (IoU >= 0.5, AP's match) lying across a wrench is no confusion of the wrench
+        finds_gun = (iou[true_gun] >= 0.5).any(axis=0) if true_gun.any() else np.zeros(len(guns), bool)
         for j, name in enumerate(s.class_names):
             if name == "firearm" or name in METAL:
                 hit = iou[j] >= OVERLAP_IOU if iou.shape[1] else np.zeros(0, bool)
+                if name != "firearm":
+                    hit &= ~finds_gun
                 out.add(name, float(scores[hit].max()) if hit.any() else 0.0)
     return out
 
@@ -126,6 +132,11 @@ class Row:
     firearm_threshold: float
     seconds: float
     scores: dict[str, list[float]]  # class -> each true object's highest overlapping firearm score
+
+    def metal_at_threshold(self) -> float:
+        """Share of the true metal objects with a firearm box at or above the operating threshold on them."""
+        metal = np.array([s for n in METAL for s in self.scores.get(n, [])])
+        return float((metal >= self.firearm_threshold).mean()) if len(metal) else 0.0
 
 
 def _stats(scores: list[float], threshold: float) -> dict[str, float]:
@@ -202,9 +213,10 @@ def write_report(rows: list[Row], out: Path, *, model: str, seconds: float) -> N
                      f"{cell(r, 'knife')} | {cell(r, 'scissors')} | {cell(r, 'tool')} | {_f(r.outscore, True)} |")
     lines += ["", "## Candidate rules", "",
               "`postprocess.confusable` with target firearm, rivals knife, scissors, tool. Firearm on metal: firearm boxes at the operating "
-              "thresholds on true knives, scissors and tools, per object (evaluate's confusion).", "",
-              "| candidate | colour AP50 | colour DR at FAR 5% | physics AP50 | mean AP50, 9 gray | mean DR at FAR 5%, 9 gray | mean firearm on metal, 9 gray | mean P(metal > gun), 9 gray |",
-              "|---|---|---|---|---|---|---|---|"]
+              "thresholds on true knives, scissors and tools, per object (evaluate's confusion: IoU >= 0.5, one box per object). "
+              f"Metal >= thr: the same objects with a firearm box at or above the threshold overlapping them (IoU >= {OVERLAP_IOU}).", "",
+              "| candidate | colour AP50 | colour DR at FAR 5% | physics AP50 | mean AP50, 9 gray | mean DR at FAR 5%, 9 gray | mean firearm on metal, 9 gray | mean metal >= thr, 9 gray | mean P(metal > gun), 9 gray |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for candidate in dict.fromkeys(r.candidate for r in rows):
         sel = {r.rendering: r for r in rows if r.candidate == candidate}
         others = [r for name, r in sel.items() if name not in ("colour", "physics")]
@@ -212,7 +224,8 @@ def write_report(rows: list[Row], out: Path, *, model: str, seconds: float) -> N
         colour, physics = sel.get("colour"), sel.get("physics")
         lines.append(f"| {candidate} | {_f(colour and colour.firearm_ap50)} | {_f(colour and colour.firearm_dr_at_far5, True)} | "
                      f"{_f(physics and physics.firearm_ap50)} | {_f(mean('firearm_ap50'))} | {_f(mean('firearm_dr_at_far5'), True)} | "
-                     f"{_f(mean('firearm_on_metal'), True)} | {_f(mean('outscore'), True)} |")
+                     f"{_f(mean('firearm_on_metal'), True)} | {_f(float(np.mean([r.metal_at_threshold() for r in others])) if others else None, True)} | "
+                     f"{_f(mean('outscore'), True)} |")
     lines += ["", "Per rendering (AP50 / DR at FAR 5% / firearm on metal / P(metal > gun)):", "",
               "| rendering | " + " | ".join(dict.fromkeys(r.candidate for r in rows)) + " |",
               "|---|" + "---|" * len(dict.fromkeys(r.candidate for r in rows))]
@@ -233,11 +246,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--renderings", nargs="*", default=list(gray_stations.RENDERINGS), choices=list(gray_stations.RENDERINGS))
     parser.add_argument("--candidates", nargs="*", default=list(CANDIDATES), choices=list(CANDIDATES))
     parser.add_argument("--limit", type=int, default=None, help="Only the first and last N validation scans (a quick check).")
+    parser.add_argument("--workdir", type=Path, default=None, help="Keep the renderings and evaluations here (default: a temp dir, removed).")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="xscreen-confusion-") as tmp:
-        rows = measure(args.model, real=args.real, workdir=Path(tmp), renderings=args.renderings, candidates=args.candidates, limit=args.limit)
+        rows = measure(args.model, real=args.real, workdir=args.workdir or Path(tmp), renderings=args.renderings, candidates=args.candidates, limit=args.limit)
     write_report(rows, args.out, model=args.model, seconds=time.perf_counter() - started)
     print(args.out.read_text())
 

@@ -31,8 +31,8 @@ def bench():
 
 def test_object_confusion_takes_the_best_overlapping_firearm_box_per_true_object(bench, tmp_path: Path) -> None:
     image = tmp_path / "a.png"
-    sample = SimpleNamespace(image=image, boxes=np.array([[0, 0, 100, 50], [200, 200, 260, 300], [400, 0, 450, 40]], np.float32),
-                             class_names=["firearm", "knife", "tool"])
+    sample = SimpleNamespace(image=image, boxes=np.array([[0, 0, 100, 50], [200, 200, 260, 300], [400, 0, 450, 40], [0, 0, 90, 45]], np.float32),
+                             class_names=["firearm", "knife", "tool", "tool"])  # the last: a wrench under the gun
     detections = [
         {"class_name": "firearm", "score": 0.9, "box": [2, 0, 100, 52]},  # on the gun
         {"class_name": "firearm", "score": 0.4, "box": [200, 230, 260, 300]},  # on the knife, IoU 0.7
@@ -42,7 +42,7 @@ def test_object_confusion_takes_the_best_overlapping_firearm_box_per_true_object
     predictions = tmp_path / "predictions.jsonl"
     predictions.write_text(json.dumps({"path": str(image), "kind": "gray", "detections": detections}) + "\n")
     confusion = bench.object_confusion(predictions, [sample])
-    assert confusion.by_class == {"firearm": [pytest.approx(0.9)], "knife": [pytest.approx(0.4)], "tool": [0.0]}
+    assert confusion.by_class == {"firearm": [pytest.approx(0.9)], "knife": [pytest.approx(0.4)], "tool": [0.0, 0.0]}
 
 
 def test_outscore_counts_pairs_where_metal_is_strictly_higher(bench) -> None:

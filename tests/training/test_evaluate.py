@@ -116,7 +116,8 @@ def _gray_pngs(shared_data: Path, root: Path, n: int) -> Path:
 SHIPPED_MODELS = Path(__file__).resolve().parents[2] / "models"  # the shipped model finds guns in real scans
 
 
-def test_evaluate_and_predict_give_the_same_boxes_on_gray_pngs(shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("model", ["xscreen-yolo11n:2", "xscreen-yolo11n:4"])  # 4: gray thresholds and a postprocess rule
+def test_evaluate_and_predict_give_the_same_boxes_on_gray_pngs(shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: str) -> None:
     """Regression: evaluate read files with cv2.IMREAD_COLOR and called them colour, so it scored gray PNGs as
     three equal channels while stations decoded them as `gray` and converted them: a figure no station got."""
     from typer.testing import CliRunner
@@ -126,7 +127,6 @@ def test_evaluate_and_predict_give_the_same_boxes_on_gray_pngs(shared_data: Path
     from xscreen.vision.registry import resolve_model
 
     data = _gray_pngs(shared_data, tmp_path / "gray", n=6)
-    model = "xscreen-yolo11n:2"
     monkeypatch.setenv("XSCREEN_MODELS_DIR", str(SHIPPED_MODELS))
     get_settings.cache_clear()
     runner = CliRunner()
@@ -135,7 +135,7 @@ def test_evaluate_and_predict_give_the_same_boxes_on_gray_pngs(shared_data: Path
     predicted = runner.invoke(app, ["predict", str(data.parent / "images" / "val"), "--json", "--model", model])
     assert predicted.exit_code == 0, predicted.output
 
-    conf = resolve_model(model, models_dir=SHIPPED_MODELS).card.thresholds.conf
+    thresholds = resolve_model(model, models_dir=SHIPPED_MODELS).card.thresholds
     by_path = {row["path"]: row for row in map(json.loads, (tmp_path / "eval" / "predictions.jsonl").read_text().splitlines())}
     rows = json.loads(predicted.stdout)
     assert sorted(r["path"] for r in rows) == sorted(by_path) and len(rows) == 6
@@ -144,7 +144,7 @@ def test_evaluate_and_predict_give_the_same_boxes_on_gray_pngs(shared_data: Path
         scored = by_path[row["path"]]
         assert row["kind"] == scored["kind"] == "gray"
         # evaluate keeps every box down to its scoring floor; above the card's threshold it is what predict gives
-        above = [d for d in scored["detections"] if d["score"] > conf]
+        above = [d for d in scored["detections"] if d["score"] > thresholds.for_class(d["class_name"], "gray")]
         assert [d["class_name"] for d in above] == [d["class_name"] for d in row["detections"]]
         for a, b in zip(above, row["detections"]):
             assert a["score"] == pytest.approx(b["score"], abs=1e-4) and a["box"] == pytest.approx(b["box"], abs=0.05)
