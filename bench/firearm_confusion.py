@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gray_stations
 import numpy as np
 
-import gray_stations
 from xscreen.settings import get_settings
 from xscreen.vision.registry import ConfusableSpec, PostprocessSpec
 
