@@ -180,8 +180,7 @@ def measure(model: str, *, real: Path, workdir: Path, renderings: list[str], can
     return rows
 
 
-def _f(v: float | None, pct: bool = False) -> str:
-    return "–" if v is None else (f"{100 * v:.1f}%" if pct else f"{v:.3f}")
+_f = gray_stations._f  # the same number formats as its report
 
 
 def write_report(rows: list[Row], out: Path, *, model: str, seconds: float) -> None:

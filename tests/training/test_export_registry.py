@@ -134,16 +134,25 @@ def test_parity_without_real_scans_names_the_flags_and_no_parity_skips_it(tiny_m
     assert "export parity: not checked" in shown.output
 
 
-def test_models_derive_shares_the_weights_and_edits_only_the_card(tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from typer.testing import CliRunner
-
-    from xscreen.cli import app
+@pytest.fixture
+def scratch_registry(tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A copy of the tiny registry that the CLI writes to (XSCREEN_MODELS_DIR)."""
     from xscreen.settings import get_settings
 
     models = tmp_path / "models"
     shutil.copytree(tiny_models_dir, models)
     monkeypatch.setenv("XSCREEN_MODELS_DIR", str(models))
     get_settings.cache_clear()
+    yield models
+    get_settings.cache_clear()
+
+
+def test_models_derive_shares_the_weights_and_edits_only_the_card(scratch_registry: Path) -> None:
+    from typer.testing import CliRunner
+
+    from xscreen.cli import app
+
+    models = scratch_registry
     runner = CliRunner()
     before = resolve_model("tiny:1", models_dir=models).card
     bad = runner.invoke(app, ["models", "derive", "tiny:1", "--note", "x", "--class-conf", "gray:unicorn=0.3"])
@@ -162,20 +171,15 @@ def test_models_derive_shares_the_weights_and_edits_only_the_card(tiny_models_di
     assert card.training["derived_from"] == "tiny:1" and card.training["derived_note"] == "gray stations: matched display"
 
     assert resolve_model("tiny:1", models_dir=models).card == before  # the source version is untouched
-    get_settings.cache_clear()
 
 
-def test_models_derive_writes_postprocess_rules_and_refuses_bad_ones(tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_models_derive_writes_postprocess_rules_and_refuses_bad_ones(scratch_registry: Path, tmp_path: Path) -> None:
     """Issue 18.4: the look-alike rule travels in the card of a derived version, so it is versioned with the weights."""
     from typer.testing import CliRunner
 
     from xscreen.cli import app
-    from xscreen.settings import get_settings
 
-    models = tmp_path / "models"
-    shutil.copytree(tiny_models_dir, models)
-    monkeypatch.setenv("XSCREEN_MODELS_DIR", str(models))
-    get_settings.cache_clear()
+    models = scratch_registry
     runner = CliRunner()
     bad_files = {
         "sword.yaml": ("confusable: [{target: firearm, rivals: [sword]}]\n", "lacks: ['sword']"),
@@ -199,7 +203,6 @@ def test_models_derive_writes_postprocess_rules_and_refuses_bad_ones(tiny_models
     (spec,) = card.postprocess.confusable
     assert (spec.target, spec.rivals, spec.suppress_iou, spec.margin, spec.discount) == ("firearm", ["knife", "scissors", "tool"], 0.5, 0.0, False)
     assert resolve_model("tiny:1", models_dir=models).card.postprocess.confusable == []  # old cards: no rule
-    get_settings.cache_clear()
 
 
 def test_parity_asks_pytorch_for_the_geometry_the_engine_runs(tiny_models_dir: Path, shared_data: Path) -> None:
