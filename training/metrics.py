@@ -14,7 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
-from xscreen.vision.postprocess import box_iou  # noqa: F401 - the one IoU matrix; matching below uses it
+from xscreen.vision.postprocess import box_iou  # the one IoU matrix (decoding's look-alike rule uses it too)
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, 10)
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)

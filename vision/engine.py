@@ -2,7 +2,7 @@
 
 Everything that runs a model goes through here (service, batch re-screening, evaluation, export parity),
 so a metric measured offline is the metric of what stations run. The card says how: input size and
-preprocessing, output layout, class order, thresholds, image kind and pixel scale.
+preprocessing, output layout, class order, thresholds, decoding rules (`postprocess`), image kind and pixel scale.
 
 Providers: `settings.providers` order (TensorRT -> CUDA -> CPU) filtered to what this onnxruntime build
 offers; a provider the build lists but cannot start (no GPU, missing CUDA libraries) is dropped by

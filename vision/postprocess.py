@@ -7,17 +7,18 @@ Two layouts, as the model card's `output.layout` names them:
   class's boxes by `class * max_wh`, keep the first `max_det`. Vectorised numpy; NMS is greedy like
   torchvision's (suppress IoU > threshold) with one vectorised IoU row per kept box.
 - `end2end`, (B, N, 6): x1, y1, x2, y2, score, class. YOLO26's NMS-free head, and also what an export with NMS
-  inside the graph produces; only the score filter and `max_det` apply.
+  inside the graph produces; only the score filter, `max_det` and a look-alike suppression apply.
 
 Look-alike classes (the card's `postprocess.confusable`, issue 18.4: knives, tools and throwing stars read as
 firearms on gray scans). Each `Confusable` names a target class and its rivals; with none, decoding is exactly
-ultralytics'. Two rules, each off at its default:
+ultralytics'. Three rules, each off at its default:
 - `margin` (yolo_raw only, per anchor, before the score filter): an anchor whose best class is the target keeps
   it only when the target's score beats the anchor's best rival score by `margin`; otherwise the anchor is the
   rival, at the rival's score. The head scores every class at every anchor, so this needs no second pass.
 - `discount` (yolo_raw only, per anchor, before `margin`): the target's score becomes score x (1 - best rival
   score), the chance of "target and not the rival" when the head's sigmoid scores are read as independent; an
-  anchor whose discounted score falls below the rival's is the rival. Unlike the other two it reorders scores.
+  anchor whose discounted score falls below the rival's is the rival. It rescales every target score, so it
+  reorders them.
 - `suppress_iou` (after NMS): a target box that overlaps a rival box at IoU >= `suppress_iou` scoring more than
   `suppress_ratio` x its own score is dropped (ratio 1: the rival outscores it). Rival boxes are decoded down to
   `suppress_ratio` x conf and those below conf removed after the rule, so the boxes a station keeps do not
