@@ -32,8 +32,25 @@ def next_version(models_dir: Path, name: str) -> int:
     return max(versions, default=0) + 1
 
 
-def write_version(*, models_dir: Path, card: ModelCard, files: dict[str, Path]) -> RegistryModel:
-    """Copy `files` (registry file name -> source path) into NAME/VERSION with a card carrying their sha256.
+def _place(source: Path, target: Path, link: bool) -> None:
+    """Copy `source` to `target`, or with `link` make `target` a relative link to the file `source` names.
+
+    A derived version links to the first version's file (links resolved, so never a chain): the registry is
+    read through the links and verified by sha256 as before, while a checkout, an image or a transfer to a
+    GPU host carries each weight file once. Where links cannot be made (some file systems), it copies."""
+    if link:
+        real = source.resolve()
+        try:
+            os.symlink(os.path.relpath(real, target.parent), target)
+            return
+        except OSError:
+            pass
+    shutil.copyfile(source, target)
+
+
+def write_version(*, models_dir: Path, card: ModelCard, files: dict[str, Path], link: bool = False) -> RegistryModel:
+    """Copy `files` (registry file name -> source path) into NAME/VERSION with a card carrying their sha256;
+    with `link`, relative links to the files instead (`derive_version`: weights of a version beside it).
 
     The folder is assembled beside its final place and renamed in one step, so a crash never leaves a
     half-written version that `resolve_model` would pick up. Existing versions are never overwritten.
@@ -45,7 +62,7 @@ def write_version(*, models_dir: Path, card: ModelCard, files: dict[str, Path]) 
     staging = Path(tempfile.mkdtemp(prefix=f".{card.version}-", dir=final.parent))
     try:
         for filename, source in files.items():
-            shutil.copyfile(source, staging / filename)
+            _place(source, staging / filename, link)
         card = card.model_copy(update={"files": {f: sha256_file(staging / f) for f in files}})
         (staging / CARD_FILE).write_text(json.dumps(card.model_dump(mode="json"), indent=2) + "\n")
         staging.chmod(0o755)  # mkdtemp makes it 0700: a service running as another user could not read it
@@ -88,7 +105,8 @@ def derive_version(
     metrics: dict | None = None, postprocess: PostprocessSpec | None = None,
 ) -> RegistryModel:
     """A new version of `ref`'s model with the same weight files and an edited card: another gray path or
-    operating thresholds chosen on validation, decoding rules (`postprocess`). Weights unchanged, so no export and no parity to redo; the card
+    operating thresholds chosen on validation, decoding rules (`postprocess`). Weights unchanged (linked, not
+    copied: see `_place`), so no export and no parity to redo; the card
     says which version it came from and why (`training.derived_from`, `training.derived_note`)."""
     source = resolve_model(ref, models_dir=models_dir)
     card = source.card
@@ -104,4 +122,4 @@ def derive_version(
         "metrics": metrics if metrics is not None else {},  # the source's figures were measured on another card
     })
     ModelCard.model_validate(card.model_dump())  # an input update bypasses validation in model_copy
-    return write_version(models_dir=models_dir, card=card, files={f: source.path / f for f in source.card.files})
+    return write_version(models_dir=models_dir, card=card, files={f: source.path / f for f in source.card.files}, link=True)

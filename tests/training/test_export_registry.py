@@ -163,7 +163,7 @@ def test_models_derive_shares_the_weights_and_edits_only_the_card(scratch_regist
     ok = runner.invoke(app, ["models", "derive", "tiny:1", "--note", "gray stations: matched display",
                              "--gray-display", "matched", "--class-conf", "gray:firearm=0.3", "--class-conf", "knife=0.4"])
     assert ok.exit_code == 0, ok.output
-    derived = resolve_model("tiny:2", models_dir=models)  # verifies the copied files against the new card
+    derived = resolve_model("tiny:2", models_dir=models)  # verifies the linked files against the new card
     card = derived.card
     assert card.input.gray_display == "matched" and card.thresholds.per_kind == {"gray": {"firearm": 0.3}}
     assert card.thresholds.per_class == {"knife": 0.4} and card.thresholds.conf == before.thresholds.conf
@@ -171,6 +171,27 @@ def test_models_derive_shares_the_weights_and_edits_only_the_card(scratch_regist
     assert card.training["derived_from"] == "tiny:1" and card.training["derived_note"] == "gray stations: matched display"
 
     assert resolve_model("tiny:1", models_dir=models).card == before  # the source version is untouched
+
+
+def test_derived_versions_link_the_first_versions_weights(scratch_registry: Path) -> None:
+    """A derived version carries no second copy of the weights (a checkout with versions 2, 3 and 4 of one
+    network held three, 42 of the 64 MiB a GPU host's transfer allows): relative links to the version that
+    holds the file, never a chain, read and verified as before; the source and the copy stay intact."""
+    import os
+
+    from xscreen.training.registry import derive_version
+
+    models = scratch_registry
+    first = resolve_model("tiny:1", models_dir=models)
+    second = derive_version("tiny:1", models_dir=models, note="another card")
+    third = derive_version("tiny:2", models_dir=models, note="and another")
+    for derived in (second, third):
+        for filename in first.card.files:
+            path = derived.path / filename
+            assert path.is_symlink() and not os.path.isabs(os.readlink(path))
+            assert path.resolve() == (first.path / filename).resolve()  # to version 1 itself, not through version 2
+            assert not (first.path / filename).is_symlink()
+    assert resolve_model("tiny:3", models_dir=models).card.files == first.card.files  # verified through the links
 
 
 def test_models_derive_writes_postprocess_rules_and_refuses_bad_ones(scratch_registry: Path, tmp_path: Path) -> None:
