@@ -232,9 +232,7 @@ def write_report(rows: list[Row], out: Path, *, model: str, seconds: float) -> N
         cells = [f"{_f(r.firearm_ap50)} / {_f(r.firearm_dr_at_far5, True)} / {_f(r.firearm_on_metal, True)} / {_f(r.outscore, True)}"
                  for r in rows if r.rendering == rendering]
         lines.append(f"| {rendering} | " + " | ".join(cells) + " |")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(lines) + "\n")
-    out.with_suffix(".json").write_text(json.dumps([r.__dict__ for r in rows], indent=2) + "\n")
+    gray_stations.save_report(out, lines, rows)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -249,6 +249,12 @@ def write_report(rows: list[Row], out: Path, *, model: str, seconds: float) -> N
             mean = lambda key: float(np.mean([getattr(r, key) or 0.0 for r in sel]))  # noqa: E731
             lines.append(f"| {gray_input} | {_f(mean('firearm_ap50'))} | {_f(mean('firearm_dr_at_far5'), pct=True)} | {_f(mean('knife_ap50'))} | "
                          f"{_f(mean('firearm_on_metal'), pct=True)} |")
+    save_report(out, lines, rows)
+
+
+
+def save_report(out: Path, lines: list[str], rows: list) -> None:
+    """The Markdown report and, beside it, the rows as JSON (also bench/firearm_confusion.py's)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     out.with_suffix(".json").write_text(json.dumps([r.__dict__ for r in rows], indent=2) + "\n")
