@@ -118,11 +118,17 @@ def attenuations_from_colour(rgb: np.ndarray, profile: ScannerProfile | None = N
     return t[..., 0] * t[..., 1], t[..., 0]
 
 
-def _lookup(rgb: np.ndarray, profile: ScannerProfile | None, table: Callable[[ScannerProfile], np.ndarray] | None = None) -> np.ndarray:
-    profile = _resolve(profile)
+def _as_rgb(rgb: np.ndarray) -> np.ndarray:
+    """The (H, W, 3) uint8 RGB array every colour conversion here reads; anything else is a ValueError."""
     arr = np.asarray(rgb)
     if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
         raise ValueError(f"expected (H, W, 3) uint8 RGB, got {arr.shape} {arr.dtype}")
+    return arr
+
+
+def _lookup(rgb: np.ndarray, profile: ScannerProfile | None, table: Callable[[ScannerProfile], np.ndarray] | None = None) -> np.ndarray:
+    profile = _resolve(profile)
+    arr = _as_rgb(rgb)
     q = (arr // _Q).astype(np.intp)
     return (table or _inverse_table)(profile)[q[..., 0], q[..., 1], q[..., 2]]
 
@@ -140,9 +146,7 @@ def colour_to_gray(rgb: np.ndarray, profile: ScannerProfile | None = None) -> np
     32^3 colours' grays: the same values as `gray_from_attenuation(attenuation_from_colour(rgb))` at a ninth
     of the cost (11 -> 1.2 ms for a 0.5-megapixel scan: no float table gathered, no intp index array)."""
     profile = _resolve(profile)
-    arr = np.asarray(rgb)
-    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
-        raise ValueError(f"expected (H, W, 3) uint8 RGB, got {arr.shape} {arr.dtype}")
+    arr = _as_rgb(rgb)
     q = arr >> (8 - _BITS)  # // _Q
     index = np.left_shift(q[..., 0], 2 * _BITS, dtype=np.uint16)
     index |= np.left_shift(q[..., 1], _BITS, dtype=np.uint16)
@@ -205,9 +209,7 @@ def recolour(rgb: np.ndarray, target: ScannerProfile, beam_softening: float = 0.
     than the inverse table's 32 levels, and the scan's own background, survive.
     """
     source = _resolve(source)
-    arr = np.asarray(rgb)
-    if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
-        raise ValueError(f"expected (H, W, 3) uint8 RGB, got {arr.shape} {arr.dtype}")
+    arr = _as_rgb(rgb)
     q = (arr // _Q).astype(np.intp)
     t = _inverse_z_table(source)[q[..., 0], q[..., 1], q[..., 2]]
     a_high, z = t[..., 0], t[..., 1]
