@@ -41,7 +41,7 @@ def _place(source: Path, target: Path, link: bool) -> None:
     if link:
         real = source.resolve()
         try:
-            os.symlink(os.path.relpath(real, target.parent), target)
+            os.symlink(os.path.relpath(real, target.parent.resolve()), target)  # both resolved: a linked models dir too
             return
         except OSError:
             pass

@@ -194,6 +194,18 @@ def test_derived_versions_link_the_first_versions_weights(scratch_registry: Path
     assert resolve_model("tiny:3", models_dir=models).card.files == first.card.files  # verified through the links
 
 
+def test_derive_links_hold_when_the_models_dir_is_itself_a_link(scratch_registry: Path, tmp_path: Path) -> None:
+    """A registry reached through a symlinked folder (/srv/models -> /data/models) gets links that resolve in
+    the real folder, where the version actually lies."""
+    from xscreen.training.registry import derive_version
+
+    linked = tmp_path / "srv" / "xscreen" / "models"  # deeper than the real folder: a relative path must not mix them
+    linked.parent.mkdir(parents=True)
+    linked.symlink_to(scratch_registry, target_is_directory=True)
+    derived = derive_version("tiny:1", models_dir=linked, note="through the link")
+    assert resolve_model(derived.ref, models_dir=linked).card.files == resolve_model("tiny:1", models_dir=scratch_registry).card.files
+
+
 def test_models_derive_writes_postprocess_rules_and_refuses_bad_ones(scratch_registry: Path, tmp_path: Path) -> None:
     """Issue 18.4: the look-alike rule travels in the card of a derived version, so it is versioned with the weights."""
     from typer.testing import CliRunner
