@@ -112,11 +112,10 @@ def render_view(scan: Scan, view: View, region: tuple[int, int, int, int], max_s
     if view == "display":
         return part.display_rgb()
     if scan.kind == "gray":  # view == "high": a_H of the single energy, at half strength
-        from xscreen.vision.xray.profiles import load_profile
-        from xscreen.vision.xray.render import attenuation
+        from xscreen.vision.xray.render import attenuation, attenuation_from_gray
 
         if part.pixels.dtype == np.uint8:  # a display image: 255 * T ** gray_gamma, inverted
-            a_high = -np.log(np.clip(part.pixels / 255.0, 1 / 512, 1.0)).astype(np.float32) / load_profile(None).display.gray_gamma
+            a_high = attenuation_from_gray(part.pixels)
         else:
             a_high = attenuation(part.pixels)
         return _gray(a_high * HIGH_PENETRATION)

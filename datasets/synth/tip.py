@@ -39,6 +39,7 @@ from xscreen.datasets.synth.threats import THREAT_BUILDERS
 from xscreen.datasets.synth.writer import write_data_yaml
 from xscreen.vision.taxonomy import Taxonomy
 from xscreen.vision.xray.profiles import ScannerProfile, load_profile
+from xscreen.vision.xray.render import attenuation_from_gray
 from xscreen.vision.yolo import Box, Label, boxes_to_labels, find_images, label_path, load_data_yaml, read_labels, write_labels
 
 _OBJECT_ATTENUATION = 0.05  # a_H above which a real pixel belongs to the scanned item, not the belt
@@ -114,7 +115,7 @@ class ProjectionCanvas:
         self.rng, self.taxonomy, self.profile, self.config = rng, taxonomy, profile, config
         self.gray = img.ndim == 2
         if self.gray:
-            self.a_high = -np.log(np.clip(img.astype(np.float32) / 255.0, 1 / 512, 1.0)) / profile.display.gray_gamma
+            self.a_high = attenuation_from_gray(img, profile)
             self.a_low = self.a_high
         else:
             self.a_low, self.a_high = attenuations_from_colour(img, profile)

@@ -42,6 +42,7 @@ from xscreen.vision.xray.render import (
     A_MAX,
     COLOUR_LUT_SHAPE,
     _resolve,
+    attenuation_from_gray,
     colour_lut,
     gray_from_attenuation,
     material_class,
@@ -162,9 +163,7 @@ def assumed_class(a_high: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def _gray_palette(profile: ScannerProfile) -> np.ndarray:
-    g = np.arange(256, dtype=np.float64)
-    a = -np.log(np.clip(g / 255.0, 1.0 / 512, 1.0)) / profile.display.gray_gamma
-    a[255] = 0.0
+    a = attenuation_from_gray(np.arange(256), profile, np.float64)
     return np.clip(palette_colour(assumed_class(a), a, profile) + 0.5, 0, 255).astype(np.uint8)  # (256, 3)
 
 

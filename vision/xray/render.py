@@ -169,6 +169,13 @@ def gray_from_attenuation(a_high: np.ndarray, profile: ScannerProfile | None = N
     return np.clip(g + 0.5, 0, 255).astype(np.uint8)
 
 
+def attenuation_from_gray(gray: np.ndarray, profile: ScannerProfile | None = None, dtype: type = np.float32) -> np.ndarray:
+    """The inverse of `gray_from_attenuation`: a_H of each level of a gray display (255 * T ** gray_gamma), in `dtype`."""
+    profile = _resolve(profile)
+    transmission = np.clip(np.asarray(gray, dtype) / dtype(255.0), dtype(1 / 512), dtype(1.0))
+    return -np.log(transmission) / dtype(profile.display.gray_gamma)
+
+
 def render_gray(high: np.ndarray, profile: ScannerProfile | None = None) -> np.ndarray:
     """Single-energy view: (H, W) uint8, 255 * T ** gray_gamma (white air, dark where absorbed)."""
     profile = _resolve(profile)
