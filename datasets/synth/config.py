@@ -36,6 +36,9 @@ class SynthConfig(BaseModel):
     no_threat_fraction: float = Field(0.35, ge=0.3, le=1.0)
     max_threats: int = Field(3, ge=1, le=10)
     threat_weights: dict[str, float] = Field(default_factory=lambda: {"firearm": 1.0, "firearm_part": 1.3, "magazine": 0.7, "ammunition": 0.7, "knife": 1.0, "drug_bulk": 1.4, "drug_tablets": 1.0})
+    builder_weights: dict[str, dict[str, float]] = Field(
+        default_factory=lambda: {"knife": {"knife": 0.5, "throwing_star": 0.25, "razor_blade": 0.25}},
+        description="per class, how often each of its builders (threats.THREAT_BUILDERS) is drawn; a class not listed draws its builders uniformly")
     lookalike_weights: dict[str, float] = Field(default_factory=lambda: {"scissors": 1.0, "tool": 1.0})
     lookalike_probability: float = Field(0.3, ge=0, le=1)
     conceal_probability: float = Field(0.4, ge=0, le=1, description="chance a drug is hidden in a host object")
@@ -47,8 +50,8 @@ class SynthConfig(BaseModel):
 
     @model_validator(mode="after")
     def _weights_positive(self) -> "SynthConfig":
-        for field in ("profiles", "containers", "threat_weights"):
-            weights = getattr(self, field)
+        named = [(field, getattr(self, field)) for field in ("profiles", "containers", "threat_weights")]
+        for field, weights in named + [(f"builder_weights.{cls}", w) for cls, w in self.builder_weights.items()]:
             if not weights or any(v < 0 for v in weights.values()) or sum(weights.values()) <= 0:
                 raise ValueError(f"{field} needs non-negative weights with a positive sum")
         return self

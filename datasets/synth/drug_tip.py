@@ -91,7 +91,7 @@ def drug_tip_dataset(backgrounds: Path, out_dir: Path, *, split: str, count: int
                 projections += canvas.project(item.objects, {"family": item.family, "host": item.host})
             if rng.random() < options.companion_probability:
                 cls = COMPANION_CLASSES[int(rng.integers(0, len(COMPANION_CLASSES)))]
-                projections += canvas.project([random_threat(rng, cls)])
+                projections += canvas.project([random_threat(rng, cls, config)])
             out = canvas.image()
             h, w = out.shape[:2]
             own = [label._replace(class_id=ids[label.class_id]) for label in read_labels(label_path(bg))]

@@ -54,6 +54,45 @@ PLIERS_JAW = _arr([(0, -3), (60, -2), (70, 4), (0, 6)])
 PLIERS_HANDLE = _arr([(0, 0), (-130, 12), (-132, 4), (0, -6)])
 SCISSORS_BLADE = _arr([(0, -4), (100, -1), (105, 2), (0, 6)])
 
+# Razor blades, flat, edges along x. Double-edge safety blade: 43 x 22 mm, both long sides ground, a notch
+# in each short side and the slotted centre (a bar slot with a bulge at the middle and round ends) that the
+# razor's pins go through (`DE_BLADE_SLOT`, cut out of it).
+DE_BLADE = _arr([(-21.5, -11), (21.5, -11), (21.5, -2.5), (19.5, -1.2), (19.5, 1.2), (21.5, 2.5), (21.5, 11), (-21.5, 11),
+                 (-21.5, 2.5), (-19.5, 1.2), (-19.5, -1.2), (-21.5, -2.5)])
+_SLOT_TOP = [(-16.5, 0.0), (-16.1, 1.1), (-15.0, 1.6), (-14.0, 1.1), (-4.0, 1.1), (-2.2, 2.6), (0.0, 3.4), (2.2, 2.6), (4.0, 1.1),
+             (14.0, 1.1), (15.0, 1.6), (16.1, 1.1), (16.5, 0.0)]
+DE_BLADE_SLOT = _arr(_SLOT_TOP + [(x, -y) for x, y in reversed(_SLOT_TOP[1:-1])])
+# Single-edge blade (38 x 19 mm) with its folded steel spine along the back (+y).
+SE_BLADE = _arr([(-19, -9.5), (19, -9.5), (19, 9.5), (-19, 9.5)])
+SE_SPINE = _arr([(-19, 6.5), (19, 6.5), (19, 9.5), (-19, 9.5)])
+# Utility-knife / box-cutter refill: the trapezoid 61 x 19 mm with two notches in the back.
+UTILITY_BLADE = _arr([(-30.5, -9.5), (30.5, -9.5), (21, 9.5), (6, 9.5), (4, 7), (-4, 7), (-6, 9.5), (-21, 9.5)])
+# Snap-off cutter blade, 100 x 18 mm parallelogram (score lines are too fine for the detector grid).
+SNAP_OFF_BLADE = _arr([(-50, -9), (44, -9), (50, 9), (-44, 9)])
+
+
+def star_outline(points: int, outer: float, inner: float, *, sweep: float = 0.0, teeth: int = 0, tooth: float = 0.0) -> np.ndarray:
+    """A throwing star (shuriken) in mm: `points` tips at radius `outer`, valleys at `inner`, centred.
+
+    sweep (radians) bends every point sideways along its length (curved, "swirl" stars); teeth > 0 cuts
+    that many saw teeth of depth `tooth` mm into each point's edges (serrated stars).
+    """
+    half = np.pi / points
+    samples = max(2 * teeth, 6) + 1
+    t = np.linspace(0.0, 1.0, samples)
+    out: list[np.ndarray] = []
+    for k in range(points):
+        centre = 2 * np.pi * k / points
+        for side in (-1.0, 1.0):
+            u = t if side < 0 else t[::-1]  # valley -> tip on the leading edge, tip -> valley on the trailing one
+            radius = inner + (outer - inner) * u
+            angle = centre + side * half * (1 - u) + sweep * u ** 2
+            if teeth:
+                radius = radius - tooth * (np.arange(samples) % 2) * (u > 0.15) * (u < 0.9)
+            edge = np.column_stack([radius * np.cos(angle), radius * np.sin(angle)])
+            out.append(edge[:-1])  # the tip once, each valley once (the next point's leading edge starts there)
+    return np.concatenate(out)
+
 
 def spring_path(length: float, diameter: float, turns: int) -> np.ndarray:
     """A coil spring seen from the side: a zigzag between the coil's two silhouette lines."""

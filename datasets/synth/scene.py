@@ -19,7 +19,7 @@ from xscreen.datasets.synth.config import SynthConfig
 from xscreen.datasets.synth.labels import Footprint, measure_footprint
 from xscreen.datasets.synth.objects import SceneObject, random_pose
 from xscreen.datasets.synth.shapes import Shape, footprint_bounds, path_length, rotation_matrix
-from xscreen.datasets.synth.threats import THREAT_BUILDERS
+from xscreen.datasets.synth.threats import THREAT_BUILDERS, Builder
 from xscreen.errors import ConfigError
 from xscreen.vision.taxonomy import Taxonomy
 from xscreen.vision.xray.detector import simulate_detector
@@ -128,6 +128,19 @@ def sample_scene(rng: np.random.Generator, config: SynthConfig, taxonomy: Taxono
     return Scene(container, objects, (float(x0), float(y0), float(x1), float(y1)), float(pitch), profile, width, height)
 
 
+def pick_builder(rng: np.random.Generator, cls: str, config: SynthConfig) -> Builder:
+    """One of the class's builders, by `config.builder_weights` (uniform for a class it does not list: one draw
+    either way, so adding weights for one class leaves the other classes' scenes as they were)."""
+    builders = THREAT_BUILDERS[cls]
+    weights = config.builder_weights.get(cls)
+    if not weights:
+        return builders[str(rng.choice(list(builders)))]
+    unknown = sorted(set(weights) - set(builders))
+    if unknown:
+        raise ConfigError(f"builder_weights.{cls}: no builder {', '.join(unknown)}; {cls} has {', '.join(builders)}")
+    return builders[_pick(rng, weights)]
+
+
 def _threat_objects(cls: str, container: SceneObject, rng: np.random.Generator, config: SynthConfig, taxonomy: Taxonomy, flat: bool) -> list[SceneObject]:
     taxonomy.by_name(cls)  # refuse classes the taxonomy does not have
     if cls not in THREAT_BUILDERS:
@@ -140,8 +153,7 @@ def _threat_objects(cls: str, container: SceneObject, rng: np.random.Generator, 
             if all(o.info.get("form") in ("sheet", "blister") for o in objs):
                 break
     else:
-        builders = THREAT_BUILDERS[cls]
-        objs = builders[str(rng.choice(list(builders)))](rng)
+        objs = pick_builder(rng, cls, config)(rng)
     out: list[SceneObject] = []
     group = objs[0]
     _place(group, container, rng, flat=flat)

@@ -1,5 +1,5 @@
-"""Threat builders: firearms, loose gun parts, magazines, ammunition, knives, drugs; plus the labelled
-benign look-alikes (scissors, tools). Each returns `SceneObject`s in their local frame, labelled with
+"""Threat builders: firearms, loose gun parts, magazines, ammunition, knives (and the other edged weapons
+labelled `knife`: throwing stars, razor blades), drugs; plus the labelled benign look-alikes (scissors, tools). Each returns `SceneObject`s in their local frame, labelled with
 a taxonomy class name (checked against the taxonomy by the scene sampler, never hard-coded ids).
 
 Drugs take their mass first (log-uniform 1 g to 1 kg for bags) and their size from the bulk density of
@@ -237,6 +237,66 @@ def knife(rng: np.random.Generator) -> list[SceneObject]:
     return [_obj(f"knife_{kind}", "knife", shapes, kind=kind)]
 
 
+def throwing_star(rng: np.random.Generator) -> list[SceneObject]:
+    """A shuriken: 3-8 points, 60-120 mm across, 1.5-3 mm carbon or stainless steel plate, a central hole;
+    some with curved (swept) or serrated points. An edged weapon, so labelled `knife` (docs/taxonomy.md)."""
+    points = int(rng.integers(3, 9))
+    diameter = rng.uniform(60, 120)
+    outer = diameter / 2
+    inner = outer * rng.uniform(0.28, 0.5)
+    style = str(rng.choice(["straight", "curved", "serrated"], p=[0.5, 0.3, 0.2]))
+    sweep = rng.uniform(0.25, 0.7) * np.pi / points * rng.choice([-1.0, 1.0]) if style == "curved" else 0.0
+    teeth = int(rng.integers(3, 6)) if style == "serrated" else 0
+    outline = ol.jitter(ol.star_outline(points, outer, inner, sweep=sweep, teeth=teeth, tooth=rng.uniform(1.0, 2.5)), rng, 1.0, 0.01)
+    thickness = rng.uniform(1.5, 3.0)
+    material = "steel" if rng.random() < 0.6 else "stainless"
+    hole = max(inner * rng.uniform(0.25, 0.6), 3.0)
+    shapes = [prism(material, outline, thickness), prism(material, ol.ring_path(hole, hole, 20), thickness, sign=-1.0)]
+    return [_obj(f"throwing_star_{style}", "knife", shapes, kind="throwing_star", points=points, diameter_mm=round(diameter, 1),
+                 thickness_mm=round(thickness, 2), style=style)]
+
+
+# Razor blades: outline, thickness range [mm], material. Double-edge safety blades are 0.1 mm stainless; single-edge
+# blades about 0.23 mm carbon steel with a folded spine; utility and snap-off cutter refills 0.4-0.6 mm.
+RAZOR_BLADES: dict[str, tuple[np.ndarray, tuple[float, float], str]] = {
+    "double_edge": (ol.DE_BLADE, (0.09, 0.11), "stainless"),
+    "single_edge": (ol.SE_BLADE, (0.2, 0.3), "steel"),
+    "utility": (ol.UTILITY_BLADE, (0.5, 0.65), "steel"),
+    "snap_off": (ol.SNAP_OFF_BLADE, (0.38, 0.5), "steel"),
+}
+
+
+def razor_blade(rng: np.random.Generator) -> list[SceneObject]:
+    """One razor blade loose (half of them) or a pack of 5-10 stacked in their dispenser, each blade a little
+    askew. A single 0.1 mm blade attenuates a few percent (often too faint to label); a pack is clearly seen."""
+    kind = str(rng.choice(list(RAZOR_BLADES), p=[0.4, 0.2, 0.25, 0.15]))
+    outline, (t0, t1), material = RAZOR_BLADES[kind]
+    thickness = rng.uniform(t0, t1)
+    count = int(rng.integers(5, 11)) if rng.random() < 0.5 else 1
+    wrapped = kind == "double_edge" and (count > 1 or rng.random() < 0.5)  # each DE blade in its paper wrapper
+    step = thickness + (0.1 if wrapped else 0.02)
+    shapes: list[Shape] = []
+    for i in range(count):
+        at = (rng.normal(0, 0.3) if count > 1 else 0.0, rng.normal(0, 0.3) if count > 1 else 0.0, (i - (count - 1) / 2) * step)
+        rot = rotation_matrix(rng.normal(0, 0.02) if count > 1 else 0.0)
+        shapes.append(prism(material, ol.jitter(outline, rng, 1.0, 0.005), thickness, at=at, rot=rot))
+        if kind == "double_edge":
+            shapes.append(prism(material, ol.DE_BLADE_SLOT, thickness, at=at, rot=rot, sign=-1.0))
+        elif kind == "single_edge":
+            shapes.append(prism(material, ol.SE_SPINE, 2 * 0.25, at=at, rot=rot))  # strip folded over the back
+        if wrapped:
+            shapes.append(box("paper", (23.0, 12.5, 0.05), at=at, rot=rot))
+    x0, y0 = outline.min(axis=0)
+    x1, y1 = outline.max(axis=0)
+    if count > 1:
+        case = "polypropylene" if rng.random() < 0.6 else "cardboard"
+        wall = 1.0 if case == "polypropylene" else 0.5
+        half = ((x1 - x0) / 2 + 1.5 + wall, (y1 - y0) / 2 + 1.5 + wall, count * step / 2 + 1.0 + wall)
+        shapes += hollow_box(case, half, wall, at=((x0 + x1) / 2, (y0 + y1) / 2, 0.0))
+    name = f"razor_{'pack_' if count > 1 else ''}{kind}"
+    return [_obj(name, "knife", shapes, kind="razor_blade", blade=kind, count=count, thickness_mm=round(thickness, 3))]
+
+
 def scissors(rng: np.random.Generator) -> list[SceneObject]:
     s = rng.uniform(0.7, 1.2)
     open_angle = rng.uniform(0, 0.4)
@@ -394,7 +454,7 @@ THREAT_BUILDERS: dict[str, dict[str, Builder]] = {
                      "springs": spring_set, "suppressor": suppressor, "kit": parts_kit},
     "magazine": {"magazine": magazine},
     "ammunition": {"ammunition": ammunition},
-    "knife": {"knife": knife},
+    "knife": {"knife": knife, "throwing_star": throwing_star, "razor_blade": razor_blade},
     "drug_bulk": {"drug_bulk": drug_bulk},
     "drug_tablets": {"drug_tablets": drug_tablets},
     "scissors": {"scissors": scissors},

@@ -33,9 +33,8 @@ import numpy as np
 
 from xscreen.datasets.synth.config import SynthConfig
 from xscreen.datasets.synth.objects import SceneObject, box, random_pose
-from xscreen.datasets.synth.scene import Scene, _pick, render_scene
+from xscreen.datasets.synth.scene import Scene, _pick, pick_builder, render_scene
 from xscreen.datasets.synth.shapes import footprint_bounds
-from xscreen.datasets.synth.threats import THREAT_BUILDERS
 from xscreen.datasets.synth.writer import write_data_yaml
 from xscreen.vision.taxonomy import Taxonomy
 from xscreen.vision.xray.profiles import ScannerProfile, load_profile
@@ -188,10 +187,10 @@ class ProjectionCanvas:
         return np.clip(self.out + 0.5, 0, 255).astype(np.uint8)
 
 
-def random_threat(rng: np.random.Generator, cls: str) -> SceneObject:
-    """One object of class `cls` from one of its builders (a builder may make a group: one of them)."""
-    builders = THREAT_BUILDERS[cls]
-    objs = builders[str(rng.choice(list(builders)))](rng)
+def random_threat(rng: np.random.Generator, cls: str, config: SynthConfig | None = None) -> SceneObject:
+    """One object of class `cls` from one of its builders, drawn by `config.builder_weights` (a builder may
+    make a group: one of them)."""
+    objs = pick_builder(rng, cls, config or SynthConfig())(rng)
     return objs[int(rng.integers(0, len(objs)))]
 
 
@@ -216,7 +215,7 @@ def project_threats(
     boxes: list[Box] = []
     n = count if count is not None else int(rng.integers(1, 4))
     for _ in range(n):
-        boxes += [(p.class_id, *p.box) for p in canvas.project([random_threat(rng, _pick(rng, classes))]) if p.kept]
+        boxes += [(p.class_id, *p.box) for p in canvas.project([random_threat(rng, _pick(rng, classes), config)]) if p.kept]
     return canvas.image(), boxes
 
 

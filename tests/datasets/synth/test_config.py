@@ -27,6 +27,8 @@ def test_shipped_recipes_load(path):
         {"threat_weights": {"firearm": 0.0}},
         {"unknown_field": 1},
         {"labels": {"min_visibility": 1.5}},
+        {"builder_weights": {"knife": {"throwing_star": -1.0}}},
+        {"builder_weights": {"knife": {}}},
     ],
 )
 def test_bad_recipes_are_refused(tmp_path, bad):
