@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
 
     if "connections" in args.only:
         logger.info("connections: %d half-open", args.connections)
-        process, url, key = start_service(workdir, args.models_dir, args.model, defaults, 0, extra_env={**default_env, "XSCREEN_LIMIT_CONCURRENCY": "10000"})
+        process, url, key = start_service(workdir, args.models_dir, args.model, defaults, extra_env={**default_env, "XSCREEN_LIMIT_CONCURRENCY": "10000"})
         try:
             c = connections(url, args.connections)
         finally:
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> None:
             label = f"{gib:g} GiB" + (" (default)" if gib * 1024**3 == Settings.model_fields["max_scan_bytes_in_flight"].default else "")
             env = {"XSCREEN_MAX_SCAN_BYTES_IN_FLIGHT": str(int(gib * 1024**3)), "XSCREEN_MAX_SCAN_DECODED_BYTES": str(min(int(gib * 1024**3) // 2, 1024**3))}
             logger.info("bombs: %s", label)
-            process, url, key = start_service(workdir, args.models_dir, args.model, defaults, 0, extra_env={**default_env, **env})
+            process, url, key = start_service(workdir, args.models_dir, args.model, defaults, extra_env={**default_env, **env})
             try:
                 b = bombs(url, key, process.pid, data, args.bombs)
             finally:
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> None:
     if "overload" in args.only:
         scans, scans_desc = load_scan_files(64)
         logger.info("overload: %d clients for %.0f s", args.clients, args.seconds)
-        process, url, key = start_service(workdir, args.models_dir, args.model, defaults, 0, extra_env=default_env)
+        process, url, key = start_service(workdir, args.models_dir, args.model, defaults, extra_env=default_env)
         try:
             o = asyncio.run(overload(url, key, scans, clients=args.clients, seconds=args.seconds))
         finally:

@@ -101,22 +101,31 @@ def load_scan_files(count: int) -> tuple[list[bytes], str]:
 
 
 def raw_engine(models_dir: Path, model: str, scans_bytes: list[bytes], *, batch: int, seconds: float, threads: int,
-               variant: str = "fp32") -> tuple[float, float]:
-    """(scans per second, CPU ms per scan) through `Engine.predict_scans` alone (decoded beforehand)."""
+               variant: str = "fp32", instances: int = 1) -> tuple[float, float]:
+    """(scans per second, CPU ms per scan) through `Engine.predict_scans` alone (decoded beforehand), from
+    `instances` threads at once on the one session, each call on `threads` onnxruntime threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from xscreen.vision.engine import Engine
     from xscreen.vision.io import read_scan
 
     engine = Engine.load(model, models_dir=models_dir, providers=["CPUExecutionProvider"], intra_op_threads=threads, variant=variant)
     scans = [read_scan(b, max_pixels=80_000_000) for b in scans_bytes]
     engine.predict_scans(scans[:batch])
-    done, i = 0, 0
+
+    def loop(first: int) -> int:
+        done, i = 0, first
+        while time.perf_counter() < stop_at:
+            engine.predict_scans([scans[(i + k) % len(scans)] for k in range(batch)])
+            done += batch
+            i += batch
+        return done
+
     cpu = time.process_time()  # this process's CPU, every thread's (ONNX Runtime's included)
     started = time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        chunk = [scans[(i + k) % len(scans)] for k in range(batch)]
-        engine.predict_scans(chunk)
-        done += batch
-        i += batch
+    stop_at = started + seconds
+    with ThreadPoolExecutor(max_workers=instances) as pool:
+        done = sum(pool.map(loop, [k * len(scans) // instances for k in range(instances)]))
     return done / (time.perf_counter() - started), (time.process_time() - cpu) / done * 1000
 
 
@@ -134,14 +143,17 @@ class Config:
     name: str
     max_batch_size: int
     max_queue_delay_ms: float
+    instances: int = 0  # engine_instances (0: the service's auto choice)
+    threads: int = 0  # intra_op_threads per instance (0: onnxruntime's choice)
 
 
 @dataclass
 class Result:
     config: Config
     seconds: float
-    raw: float = float("nan")  # raw engine scans/s measured just before this run, at the best batch size
-    raw_cpu_ms: float = float("nan")  # the raw engine's CPU ms per scan at that batch size
+    raw: float = float("nan")  # raw engine scans/s measured just before this run, at its best batch size and instances
+    raw_cpu_ms: float = float("nan")  # the raw engine's CPU ms per scan there
+    raw_best: str = ""  # which raw configuration that was
     service_cpu_s: float = float("nan")  # the service process's CPU (all its threads) during the timed run
     loadgen_cpu_s: float = float("nan")  # this process's CPU (the stations) during the timed run
     latencies: list[float] = field(default_factory=list)
@@ -168,7 +180,7 @@ class Result:
 
 
 def start_service(
-    workdir: Path, models_dir: Path, model: str, config: Config, threads: int, variant: str = "fp32", extra_env: dict[str, str] | None = None
+    workdir: Path, models_dir: Path, model: str, config: Config, variant: str = "fp32", extra_env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen, str, str]:
     """`xscreen serve` on a free loopback port with a fresh database and a station key; `extra_env` wins."""
     data_dir = workdir / f"data-{config.name}-{time.monotonic_ns()}"
@@ -178,7 +190,8 @@ def start_service(
         "XSCREEN_MODELS_DIR": str(models_dir),
         "XSCREEN_DEFAULT_MODEL": model,
         "XSCREEN_PROVIDERS": '["CPUExecutionProvider"]',
-        "XSCREEN_INTRA_OP_THREADS": str(threads),
+        "XSCREEN_INTRA_OP_THREADS": str(config.threads),
+        "XSCREEN_ENGINE_INSTANCES": str(config.instances),
         "XSCREEN_MAX_BATCH_SIZE": str(config.max_batch_size),
         "XSCREEN_MAX_QUEUE_DELAY_MS": str(config.max_queue_delay_ms),
         "XSCREEN_MAX_QUEUE_SIZE": "1024",
@@ -264,9 +277,9 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_service(workdir: Path, models_dir: Path, model: str, config: Config, scans: list[bytes], *, n: int, seconds: float, threads: int,
+def run_service(workdir: Path, models_dir: Path, model: str, config: Config, scans: list[bytes], *, n: int, seconds: float,
                 variant: str = "fp32", body: str = "raw") -> Result:
-    process, url, key = start_service(workdir, models_dir, model, config, threads, variant)
+    process, url, key = start_service(workdir, models_dir, model, config, variant)
     try:
         result = Result(config=config, seconds=seconds)
         asyncio.run(stations(url, key, scans[:8], n=n, seconds=1.5, result=Result(config=config, seconds=0), body=body))  # warm caches
@@ -293,7 +306,8 @@ def _spread(values: list[float], fmt: str = ".1f") -> str:
     return med if len(values) == 1 else f"{med} ({format(min(values), fmt)}-{format(max(values), fmt)})"
 
 
-def report(args: argparse.Namespace, model_desc: str, scans_desc: str, raw: dict[int, list[tuple[float, float]]], results: list[Result]) -> str:
+def report(args: argparse.Namespace, model_desc: str, scans_desc: str, raw: dict[tuple[int, int, int], list[tuple[float, float]]],
+           results: list[Result]) -> str:
     by_config: dict[str, list[Result]] = {}
     for r in results:
         by_config.setdefault(r.config.name, []).append(r)
@@ -308,15 +322,17 @@ def report(args: argparse.Namespace, model_desc: str, scans_desc: str, raw: dict
         "",
         "## Raw engine (the ceiling), measured before each service run",
         "",
-        "| batch | scans/s, one value per service run | CPU ms per scan |",
-        "| --- | --- | --- |",
-        *[f"| {b} | {', '.join(f'{v:.1f}' for v, _ in r)} | {_spread([c for _, c in r], '.0f')} |" for b, r in sorted(raw.items())],
+        "| batch | instances x onnxruntime threads | scans/s, one value per service run | CPU ms per scan |",
+        "| --- | --- | --- | --- |",
+        *[f"| {b} | {n} x {t or 'auto'} | {', '.join(f'{v:.1f}' for v, _ in r)} | {_spread([c for _, c in r], '.0f')} |"
+          for (b, n, t), r in sorted(raw.items())],
         "",
         "## Service",
         "",
-        "| configuration | max_batch_size | max_queue_delay_ms | scans/s | raw engine just before | ratio | mean batch | p50 ms | p99 ms | "
-        "service CPU ms/scan | raw engine CPU ms/scan | load generator CPU ms/scan (share of a core) | non-2xx | transport errors |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| configuration | max_batch_size | max_queue_delay_ms | instances x threads | scans/s | best raw engine just before | ratio | "
+        "mean batch | p50 ms | p99 ms | service CPU ms/scan | raw engine CPU ms/scan | load generator CPU ms/scan (share of a core) | "
+        "non-2xx | transport errors |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, rs in by_config.items():
         c = rs[0].config
@@ -324,7 +340,8 @@ def report(args: argparse.Namespace, model_desc: str, scans_desc: str, raw: dict
         loadgen = [r.per_scan_ms(r.loadgen_cpu_s) for r in rs]
         share = statistics.median(r.loadgen_cpu_s / r.seconds for r in rs)
         lines.append(
-            f"| {name} | {c.max_batch_size} | {c.max_queue_delay_ms:g} | {_spread([r.rate for r in rs])} | {_spread([r.raw for r in rs])} | "
+            f"| {name} | {c.max_batch_size} | {c.max_queue_delay_ms:g} | {c.instances} x {c.threads or 'auto'} | {_spread([r.rate for r in rs])} | "
+            f"{_spread([r.raw for r in rs])} ({', '.join(sorted(set(r.raw_best for r in rs)))}) | "
             f"{_spread([r.rate / r.raw for r in rs], '.0%')} | {_spread([r.batch_mean for r in rs], '.2f')} | "
             f"{_spread([r.pct(50) for r in rs], '.0f')} | {_spread([r.pct(99) for r in rs], '.0f')} | "
             f"{_spread([r.per_scan_ms(r.service_cpu_s) for r in rs], '.0f')} | {_spread([r.raw_cpu_ms for r in rs], '.0f')} | "
@@ -343,7 +360,8 @@ def report(args: argparse.Namespace, model_desc: str, scans_desc: str, raw: dict
         ],
         "",
         "Every answered scan was decoded, screened, decided, and stored (image fsynced, SQLite WAL with `synchronous=FULL`) "
-        "before its answer. The goal (issue 20) is at least 90% of the raw engine at saturation. CPU per scan is the "
+        "before its answer. The goal (issue 20) is at least 90% of the raw engine at saturation; each run's ratio is against "
+        "the fastest raw configuration measured just before it (every batch size and instance count in the raw table). CPU per scan is the "
         "process's user + system time over the timed run divided by the scans answered (the service: every thread of "
         "`xscreen serve`; the raw engine: this process while it ran alone), so it does not move with other jobs' load "
         "the way scans/s does.",
@@ -363,7 +381,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--batch", type=int, default=8, help="max_batch_size with micro-batching.")
     parser.add_argument("--delays", default="5,20", help="max_queue_delay_ms values to try with micro-batching.")
-    parser.add_argument("--threads", type=int, default=0, help="onnxruntime intra-op threads (0: its choice).")
+    parser.add_argument("--instances", default="1,0", help="engine_instances values to run (0: the service's auto choice, "
+                        "plan_instances); the raw engine runs each the same way.")
     parser.add_argument("--scans", type=int, default=64)
     parser.add_argument("--raw-seconds", type=float, default=8.0, help="Raw engine timing before each service run.")
     parser.add_argument("--variant", default="fp32", choices=["fp32", "int8"], help="Model file, for the service (settings.variant) and the raw engine.")
@@ -388,22 +407,30 @@ def main(argv: list[str] | None = None) -> None:
             found = resolve_model(model, models_dir=models_dir)
             model_desc = f"{found.ref} ({found.card.architecture}, {found.card.input.imgsz} px, {args.variant} ONNX)"
         scans, scans_desc = load_scan_files(args.scans)
-        configs = [Config("no batching", 1, 0.0)] + [Config(f"micro-batching {d} ms", args.batch, float(d)) for d in args.delays.split(",")]
+        from xscreen.vision.engine import plan_instances
+
+        plans = sorted({plan_instances(int(n), 0, providers=["CPUExecutionProvider"]) for n in args.instances.split(",")})
+        shapes = [("no batching", 1, 0.0)] + [(f"micro-batching {d} ms", args.batch, float(d)) for d in args.delays.split(",")]
         if args.configs != "all":
             wanted = set(args.configs.split(","))
-            configs = [c for c in configs if ("none" if c.max_batch_size == 1 else f"{c.max_queue_delay_ms:g}") in wanted]
-        raw: dict[int, list[tuple[float, float]]] = {1: [], args.batch: []} if any(c.max_batch_size > 1 for c in configs) else {1: []}
+            shapes = [c for c in shapes if ("none" if c[1] == 1 else f"{c[2]:g}") in wanted]
+        # One instance keeps onnxruntime's own thread choice, as the service did before instances existed.
+        configs = [Config(f"{name}, {n} instance(s)", b, d, n, t if n > 1 else 0) for n, t in plans for name, b, d in shapes]
+        batches = sorted({1, *(c.max_batch_size for c in configs)})
+        raw: dict[tuple[int, int, int], list[tuple[float, float]]] = {(b, c.instances, c.threads): [] for b in batches for c in configs}
         results = []
         # The machine's load comes and goes: measure the ceiling right before each service run, and compare
         # each run with its own ceiling; rounds repeat the whole sequence.
         for _ in range(args.rounds):
             for config in configs:
-                for b in raw:
-                    raw[b].append(raw_engine(models_dir, model, scans, batch=b, seconds=args.raw_seconds, threads=args.threads, variant=args.variant))
-                    logger.info("raw engine batch %d: %.1f scans/s, %.0f CPU ms a scan", b, *raw[b][-1])
-                result = run_service(workdir, models_dir, model, config, scans, n=args.stations, seconds=args.seconds, threads=args.threads,
-                                     variant=args.variant, body=args.body)
-                result.raw, result.raw_cpu_ms = max((r[-1] for r in raw.values()), key=lambda x: x[0])
+                for (b, n, t), values in raw.items():
+                    values.append(raw_engine(models_dir, model, scans, batch=b, seconds=args.raw_seconds, threads=t, variant=args.variant, instances=n))
+                    logger.info("raw engine batch %d, %d x %s threads: %.1f scans/s, %.0f CPU ms a scan", b, n, t or "auto", *values[-1])
+                result = run_service(workdir, models_dir, model, config, scans, n=args.stations, seconds=args.seconds, variant=args.variant,
+                                     body=args.body)
+                best = max(raw, key=lambda k: raw[k][-1][0])
+                result.raw, result.raw_cpu_ms = raw[best][-1]
+                result.raw_best = f"batch {best[0]}, {best[1]} x {best[2] or 'auto'}"
                 logger.info("%s: %.1f scans/s (%.0f%% of raw), p50 %.0f ms, p99 %.0f ms, mean batch %.2f, statuses %s; CPU ms a scan: service %.0f, "
                             "raw %.0f, load generator %.1f (%.0f%% of a core)", config.name, result.rate, 100 * result.rate / result.raw,
                             result.pct(50), result.pct(99), result.batch_mean, result.statuses, result.per_scan_ms(result.service_cpu_s),

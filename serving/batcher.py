@@ -2,8 +2,11 @@
 
 A batch leaves when it holds `max_batch_size` items or when its oldest item has waited
 `max_queue_delay_ms` (Triton's names). `run_batch` gets a list and must return a list of the same length;
-it runs in one worker thread, off the event loop, one batch at a time (the engine's own threads use the
-cores). An exception inside a batch is set on every caller of that batch. When `max_queue_size` items are
+it runs in worker threads off the event loop, at most `instances` batches at once (Triton's instance group
+count: on a CPU, two single-threaded engine calls at once screen ~1.7x the scans of one call on two threads,
+docs/bench/server.md), so `run_batch` must be safe to call from several threads (an onnxruntime session is).
+While every instance is busy, scans queue and leave in the next free instance's batch. An exception inside a
+batch is set on every caller of that batch. When `max_queue_size` items are
 already waiting, `submit` raises `QueueFull` at once (the service answers 429) instead of queueing without
 bound. `stop()` refuses new items and finishes every queued and running one.
 """
@@ -46,6 +49,7 @@ class MicroBatcher(Generic[T, R]):
         max_queue_size: int,
         on_batch: BatchObserver | None = None,
         name: str = "batcher",
+        instances: int = 1,
     ) -> None:
         if not callable(run_batch):
             raise TypeError(f"run_batch must be callable, got {type(run_batch).__name__}")
@@ -55,16 +59,21 @@ class MicroBatcher(Generic[T, R]):
             raise ValueError(f"max_queue_size must be an int >= 1, got {max_queue_size!r}")
         if max_queue_delay_ms < 0:
             raise ValueError(f"max_queue_delay_ms must be >= 0, got {max_queue_delay_ms!r}")
+        if not isinstance(instances, int) or instances < 1:
+            raise ValueError(f"instances must be an int >= 1, got {instances!r}")
         self.run_batch = run_batch
         self.max_batch_size = max_batch_size
         self.max_queue_delay_s = max_queue_delay_ms / 1000.0
         self.max_queue_size = max_queue_size
         self.on_batch = on_batch
         self.name = name
+        self.instances = instances
         self._pending: deque[_Pending[T, R]] = deque()
         self._wakeup: asyncio.Event | None = None
         self._worker: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._free: asyncio.Semaphore | None = None  # instances not running a batch
+        self._running: set[asyncio.Task[None]] = set()
         self._closing = False
 
     @property
@@ -80,7 +89,8 @@ class MicroBatcher(Generic[T, R]):
         if self._worker is not None:
             raise RuntimeError(f"{self.name} already started")
         self._wakeup = asyncio.Event()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"xscreen-{self.name}")
+        self._free = asyncio.Semaphore(self.instances)
+        self._executor = ThreadPoolExecutor(max_workers=self.instances, thread_name_prefix=f"xscreen-{self.name}")
         self._worker = asyncio.create_task(self._work(), name=f"{self.name}-worker")
 
     async def submit(self, item: T) -> R:
@@ -118,11 +128,15 @@ class MicroBatcher(Generic[T, R]):
             return False
 
     async def _work(self) -> None:
+        assert self._free is not None
         while True:
             while not self._pending:
                 if self._closing:
+                    if self._running:
+                        await asyncio.gather(*self._running)
                     return
                 await self._wait(None)
+            await self._free.acquire()  # an instance to run the batch; meanwhile the queue keeps filling
             # Fill the batch until it is full, or the oldest item has waited max_queue_delay, or we are stopping.
             while len(self._pending) < self.max_batch_size and not self._closing:
                 remaining = self._pending[0].enqueued + self.max_queue_delay_s - time.monotonic()
@@ -130,7 +144,14 @@ class MicroBatcher(Generic[T, R]):
                     break
             # The batch lives in _run's frame only: a local of this loop kept the last burst's scans alive while
             # idle (1.6 GB for 60 s after eight large scans, issue 19.2).
-            await self._run([self._pending.popleft() for _ in range(min(self.max_batch_size, len(self._pending)))])
+            task = asyncio.create_task(self._run([self._pending.popleft() for _ in range(min(self.max_batch_size, len(self._pending)))]))
+            self._running.add(task)
+            task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        assert self._free is not None
+        self._free.release()
 
     async def _run(self, batch: list[_Pending[T, R]]) -> None:
         """One batch through `run_batch`; its items and results are referenced only until this returns."""

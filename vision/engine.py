@@ -23,6 +23,7 @@ once (and caches them, `trt_cache_dir`) and warm-up covers every shape (`warmup`
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -100,6 +101,31 @@ def warmup_batch_sizes(provider: str, max_batch_size: int) -> list[int]:
     """Batch sizes warm-up runs: all of them on a GPU (each is a shape TensorRT / cuDNN set up on first use),
     one on the CPU (its kernels do not depend on the shape; the arena grows with the first large batch)."""
     return list(range(1, max_batch_size + 1)) if provider in GPU_PROVIDERS else [1]
+
+
+MAX_AUTO_INSTANCES = 4  # measured on 2 cores only; more concurrent runs mean more activation memory at once
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask, which containers and `taskset` narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def plan_instances(instances: int, intra_op_threads: int, *, providers: Sequence[str] | None = None, cores: int | None = None) -> tuple[int, int]:
+    """(engine instances, onnxruntime threads per call) for `instances` / `intra_op_threads` settings of 0 (auto).
+
+    On a CPU, one single-threaded call per core: onnxruntime's parallel sections on two threads kept 1.7 of 2
+    cores busy at 50-56 ms of CPU a scan, two single-threaded calls at once 1.97 cores at 43-46 ms, 1.3-1.45x
+    the scans per second (docs/bench/server.md). A GPU runs one instance and lets onnxruntime choose."""
+    gpu = available_providers(providers)[0] in GPU_PROVIDERS
+    cores = cores or usable_cores()
+    if gpu:
+        return instances or 1, intra_op_threads
+    instances = instances or max(1, min(cores, MAX_AUTO_INSTANCES))
+    return instances, intra_op_threads or max(1, cores // instances)
 
 
 def create_session(

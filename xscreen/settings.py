@@ -114,7 +114,10 @@ class Settings(BaseSettings):
 
     # Inference and batching (Triton's names)
     providers: list[str] = Field(default_factory=lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
-    intra_op_threads: int = Field(default=0, ge=0, description="0 lets onnxruntime choose.")
+    engine_instances: int = Field(default=0, ge=0, description="Batches screened at once (Triton's instance count), each "
+                                  "in its own thread on the one model session. 0: one per core (at most 4) on a CPU, one on a GPU.")
+    intra_op_threads: int = Field(default=0, ge=0, description="onnxruntime threads per engine call. 0: the cores shared "
+                                  "out between the instances on a CPU; onnxruntime's choice on a GPU.")
     trt_cache_dir: Path | None = Field(default=None, description="TensorRT engine and timing cache, kept across restarts so a "
                                        "model's engines are built once per GPU; default DATA_DIR/trt-cache.")
     variant: Variant = Field(

@@ -120,20 +120,21 @@ def run_engine(engine: ScreeningEngine, scans: list[Scan], policy: Policy | None
 
 def open_service(settings: Settings, metrics: ServiceMetrics) -> Service:
     """Open database and image store, read policy, load and check the model (blocking: call off the loop)."""
-    from xscreen.vision.engine import Engine
+    from xscreen.vision.engine import Engine, plan_instances
 
     taxonomy = load_taxonomy()
     policy = load_policy(settings.policy_file, taxonomy=taxonomy)
     db, sessions = open_database(settings.effective_database_url)
     try:
         images = ImageStore(settings.effective_scan_store_url)
+        instances, threads = plan_instances(settings.engine_instances, settings.intra_op_threads, providers=settings.providers)
         # The engine maps the card's classes onto taxonomy ids by name and refuses unknown ones.
         engine = Engine.load(
             settings.default_model,
             models_dir=settings.models_dir,
             providers=settings.providers,
             variant=settings.variant,
-            intra_op_threads=settings.intra_op_threads,
+            intra_op_threads=threads,
             trt_cache_dir=settings.effective_trt_cache_dir,
             max_batch_size=settings.max_batch_size,
             warmup=False,  # warm_up() below runs the whole scan path, then every batch size
@@ -148,6 +149,7 @@ def open_service(settings: Settings, metrics: ServiceMetrics) -> Service:
         max_queue_size=settings.max_queue_size,
         on_batch=metrics.observe_batch,
         name="engine",
+        instances=instances,
     )
     admission = Admission(
         # Admit no more than the queue holds, so an admitted scan is never refused after its body was read and
@@ -160,8 +162,8 @@ def open_service(settings: Settings, metrics: ServiceMetrics) -> Service:
     metrics.track_queue(lambda: batcher.queue_depth)
     metrics.track_admission(scans=lambda: admission.scans_in_flight, nbytes=lambda: admission.budget.in_use)
     logger.info(
-        "serving model %s:%s with policy %s; database %s; images %s",
-        engine.name, engine.version, policy.version, db.url.render_as_string(hide_password=True), images.url,
+        "serving model %s:%s (%s, %d instance(s) of %s thread(s)) with policy %s; database %s; images %s",
+        engine.name, engine.version, engine.variant, instances, threads or "onnxruntime's choice of", policy.version, db.url.render_as_string(hide_password=True), images.url,
     )
     deliveries = DeliveryWorker.from_settings(settings, sessions=sessions, metrics=metrics)
     return Service(settings, taxonomy, policy, engine, batcher, db, sessions, images, metrics, deliveries, admission, scan_cache=ScanCache(settings.viewer_cache_bytes))

@@ -30,6 +30,7 @@ def settings_for(data_dir: Path, models_dir: Path, **overrides: Any) -> Settings
         "models_dir": models_dir,
         "providers": ["CPUExecutionProvider"],
         "intra_op_threads": 1,
+        "engine_instances": 2,  # concurrent batches in every service test, whatever the host's core count
         "max_queue_delay_ms": 2.0,
         "metrics_token": METRICS_TOKEN,
     }

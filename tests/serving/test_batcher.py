@@ -39,6 +39,7 @@ class Recorder:
         ({"max_batch_size": 2.5}, ValueError),
         ({"max_queue_size": 0}, ValueError),
         ({"max_queue_delay_ms": -1}, ValueError),
+        ({"instances": 0}, ValueError),
         ({"run_batch": 42}, TypeError),
     ],
 )
@@ -63,6 +64,70 @@ def test_concurrent_submits_are_batched_and_answered_in_order() -> None:
     assert [len(b) for b in recorder.batches] == [4, 4, 2] and sizes == [4, 4, 2]
     assert sorted(sum(recorder.batches, [])) == list(range(10))
     assert all(name.startswith("xscreen-") for name in recorder.threads)  # off the event loop
+
+
+class Overlap:
+    """run_batch that records how many batches were inside it at once. With `meet`, every batch waits at a
+    barrier for another one: it passes only if that many run at the same time (the timeout only ends a failure)."""
+
+    def __init__(self, meet: int | None = None) -> None:
+        self.inside = 0
+        self.most = 0
+        self.lock = threading.Lock()
+        self.barrier = threading.Barrier(meet, timeout=30) if meet else None
+
+    def __call__(self, items: list[int]) -> list[int]:
+        with self.lock:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+        if self.barrier is not None:
+            self.barrier.wait()
+        with self.lock:
+            self.inside -= 1
+        return [i * 10 for i in items]
+
+
+def test_two_instances_run_two_batches_at_once() -> None:
+    overlap = Overlap(meet=2)
+
+    async def main() -> list[int]:
+        batcher = MicroBatcher(overlap, max_batch_size=2, max_queue_delay_ms=0, max_queue_size=16, instances=2)
+        await batcher.start()
+        results = await asyncio.gather(*(batcher.submit(i) for i in range(4)))
+        await batcher.stop()
+        return results
+
+    assert run(main()) == [0, 10, 20, 30]
+    assert overlap.most == 2
+
+
+def test_one_instance_runs_one_batch_at_a_time() -> None:
+    overlap = Overlap()
+
+    async def main() -> list[int]:
+        batcher = MicroBatcher(overlap, max_batch_size=2, max_queue_delay_ms=0, max_queue_size=16)
+        await batcher.start()
+        results = await asyncio.gather(*(batcher.submit(i) for i in range(8)))
+        await batcher.stop()
+        return results
+
+    assert run(main()) == [i * 10 for i in range(8)]
+    assert overlap.most == 1
+
+
+def test_stop_with_instances_busy_finishes_every_batch() -> None:
+    recorder = Recorder(delay=0.05)
+
+    async def main() -> list[int]:
+        batcher = MicroBatcher(recorder, max_batch_size=2, max_queue_delay_ms=0, max_queue_size=16, instances=2)
+        await batcher.start()
+        calls = [asyncio.ensure_future(batcher.submit(i)) for i in range(7)]
+        await asyncio.sleep(0)  # queued, some batches running
+        await batcher.stop()
+        return [c.result() for c in calls]
+
+    assert run(main()) == [i * 10 for i in range(7)]
+    assert sorted(sum(recorder.batches, [])) == list(range(7))
 
 
 def test_a_lone_item_leaves_after_the_delay() -> None:

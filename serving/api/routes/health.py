@@ -34,7 +34,8 @@ async def readyz(request: Request) -> JSONResponse:
     if not ok:
         failed = ", ".join(name for name, good in checks.items() if not good)
         return JSONResponse({**error_body("not_ready", f"not ready: {failed}"), "checks": checks}, status_code=503)
-    return JSONResponse({"status": "ready", "checks": checks, "model": service.engine.ref, "variant": service.engine.variant, "policy": service.policy.version})
+    return JSONResponse({"status": "ready", "checks": checks, "model": service.engine.ref, "variant": service.engine.variant,
+                         "instances": service.batcher.instances, "policy": service.policy.version})
 
 
 METRICS_BEARER = HTTPBearer(auto_error=False, description="The `metrics_token` setting.")

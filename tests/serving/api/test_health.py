@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from pathlib import Path
 
 import httpx
@@ -16,7 +18,7 @@ def test_healthz_and_readyz_need_no_key(server) -> None:
     assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{server.url}/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"model": True, "batcher": True, "database": True, "disk": True}, "model": "tiny:1", "variant": "fp32", "policy": "default:3"}
+    assert ready.json() == {"status": "ready", "checks": {"model": True, "batcher": True, "database": True, "disk": True}, "model": "tiny:1", "variant": "fp32", "instances": 2, "policy": "default:3"}
 
 
 def test_readyz_is_503_while_the_database_is_unreachable(server) -> None:
@@ -158,6 +160,22 @@ def test_the_service_runs_the_int8_variant_when_settings_say_so(make_settings, t
         assert server.app.state.service.engine.model_path.name == "model-int8.onnx"
         with httpx.Client(base_url=server.url, headers={"X-API-Key": create_station_key(settings)}) as client:
             assert post_scan(client, png_bytes(), scan_id="int8-1").status_code == 201
+
+
+@pytest.mark.parametrize("instances", [1, 2])
+def test_the_service_screens_with_the_engine_instances_settings_give(make_settings, instances: int) -> None:
+    """Issue 20: `engine_instances` batches run at once (each a single-threaded call here); /readyz says how many."""
+    from tests.serving.conftest import create_station_key, live_server
+
+    settings = make_settings(engine_instances=instances, max_batch_size=1)
+    with live_server(settings) as server:
+        ready = httpx.get(f"{server.url}/readyz").json()
+        assert (ready["status"], ready["instances"]) == ("ready", instances)
+        assert server.app.state.service.batcher.instances == instances
+        with httpx.Client(base_url=server.url, headers={"X-API-Key": create_station_key(settings)}) as client:
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                statuses = list(pool.map(lambda i: post_scan(client, png_bytes(), scan_id=f"inst-{i}").status_code, range(6)))
+        assert statuses == [201] * 6
 
 
 def test_a_variant_the_model_does_not_ship_stops_the_service_at_start(make_settings) -> None:
