@@ -5,7 +5,8 @@
 
 All modes run the same model on the same files (real SIXray and OPIXray scans from /work/shared/data):
 - `raw, pixels in memory`: `engine.predict_scans` on scans decoded beforehand; the inference ceiling.
-- `raw, read+decode+infer loop`: one thread reading, decoding and inferring in turn, as a plain script would.
+- `raw, read+decode+infer loop`: a thread reading, decoding and inferring in turn, as a plain script would (with
+  N instances, N such threads on their shares of the batches, one engine session).
 - `local engine`: `xscreen batch` (decode threads, policy, Parquet parts, manifest), screening time only.
 - `ray local mode`: the same run on Ray Data in this machine, Ray already started.
 Without --models-dir a throw-away YOLO11n is trained for one epoch at --imgsz and exported: inference cost
@@ -40,22 +41,26 @@ def pick_files(n: int, which: str) -> list[Path]:
 
 
 def raw_rates(files: list[Path], *, models_dir: Path, model: str, batch_size: int, intra_op_threads: int,
-              variant: str = "fp32") -> dict[str, tuple[float, float]]:
-    """{mode: (scans/s, CPU ms per scan)} of the two raw modes."""
+              variant: str = "fp32", instances: int = 1) -> dict[str, tuple[float, float]]:
+    """{mode: (scans/s, CPU ms per scan)} of the two raw modes, each from `instances` threads at once on one session."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from xscreen.vision.engine import Engine
     from xscreen.vision.io import read_scan
 
     engine = Engine.load(model, models_dir=models_dir, providers=CPU, intra_op_threads=intra_op_threads, variant=variant)
-    started, cpu = time.perf_counter(), time.process_time()
-    for i in range(0, len(files), batch_size):
-        engine.predict_scans([read_scan(f.read_bytes()) for f in files[i : i + batch_size]])
-    loop = len(files) / (time.perf_counter() - started), (time.process_time() - cpu) / len(files) * 1000
+    starts = range(0, len(files), batch_size)
+
+    def timed(work: object) -> tuple[float, float]:
+        started, cpu = time.perf_counter(), time.process_time()
+        with ThreadPoolExecutor(max_workers=instances) as pool:
+            list(pool.map(work, starts))  # type: ignore[arg-type]
+        return len(files) / (time.perf_counter() - started), (time.process_time() - cpu) / len(files) * 1000
+
+    loop = timed(lambda i: engine.predict_scans([read_scan(f.read_bytes()) for f in files[i : i + batch_size]]))
     scans = [read_scan(f.read_bytes()) for f in files]
-    started, cpu = time.perf_counter(), time.process_time()
-    for i in range(0, len(scans), batch_size):
-        engine.predict_scans(scans[i : i + batch_size])
-    memory = len(scans) / (time.perf_counter() - started), (time.process_time() - cpu) / len(scans) * 1000
-    threads = f"{intra_op_threads} ORT threads" if intra_op_threads else "ORT default threads"
+    memory = timed(lambda i: engine.predict_scans(scans[i : i + batch_size]))
+    threads = f"{instances} x {intra_op_threads} ORT thread(s)" if intra_op_threads else f"{instances} x ORT default threads"
     return {f"raw, pixels in memory, {threads}": memory, f"raw, read+decode+infer loop, {threads}": loop}
 
 
@@ -100,9 +105,11 @@ def main() -> None:
         started = time.perf_counter()
         ray.init(include_dashboard=False, logging_level="WARNING", log_to_driver=False)
         ray_start = time.perf_counter() - started
-    from xscreen.serving.batch.run import default_intra_op_threads, default_workers
+    from xscreen.serving.batch.run import BatchOptions, default_workers, engine_threads
 
     workers = args.workers or default_workers()
+    instances, threads = engine_threads(BatchOptions(src="", out=tmp, models_dir=models_dir, policy_file=tmp, providers=CPU))
+    raw_configs = sorted({(1, 0), (instances, threads)})  # onnxruntime's own threading, and the local engine's
     results: list[tuple[str, str, float, float]] = []
     shares: dict[str, list[float]] = {}
     per_round: list[str] = []
@@ -116,9 +123,9 @@ def main() -> None:
         # Odd rounds run the local engine first, so neither side always follows the other.
         for round_no in range(args.rounds):
             def raw_side() -> None:
-                for threads in sorted({0, default_intra_op_threads("local")}):
+                for n, t in raw_configs:
                     for mode, (rate, ms) in raw_rates(files, models_dir=models_dir, model=model, batch_size=args.batch_size,
-                                                      intra_op_threads=threads, variant=args.variant).items():
+                                                      intra_op_threads=t, variant=args.variant, instances=n).items():
                         samples.setdefault(mode, []).append(rate)
                         cpu_ms.setdefault(mode, []).append(ms)
 
@@ -147,7 +154,7 @@ def main() -> None:
         f"{args.files} scans per set, median of {args.rounds} interleaved rounds, onnxruntime CPU; {platform.machine()}, {os.cpu_count()} cores, no GPU, load average "
         f"{os.getloadavg()[0]:.1f} at the end.",
         "",
-        f"Local engine: {workers} decode thread(s), {default_intra_op_threads('local')} ORT thread(s). Ratios are "
+        f"Local engine: {workers} decode thread(s), {instances} engine instance(s) of {threads} ORT thread(s). Ratios are "
         "against the best raw configuration of each kind.",
         "",
         "| set | mode | scans/s | vs best raw in memory | vs best raw loop | CPU ms per scan |",
@@ -159,7 +166,7 @@ def main() -> None:
         loop = max(r for m, (r, _) in rows.items() if m.startswith("raw, read"))
         for mode, (rate, ms) in rows.items():
             lines.append(f"| {which} | {mode} | {rate:.1f} | {rate / memory:.0%} | {rate / loop:.0%} | {ms:.0f} |")
-    same = f"raw, read+decode+infer loop, {default_intra_op_threads('local')} ORT threads"
+    same = f"raw, read+decode+infer loop, {instances} x {threads} ORT thread(s)"
     lines += ["", f"Local engine against the raw loop with its own ORT threads ({same!r}), paired within each round:"]
     for which in args.sets:
         rates = {m: v for (w, m), v in paired.items() if w == which}
@@ -167,7 +174,7 @@ def main() -> None:
         cpu = [a / b for a, b in zip(cpus[(which, "local engine")], cpus[(which, same)])]
         lines.append(f"{which}: scans/s median {statistics.median(ratios):.0%} (rounds: {', '.join(f'{r:.0%}' for r in ratios)}); "
                      f"CPU per scan median {statistics.median(cpu):.0%} of the raw loop's (rounds: {', '.join(f'{r:.0%}' for r in cpu)})")
-    lines += ["", "Local engine, share of its engine thread's time spent screening (the rest: waiting for decode, writing parts):"]
+    lines += ["", "Local engine, share of its main thread's time spent waiting on the engine instances (the rest: waiting for decode, writing parts):"]
     lines += [f"{which}: median {statistics.median(v):.1%} (rounds: {', '.join(f'{x:.1%}' for x in v)})" for which, v in shares.items()]
     lines += ["", "Per-round rates and CPU per scan (this process, every thread), in round order:", "", "```", *per_round, "```"]
     if args.ray:

@@ -130,6 +130,7 @@ def run_cmd(
             max_pixels=settings.max_image_pixels,
             providers=settings.providers,
             intra_op_threads=settings.intra_op_threads,
+            instances=settings.engine_instances,
             trt_cache_dir=settings.effective_trt_cache_dir,
             variant=variant or settings.variant,  # type: ignore[arg-type]  # checked in BatchOptions.__post_init__
         )

@@ -1,7 +1,9 @@
-"""The local engine: decode threads keep a window of scans ready while the main thread runs the model.
+"""The local engine: decode threads keep a window of scans ready while `instances` threads run the model.
 
-ONNX Runtime and the image decoders release the GIL, so decoding the next batch overlaps inference of
-this one; the window is bounded so memory stays flat however many scans the archive holds. Rows are
+ONNX Runtime and the image decoders release the GIL, so decoding the next batches overlaps inference of
+these; on a CPU two single-threaded engine calls at once screen more than one call on two threads
+(`vision.engine.plan_instances`). Batches are committed in the order they were formed. The window is
+bounded so memory stays flat however many scans the archive holds. Rows are
 committed to the manifest every `commit_every` scans (or `commit_seconds`), which is how much a kill
 can cost in re-work, never in lost or doubled rows.
 """
@@ -51,7 +53,7 @@ class LocalStats:
     """Where the main thread's time went: the engine should be busy nearly all of it."""
 
     waiting_s: float = 0.0  # for decode threads: raise --workers when this is large
-    screening_s: float = 0.0  # engine, policy, annotation
+    screening_s: float = 0.0  # for the engine instances (engine, policy, annotation): the engine is the bottleneck
     committing_s: float = 0.0  # Parquet parts and manifest
 
     @property
@@ -74,14 +76,28 @@ def run_local(
     commit_every: int,
     commit_seconds: float,
     advance: Advance | None = None,
+    instances: int = 1,
 ) -> LocalStats:
     """Screen every pending source, committing rows as it goes."""
     stats = LocalStats()
     committer = RowCommitter(manifest, every=commit_every, seconds=commit_seconds)
     sources = iter(pending)
-    depth = 2 * batch_size + workers  # one batch being screened, one decoding, the threads busy
+    depth = (instances + 1) * batch_size + workers  # a batch on each instance, one decoding, the threads busy
     window: deque[Future[Loaded]] = deque()
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="batch-decode")
+    screeners = ThreadPoolExecutor(max_workers=instances, thread_name_prefix="batch-screen")
+    screening: deque[tuple[Future[list[dict[str, Any]]], int]] = deque()  # (rows, batch size), in the order formed
+
+    def commit_oldest() -> None:
+        t0 = time.perf_counter()
+        rows_future, n = screening.popleft()
+        rows = rows_future.result()
+        t1 = time.perf_counter()
+        committer.add(rows)
+        stats.screening_s += t1 - t0
+        stats.committing_s += time.perf_counter() - t1
+        if advance is not None:
+            advance(n)
 
     def fill() -> None:
         while len(window) < depth:
@@ -100,19 +116,21 @@ def run_local(
             t1 = time.perf_counter()
             stats.waiting_s += t1 - t0
             if len(batch) == batch_size or not window:
-                rows = screen(batch, engine=engine, policy=policy, taxonomy=taxonomy, annotate_dir=annotate_dir)
-                t2 = time.perf_counter()
-                committer.add(rows)
-                stats.screening_s += t2 - t1
-                stats.committing_s += time.perf_counter() - t2
-                if advance is not None:
-                    advance(len(batch))
+                while len(screening) >= instances:
+                    commit_oldest()
+                screening.append((screeners.submit(screen, batch, engine=engine, policy=policy, taxonomy=taxonomy, annotate_dir=annotate_dir),
+                                  len(batch)))
                 batch = []
+        while screening:
+            commit_oldest()
         committer.flush()
         return stats
     except KeyboardInterrupt:
         # Keep what is screened: --resume then starts after it.
+        while screening and screening[0][0].done() and screening[0][0].exception() is None:
+            commit_oldest()
         committer.flush()
         raise
     finally:
+        screeners.shutdown(wait=True, cancel_futures=True)
         pool.shutdown(wait=True, cancel_futures=True)

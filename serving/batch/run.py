@@ -46,7 +46,8 @@ class BatchOptions:
     max_pixels: int | None = None
     providers: list[str] | None = None
     variant: Variant = "fp32"  # the model file (settings.variant); a resume must use the same one
-    intra_op_threads: int = 0  # ONNX Runtime threads per session; 0 picks from the CPU count
+    intra_op_threads: int = 0  # ONNX Runtime threads per engine call; 0 picks from the CPU count
+    instances: int = 0  # local engine: batches screened at once (settings.engine_instances); 0 picks from the CPU count
     trt_cache_dir: Path | None = None  # TensorRT engine cache root (settings.effective_trt_cache_dir)
     commit_every: int = 256  # rows per committed part: the most a kill can cost in re-screening
     commit_seconds: float = 30.0
@@ -59,8 +60,8 @@ class BatchOptions:
             raise ValueError("--address joins a Ray cluster; it needs --engine ray")
         if self.variant not in get_args(Variant):
             raise ValueError(f"variant must be one of {', '.join(get_args(Variant))}, got {self.variant!r}")
-        if self.workers < 0 or self.batch_size < 1 or self.commit_every < 1:
-            raise ValueError("workers must be >= 0, batch size and commit interval >= 1")
+        if self.workers < 0 or self.instances < 0 or self.batch_size < 1 or self.commit_every < 1:
+            raise ValueError("workers and instances must be >= 0, batch size and commit interval >= 1")
 
 
 @dataclass
@@ -76,7 +77,9 @@ class BatchSummary:
     by_decision: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     cpu_seconds: float = 0.0  # this process's CPU (every thread) over `seconds`: what the screening cost the host
-    screening_share: float | None = None  # local engine: share of the time the engine thread was screening
+    screening_share: float | None = None  # local engine: share of the main thread's time spent waiting on the engine
+    instances: int | None = None  # local engine: batches screened at once
+    intra_op_threads: int | None = None  # ONNX Runtime threads per engine call
 
     @property
     def scans_per_s(self) -> float:
@@ -92,15 +95,18 @@ def default_workers() -> int:
     return max(1, (os.cpu_count() or 1) // 2)
 
 
-def default_intra_op_threads(engine: EngineName) -> int:
-    """ONNX Runtime threads per session when the settings leave it to us (0).
+def engine_threads(options: BatchOptions) -> tuple[int, int]:
+    """(instances, ONNX Runtime threads per call) when the options leave them to us (0).
 
-    Local: one per core. Decoding a scan costs a fraction of screening it, and the engine's sessions do not
-    spin-wait, so the decode threads fit in the gaps: on 2 cores, 120 SIXray scans took 8.6 s with 2 ORT
-    threads against 12.0 s with the 1 that the decode thread used to leave (docs/bench/batch.md).
-    Ray: one per actor; scale with more actors.
+    Local: `plan_instances`, one single-threaded call per core on a CPU. Decoding a scan costs a fraction of
+    screening it, and the engine's sessions do not spin-wait, so the decode threads fit in the gaps.
+    Ray: one thread per actor; scale with more actors.
     """
-    return max(1, os.cpu_count() or 1) if engine == "local" else 1
+    if options.engine == "ray":
+        return 1, options.intra_op_threads or 1
+    from xscreen.vision.engine import plan_instances
+
+    return plan_instances(options.instances, options.intra_op_threads, providers=options.providers)
 
 
 def run(options: BatchOptions, *, progress: Progress | None = None) -> BatchSummary:
@@ -132,7 +138,7 @@ def run(options: BatchOptions, *, progress: Progress | None = None) -> BatchSumm
         logger.info("resuming %s: %d of %d scans already screened", out.path, skipped, len(sources))
     batch_size = min(options.batch_size, model.card.max_batch_size)
     workers = options.workers or default_workers()
-    intra_op_threads = options.intra_op_threads or default_intra_op_threads(options.engine)
+    instances, intra_op_threads = engine_threads(options)
     annotate_dir = out.annotated if options.save_annotated else None
 
     done = skipped
@@ -179,6 +185,7 @@ def run(options: BatchOptions, *, progress: Progress | None = None) -> BatchSumm
             commit_every=options.commit_every,
             commit_seconds=options.commit_seconds,
             advance=advance,
+            instances=instances,
         )
     elif pending:
         from xscreen.serving.batch.ray_engine import run_ray
@@ -212,11 +219,13 @@ def run(options: BatchOptions, *, progress: Progress | None = None) -> BatchSumm
         seconds=seconds,
         cpu_seconds=round(cpu_seconds, 3),
         screening_share=round(stats.screening_share, 4) if stats else None,
+        instances=instances if options.engine == "local" else None,
+        intra_op_threads=intra_op_threads,
     )
     if stats:
         logger.info(
-            "engine thread: %.1fs screening, %.1fs waiting for decode threads, %.1fs writing parts",
-            stats.screening_s, stats.waiting_s, stats.committing_s,
+            "main thread: %.1fs waiting on %d engine instance(s), %.1fs waiting for decode threads, %.1fs writing parts",
+            stats.screening_s, instances, stats.waiting_s, stats.committing_s,
         )
     if options.report:
         from xscreen.serving.batch.report import write_report

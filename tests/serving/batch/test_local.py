@@ -69,6 +69,20 @@ def test_rows_hold_what_the_engine_and_policy_say(scan_tree: Path, lowconf_model
         assert {r["class_name"] for r in row["reasons"]} <= {d["class_name"] for d in row["detections"]}
 
 
+def test_engine_instances_screen_the_same_rows(scan_tree: Path, lowconf_models_dir: Path, flag_all_policy: Path,
+                                                                  tmp_path: Path) -> None:
+    """Issue 20: with two batches on the engine at once, every row is what one instance gives."""
+    tables = {}
+    for instances in (1, 2):
+        out = tmp_path / f"run-{instances}"
+        summary = run(_options(scan_tree, out, lowconf_models_dir, flag_all_policy, instances=instances, intra_op_threads=1, batch_size=2))
+        assert (summary.instances, summary.intra_op_threads, summary.screened) == (instances, 1, 13)
+        assert json.loads((out / "run.json").read_text())["summary"]["instances"] == instances
+        tables[instances] = pq.read_table(out / "results.parquet").to_pylist()
+    assert tables[1] == tables[2]
+    assert sum(len(r["detections"]) for r in tables[2]) > 0
+
+
 def test_save_annotated_writes_a_png_per_flagged_scan(scan_tree: Path, lowconf_models_dir: Path, flag_all_policy: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     run(_options(scan_tree, out, lowconf_models_dir, flag_all_policy, save_annotated=True))
