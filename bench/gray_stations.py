@@ -114,16 +114,23 @@ def _rng(name: str, rendering: str) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(hashlib.sha256(f"{rendering}/{name}".encode()).digest()[:8], "little"))
 
 
-def build_real(workdir: Path) -> list[Path]:
+def build_real(workdir: Path, limit: int | None = None) -> list[Path]:
     """The real data build (configs/data/real.yaml) into `workdir`; the validation images of SIXray and OPIXray."""
     from xscreen.datasets.build import build_dataset
     from xscreen.datasets.recipe import load_recipe
-    from xscreen.vision.yolo import load_data_yaml
 
     out = workdir / "real"
     if not (out / "data.yaml").exists():
         build_dataset(load_recipe(REPO_ROOT / "configs" / "data" / "real.yaml"), out, workers=2)
-    return [image for source in ("sixray", "opixray") for image in load_data_yaml(out / f"data-{source}.yaml").images("val")]
+    return validation_images(out, limit)
+
+
+def validation_images(real: Path, limit: int | None = None) -> list[Path]:
+    """The SIXray and OPIXray validation images of a real data build; `limit`: the first and last N (some of each)."""
+    from xscreen.vision.yolo import load_data_yaml
+
+    images = [image for source in ("sixray", "opixray") for image in load_data_yaml(real / f"data-{source}.yaml").images("val")]
+    return images[:limit] + images[-limit:] if limit else images
 
 
 def render_set(images: list[Path], rendering: str, root: Path, names: list[str]) -> Path:
@@ -165,9 +172,7 @@ def measure(model: str, *, workdir: Path, renderings: list[str], limit: int | No
 
     settings = get_settings()
     base = Engine.load(model, models_dir=settings.models_dir, providers=["CPUExecutionProvider"])
-    images = build_real(workdir)
-    if limit:
-        images = images[:limit] + images[-limit:]  # some SIXray and some OPIXray
+    images = build_real(workdir, limit)
     names = load_taxonomy().names
     rows = []
     for rendering in renderings:
