@@ -161,6 +161,7 @@ class Result:
     statuses: dict[int, int] = field(default_factory=dict)
     errors: int = 0
     batch_mean: float = float("nan")
+    peak_rss_mb: float = float("nan")  # the service process's high-water resident memory (VmHWM) at the end
 
     @property
     def ok(self) -> int:
@@ -271,6 +272,14 @@ def batch_mean(url: str) -> float:
     return values.get("xscreen_batch_size_sum", float("nan")) / count if count else float("nan")
 
 
+def peak_rss_mb(pid: int) -> float:
+    """A process's high-water resident memory so far (VmHWM), MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def process_cpu_s(pid: int) -> float:
     """CPU seconds (user + system, every thread) a process has used so far, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -288,6 +297,7 @@ def run_service(workdir: Path, models_dir: Path, model: str, config: Config, sca
         result.service_cpu_s = process_cpu_s(process.pid) - service_cpu
         result.loadgen_cpu_s = time.process_time() - loadgen_cpu
         result.batch_mean = batch_mean(url)
+        result.peak_rss_mb = peak_rss_mb(process.pid)
         return result
     finally:
         process.send_signal(signal.SIGTERM)
@@ -331,8 +341,8 @@ def report(args: argparse.Namespace, model_desc: str, scans_desc: str, raw: dict
         "",
         "| configuration | max_batch_size | max_queue_delay_ms | instances x threads | scans/s | best raw engine just before | ratio | "
         "mean batch | p50 ms | p99 ms | service CPU ms/scan | raw engine CPU ms/scan | load generator CPU ms/scan (share of a core) | "
-        "non-2xx | transport errors |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "service peak RSS MB | non-2xx | transport errors |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, rs in by_config.items():
         c = rs[0].config
@@ -345,7 +355,7 @@ def report(args: argparse.Namespace, model_desc: str, scans_desc: str, raw: dict
             f"{_spread([r.rate / r.raw for r in rs], '.0%')} | {_spread([r.batch_mean for r in rs], '.2f')} | "
             f"{_spread([r.pct(50) for r in rs], '.0f')} | {_spread([r.pct(99) for r in rs], '.0f')} | "
             f"{_spread([r.per_scan_ms(r.service_cpu_s) for r in rs], '.0f')} | {_spread([r.raw_cpu_ms for r in rs], '.0f')} | "
-            f"{_spread(loadgen, '.1f')} ({share:.0%}) | {bad} | {sum(r.errors for r in rs)} |"
+            f"{_spread(loadgen, '.1f')} ({share:.0%}) | {_spread([r.peak_rss_mb for r in rs], '.0f')} | {bad} | {sum(r.errors for r in rs)} |"
         )
     lines += [
         "",

@@ -79,26 +79,31 @@ def predict_files(
 
     Scans are read `batch` at a time (capped by the model's batch limit) and dropped once screened, so memory
     does not grow with the number of inputs: on a CPU one at a time is fastest (docs/benchmarks.md), and the
-    card's limit (32) held 32 decoded scans and a 32-image activation arena (1.7 GB for 100 scans).
+    card's limit (32) held 32 decoded scans and a 32-image activation arena (1.7 GB for 100 scans). Up to
+    `engine_instances` batches are screened at once while the next files are read (`plan_instances`).
     """
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     import numpy as np
 
     from xscreen.errors import ScanUnprocessable, XscreenError
     from xscreen.settings import get_settings
     from xscreen.vision.draw import annotated_png
-    from xscreen.vision.engine import Engine
+    from xscreen.vision.engine import Engine, plan_instances
     from xscreen.vision.policy import load_policy
     from xscreen.vision.screening import read_scan_file, screen
     from xscreen.vision.yolo import Label, write_labels
 
     settings = get_settings()
     providers, device_id = _providers(device, settings.providers)
+    instances, threads = plan_instances(settings.engine_instances, settings.intra_op_threads, providers=providers)
     engine = Engine.load(
         model or settings.default_model,
         models_dir=models_dir or settings.models_dir,
         providers=providers,
         variant=variant,
-        intra_op_threads=settings.intra_op_threads,
+        intra_op_threads=threads,
         device_id=device_id,
         warmup=False,
     )
@@ -113,10 +118,12 @@ def predict_files(
     names = output_names(paths)
     results: list[dict[str, Any]] = []
     pending: list[tuple[int, Any]] = []  # (result index, scan) read and not yet screened
+    screening: deque[Future[None]] = deque()  # batches on the engine instances, oldest first
 
-    def flush() -> None:
-        screenings = screen(engine, [scan for _, scan in pending], pixel_pitch_mm=pixel_pitch_mm, tile=tile)
-        for (index, scan), done in zip(pending, screenings):
+    def finish(batch: list[tuple[int, Any]]) -> None:
+        """Screen `batch` and fill in its entries (each batch its own entries and output files)."""
+        screenings = screen(engine, [scan for _, scan in batch], pixel_pitch_mm=pixel_pitch_mm, tile=tile)
+        for (index, scan), done in zip(batch, screenings):
             entry = results[index]
             if done.error is not None:  # the engine failed on this scan alone, as the service answers it
                 message = f"the model could not process this scan ({type(done.error).__name__}: {done.error})"
@@ -139,23 +146,34 @@ def predict_files(
                 boxes = [(int(c), *map(float, box)) for box, _, c in found]
                 labels = [Label.from_box(b, scan.width, scan.height) for b in boxes]  # type: ignore[arg-type]
                 entry["labels"] = str(write_labels(save_txt / f"{name}.txt", labels))
+
+    def flush() -> None:
+        while len(screening) >= instances:
+            screening.popleft().result()
+        screening.append(pool.submit(finish, pending.copy()))
         pending.clear()
 
-    for path in paths:
-        entry: dict[str, Any] = {"path": str(path), "model": engine.ref}
-        results.append(entry)
-        try:
-            scan = read_scan_file(path, max_pixels=settings.max_image_pixels)
-        except XscreenError as exc:
-            entry["error"] = {"code": exc.code, "message": exc.message}
-            continue
-        entry.update(kind=scan.kind, width=scan.width, height=scan.height)
-        pending.append((len(results) - 1, scan))
-        del scan  # the only reference left is `pending`'s, dropped when its batch is screened
-        if len(pending) >= min(batch, engine.max_batch_size):
+    pool = ThreadPoolExecutor(max_workers=instances, thread_name_prefix="predict")
+    try:
+        for path in paths:
+            entry: dict[str, Any] = {"path": str(path), "model": engine.ref}
+            results.append(entry)
+            try:
+                scan = read_scan_file(path, max_pixels=settings.max_image_pixels)
+            except XscreenError as exc:
+                entry["error"] = {"code": exc.code, "message": exc.message}
+                continue
+            entry.update(kind=scan.kind, width=scan.width, height=scan.height)
+            pending.append((len(results) - 1, scan))
+            del scan  # the only reference left is `pending`'s, dropped when its batch is screened
+            if len(pending) >= min(batch, engine.max_batch_size):
+                flush()
+        if pending:
             flush()
-    if pending:
-        flush()
+        while screening:
+            screening.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return results
 
 
