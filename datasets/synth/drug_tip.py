@@ -3,7 +3,7 @@
 Customs has no real labelled drug scans, so drug positives come from threat image projection: each
 composite takes one real scan of a built dataset (its own labels kept), projects 1-4 drug items of one
 family into it (Beer-Lambert, `tip.ProjectionCanvas`), sometimes one other threat too (so a fine-tune
-keeps seeing gun parts, magazines and ammunition), and is written either as the scanner's pseudo-colour
+keeps seeing gun parts, magazines and ammunition) and, when asked, a throwing star or razor blades (`knife`), and is written either as the scanner's pseudo-colour
 or as single-energy gray (the real scan's high-energy attenuation shown as a gray scanner shows it, and
 the items projected in gray).
 
@@ -40,6 +40,10 @@ class DrugTipOptions:
     items: tuple[int, int] = (1, 4)  # drug items per composite, inclusive
     gray_fraction: float = 0.3  # composites written as single-energy gray
     companion_probability: float = 0.25  # chance of one non-drug threat beside the drugs
+    # Chance of one throwing star or razor blade (labelled knife) beside them: hard negatives for firearm, in gray
+    # and colour alike (issue 18.4, docs/bench/metal_tip.md). 0 draws nothing, so older seeds keep their bytes.
+    edged_probability: float = 0.0
+    edged_builders: tuple[tuple[str, float], ...] = (("throwing_star", 0.6), ("razor_blade", 0.4))
     conceal_probability: float = 0.4
     item_extent_mm: tuple[float, float] = (300.0, 900.0)  # parcels and bags: the scanned item's long side
     jpeg_quality: int = 92
@@ -72,6 +76,7 @@ def drug_tip_dataset(backgrounds: Path, out_dir: Path, *, split: str, count: int
     ids = [taxonomy.id_of(n) for n in names]
     profile = load_profile(None)
     config = SynthConfig()
+    edged = config.model_copy(update={"builder_weights": {"knife": dict(options.edged_builders)}})
     for sub in ("images", "labels", "meta"):
         (out_dir / sub / split).mkdir(parents=True, exist_ok=True)
     with _progress(progress, count) as advance:
@@ -92,6 +97,8 @@ def drug_tip_dataset(backgrounds: Path, out_dir: Path, *, split: str, count: int
             if rng.random() < options.companion_probability:
                 cls = COMPANION_CLASSES[int(rng.integers(0, len(COMPANION_CLASSES)))]
                 projections += canvas.project([random_threat(rng, cls, config)])
+            if options.edged_probability > 0 and rng.random() < options.edged_probability:
+                projections += canvas.project([random_threat(rng, "knife", edged)])
             out = canvas.image()
             h, w = out.shape[:2]
             own = [label._replace(class_id=ids[label.class_id]) for label in read_labels(label_path(bg))]

@@ -10,9 +10,11 @@
 # $OUT gets drugs-v4-gpu-last.pt (copied every 20 s, so a run stopped at its limit still returns its last
 # epoch) and meta.tgz (the logs, results.csv, args.yaml, the generated sets' summaries). Export, calibration and
 # the drug, firearm and gray measurements run here afterwards (docs/drugs.md lists them).
-# Env as train_on_lent_gpu.sh, and DRUGS / SYNTH (composites and scenes to generate), JOBS (processes).
+# Env as train_on_lent_gpu.sh, and DRUGS / SYNTH (composites and scenes to generate), JOBS (processes), EDGED
+# (share of the composites that also get a throwing star or razor blades, labelled knife: hard negatives for
+# firearm in gray and colour, docs/bench/metal_tip.md; the scenes of configs/synth/train640.yaml draw them too).
 source "$(dirname "$0")/host_env.sh"
-DRUGS=${DRUGS:-2400}; SYNTH=${SYNTH:-800}; JOBS=${JOBS:-$(nproc)}
+DRUGS=${DRUGS:-2400}; SYNTH=${SYNTH:-800}; JOBS=${JOBS:-$(nproc)}; EDGED=${EDGED:-0.3}
 mkdir -p /tmp/data /tmp/gen /tmp/logs /tmp/meta && tar -xf .pack/real.tar -C /tmp/data || exit 4
 nvidia-smi --query-gpu=name,memory.total --format=csv 2>/dev/null
 echo "setup $(( $(date +%s) - T0 )) s"
@@ -22,7 +24,7 @@ for k in $(seq 0 $((JOBS - 1))); do
 from pathlib import Path
 from xscreen.datasets.synth.drug_tip import DrugTipOptions, drug_tip_dataset
 drug_tip_dataset(Path('/tmp/data/real'), Path('/tmp/gen/drugs-$k'), split='train', count=$(( (DRUGS + JOBS - 1) / JOBS )), seed=$((1000 + k)),
-                 options=DrugTipOptions(family='train'), progress=False)
+                 options=DrugTipOptions(family='train', edged_probability=$EDGED), progress=False)
 " > /tmp/logs/drugs-$k.log 2>&1 &
 done
 $PY -c "

@@ -124,3 +124,25 @@ def test_synth_drugs_command(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "--family must be one of" in bad.output
     empty = runner.invoke(app, ["synth-drugs", "--backgrounds", str(bg), "--out", str(tmp_path / "f"), "--count", "2", "--split", "val"])
     assert empty.exit_code != 0 and "no val scans" in empty.output
+
+
+def test_edged_hard_negatives_beside_the_drugs_in_gray_and_colour(tmp_path: Path) -> None:
+    """edged_probability puts a throwing star or razor blades, labelled knife, into composites of both renderings;
+    0 (the default) leaves the composites as they were."""
+    bg = _background_set(tmp_path / "bg")
+    plain = drug_tip_dataset(bg, tmp_path / "a", split="train", count=4, seed=5, options=DrugTipOptions(gray_fraction=0.5), progress=False)
+    zero = drug_tip_dataset(bg, tmp_path / "b", split="train", count=4, seed=5, options=DrugTipOptions(gray_fraction=0.5, edged_probability=0.0),
+                            progress=False)
+    read = lambda d: [p.read_bytes() for p in sorted((d.parent / "images" / "train").glob("*.jpg"))]  # noqa: E731
+    assert read(plain) == read(zero)
+    opts = DrugTipOptions(gray_fraction=0.5, edged_probability=1.0, companion_probability=0.0)
+    edged = drug_tip_dataset(bg, tmp_path / "c", split="train", count=8, seed=5, options=opts, progress=False)
+    knife, seen = str(load_taxonomy().id_of("knife")), set()
+    for meta_path in sorted((edged.parent / "meta" / "train").glob("*.json")):
+        meta = json.loads(meta_path.read_text())
+        (blade,) = [p for p in meta["projected"] if p["label"] == "knife"]
+        assert blade["kind"] in ("throwing_star", "razor_blade")
+        seen.add((blade["kind"], meta["rendering"]))
+        labels = (edged.parent / "labels" / "train" / f"{meta_path.stem}.txt").read_text().split()
+        assert (knife in labels[::5]) == blade["kept"]
+    assert {r for _, r in seen} == {"colour", "gray"} and "throwing_star" in {k for k, _ in seen}
