@@ -3,7 +3,7 @@
 A batch leaves when it holds `max_batch_size` items or when its oldest item has waited
 `max_queue_delay_ms` (Triton's names). `run_batch` gets a list and must return a list of the same length;
 it runs in worker threads off the event loop, at most `instances` batches at once (Triton's instance group
-count: on a CPU, two single-threaded engine calls at once screen ~1.7x the scans of one call on two threads,
+count: on a CPU, two single-threaded engine calls at once screen 1.2-1.45x the scans of one call on two threads,
 docs/bench/server.md), so `run_batch` must be safe to call from several threads (an onnxruntime session is).
 While every instance is busy, scans queue and leave in the next free instance's batch. An exception inside a
 batch is set on every caller of that batch. When `max_queue_size` items are

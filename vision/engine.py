@@ -118,7 +118,7 @@ def plan_instances(instances: int, intra_op_threads: int, *, providers: Sequence
     """(engine instances, onnxruntime threads per call) for `instances` / `intra_op_threads` settings of 0 (auto).
 
     On a CPU, one single-threaded call per core: onnxruntime's parallel sections on two threads kept 1.7 of 2
-    cores busy at 50-56 ms of CPU a scan, two single-threaded calls at once 1.97 cores at 43-46 ms, 1.3-1.45x
+    cores busy at 44-56 ms of CPU a scan, two single-threaded calls at once 1.97 cores at 41-46 ms, 1.2-1.45x
     the scans per second (docs/bench/server.md). A GPU runs one instance and lets onnxruntime choose."""
     gpu = available_providers(providers)[0] in GPU_PROVIDERS
     cores = cores or usable_cores()
