@@ -32,6 +32,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import firearm_confusion
@@ -42,7 +43,6 @@ from xscreen.settings import get_settings
 
 logger = logging.getLogger("bench.metal_tip")
 KINDS = ("throwing_star", "razor_blade", "knife")  # builders of class knife (datasets/synth/threats.py)
-DEFAULT_RENDERINGS = ("colour", "physics", "luminance", "hsv-value", "gamma-2.2", "log-display")
 
 
 @dataclass
@@ -86,7 +86,10 @@ def composite_set(images: list[Path], out: Path, *, seed: int = 0) -> tuple[list
         kind = KINDS[turn % len(KINDS)]
         turn += 1
         rng = gray_stations._rng(image.name, f"tip-{seed}")
-        rgb = np.ascontiguousarray(cv2.imread(str(image), cv2.IMREAD_COLOR)[..., ::-1])
+        bgr = cv2.imread(str(image), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise SystemExit(f"error: cannot decode {image}")
+        rgb = np.ascontiguousarray(bgr[..., ::-1])
         canvas = ProjectionCanvas(rgb, rng=rng, taxonomy=taxonomy, profile=profile, config=config)
         projections = canvas.project(THREAT_BUILDERS["knife"][kind](rng)[:1])
         composite = canvas.image()
@@ -203,9 +206,9 @@ def write_report(rows: list[Row], inserted: list[Inserted], out: Path, *, model:
         "`datasets/synth/tip.py` does (Beer-Lambert in the dual-energy attenuation domain), kinds in turn: "
         + ", ".join(f"{k} {counts[k]} ({kept[k]} pass the label rule)" for k in KINDS)
         + f"; {packs} of the razor blades are packs of 5-10, the rest single blades (a lone 0.1 mm double-edge blade is often too faint to label). "
-        "The scans with a firearm are unchanged. Both sets rendered as `bench/gray_stations.py` does, a subset of its renderings "
-        f"({', '.join(r.rendering for r in rows)}; the others cost CPU time this run did not have), and screened through the stations' "
-        "path with the card's gray path and operating thresholds.",
+        "The scans with a firearm are unchanged. Both sets rendered as `bench/gray_stations.py` does ("
+        + (f"a subset of its renderings: {', '.join(r.rendering for r in rows)}" if len(rows) < len(gray_stations.RENDERINGS) else "all its renderings")
+        + ") and screened through the stations' path with the card's gray path and operating thresholds.",
         "",
         "Per object: the highest firearm score of a box overlapping it (IoU >= "
         f"{firearm_confusion.OVERLAP_IOU}; 0 when none); `>= thr`: the share at or above the card's firearm threshold for the scan's kind; "
@@ -240,11 +243,17 @@ def write_report(rows: list[Row], inserted: list[Inserted], out: Path, *, model:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     # Scores to 4 decimals and one line per object: the per-object record stays small enough to commit.
-    rounded = lambda v: round(v, 4) if isinstance(v, float) else [rounded(x) for x in v] if isinstance(v, list) else (  # noqa: E731
-        {k: rounded(x) for k, x in v.items()} if isinstance(v, dict) else v)
-    lines_of = lambda items: ",\n".join(json.dumps(rounded(x.__dict__)) for x in items)  # noqa: E731
+    lines_of = lambda items: ",\n".join(json.dumps(_rounded(x.__dict__)) for x in items)  # noqa: E731
     text = '{"rows": [\n' + lines_of(rows) + '\n],\n"inserted": [\n' + lines_of(inserted) + "\n]}\n"
     out.with_suffix(".json").write_text(text)
+
+
+def _rounded(v: Any) -> Any:
+    if isinstance(v, float):
+        return round(v, 4)
+    if isinstance(v, (list, tuple)):
+        return [_rounded(x) for x in v]
+    return {k: _rounded(x) for k, x in v.items()} if isinstance(v, dict) else v
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -252,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default="default", help="Registry ref (default: the promoted model).")
     parser.add_argument("--real", type=Path, required=True, help="The real data build (`xscreen data build --config configs/data/real.yaml`).")
     parser.add_argument("--out", type=Path, required=True, help="Markdown report (a .json of the rows and objects beside it).")
-    parser.add_argument("--renderings", nargs="*", default=list(DEFAULT_RENDERINGS), choices=list(gray_stations.RENDERINGS))
+    parser.add_argument("--renderings", nargs="*", default=list(gray_stations.RENDERINGS), choices=list(gray_stations.RENDERINGS))
     parser.add_argument("--limit", type=int, default=None, help="Only the first and last N validation scans (a quick check).")
     parser.add_argument("--workdir", type=Path, default=None, help="Keep the composites, renderings and evaluations here (default: a temp dir, removed).")
     args = parser.parse_args(argv)

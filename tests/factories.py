@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -159,3 +160,22 @@ def add_int8_variant(models_dir: Path, ref: str = "tiny:1", *, calibration: int 
     card["files"][out.name] = sha256_file(out)
     (model.path / CARD_FILE).write_text(json.dumps(card, indent=2))
     return models_dir
+
+
+def load_bench(name: str) -> Any:
+    """A script of bench/ as a module, importing its siblings as when it runs as a script (registered in
+    sys.modules under its own name: its dataclasses look their module up by name)."""
+    import importlib.util
+    import sys
+
+    folder = str(Path(__file__).resolve().parents[1] / "bench")
+    sys.path.insert(0, folder)
+    try:
+        spec = importlib.util.spec_from_file_location(name, Path(folder) / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        sys.path.remove(folder)

@@ -3,30 +3,19 @@ a metal object outscores a real gun (issue 18.4)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-_BENCH = Path(__file__).resolve().parents[2] / "bench"
+from tests.factories import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(_BENCH))  # it imports gray_stations beside it, as when run as a script
-    try:
-        spec = importlib.util.spec_from_file_location("firearm_confusion", _BENCH / "firearm_confusion.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.path.remove(str(_BENCH))
+    return load_bench("firearm_confusion")
 
 
 def test_object_confusion_takes_the_best_overlapping_firearm_box_per_true_object(bench, tmp_path: Path) -> None:

@@ -3,9 +3,7 @@ each object's firearm score read at its place in any rendering's pixels (issue 1
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,21 +11,12 @@ import cv2
 import numpy as np
 import pytest
 
-_BENCH = Path(__file__).resolve().parents[2] / "bench"
+from tests.factories import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench():
-    sys.path.insert(0, str(_BENCH))  # it imports gray_stations and firearm_confusion beside it, as when run as a script
-    try:
-        spec = importlib.util.spec_from_file_location("metal_tip", _BENCH / "metal_tip.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        sys.path.remove(str(_BENCH))
+    return load_bench("metal_tip")
 
 
 @pytest.fixture()
