@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import cv2
 import numpy as np
 import yaml
 
@@ -98,4 +99,4 @@ def match_display(gray: np.ndarray) -> np.ndarray:
     if objects:
         cdf = np.cumsum(hist) / objects
         lut[:air] = np.interp(cdf[:air], np.linspace(0.0, 1.0, len(ref)), ref)
-    return np.clip(lut + 0.5, 0, 255).astype(np.uint8)[gray]
+    return cv2.LUT(gray, np.clip(lut + 0.5, 0, 255).astype(np.uint8))  # the table applied to every pixel

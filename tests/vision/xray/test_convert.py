@@ -53,6 +53,18 @@ def test_gray_to_colour_is_white_for_air_and_darkens(profile):
     assert rgb[0, 1, 0] > rgb[0, 1, 2]  # light attenuation shown as organic (orange)
 
 
+def test_gray_to_colour_maps_every_level_through_the_palette_whatever_the_layout(profile):
+    """The per-channel lookup gives the palette row of each level, for (H, W), three equal channels and views."""
+    from xscreen.vision.xray import convert
+
+    palette = convert._gray_palette(profile)
+    gray = np.random.default_rng(3).integers(0, 256, (37, 53), dtype=np.uint8)
+    levels = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    assert np.array_equal(gray_to_colour(levels, profile), palette[levels])
+    for layout in (gray, np.stack([gray] * 3, axis=-1), gray[:, ::3], gray[::-1]):
+        assert np.array_equal(gray_to_colour(layout, profile), palette[layout[..., 0] if layout.ndim == 3 else layout])
+
+
 @pytest.mark.parametrize(("src", "dst", "shape"), [(1.0, 0.5, (200, 300)), (0.5, 1.0, (50, 75)), (0.8, 0.8, (100, 150))])
 def test_rescale_pitch(src, dst, shape):
     assert rescale_pitch(np.zeros((100, 150, 3), np.uint8), src, dst).shape[:2] == shape
