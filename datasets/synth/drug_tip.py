@@ -3,9 +3,10 @@
 Customs has no real labelled drug scans, so drug positives come from threat image projection: each
 composite takes one real scan of a built dataset (its own labels kept), projects 1-4 drug items of one
 family into it (Beer-Lambert, `tip.ProjectionCanvas`), sometimes one other threat too (so a fine-tune
-keeps seeing gun parts, magazines and ammunition) and, when asked, a throwing star or razor blades (`knife`), and is written either as the scanner's pseudo-colour
-or as single-energy gray (the real scan's high-energy attenuation shown as a gray scanner shows it, and
-the items projected in gray).
+keeps seeing gun parts, magazines and ammunition) and, when asked, a throwing star or razor blades
+(`knife`: hard negatives for firearm), and is written either as the scanner's pseudo-colour or as
+single-energy gray (the real scan's high-energy attenuation shown as a gray scanner shows it, and the
+items projected in gray).
 
 Every projected drug is recorded in `meta/<split>/<name>.json` with its form, host, mass, family and the
 visibility figures of `tip.Projection`; items below the label rule's floors (config `labels`, see

@@ -1,6 +1,7 @@
 """Threat builders: firearms, loose gun parts, magazines, ammunition, knives (and the other edged weapons
-labelled `knife`: throwing stars, razor blades), drugs; plus the labelled benign look-alikes (scissors, tools). Each returns `SceneObject`s in their local frame, labelled with
-a taxonomy class name (checked against the taxonomy by the scene sampler, never hard-coded ids).
+labelled `knife`: throwing stars, razor blades), drugs; plus the labelled benign look-alikes (scissors,
+tools). Each returns `SceneObject`s in their local frame, labelled with a taxonomy class name (checked
+against the taxonomy by the scene sampler, never hard-coded ids).
 
 Drugs take their mass first (log-uniform 1 g to 1 kg for bags) and their size from the bulk density of
 the material, so a 1 kg brick of pressed cocaine and a 1 kg bundle of cannabis differ as they should.
