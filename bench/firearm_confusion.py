@@ -251,13 +251,8 @@ def write_report(rows: list[Row], out: Path, *, model: str, seconds: float) -> N
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="default", help="Registry ref (default: the promoted model).")
-    parser.add_argument("--real", type=Path, required=True, help="The real data build (`xscreen data build --config configs/data/real.yaml`).")
-    parser.add_argument("--out", type=Path, required=True, help="Markdown report (a .json of the rows beside it).")
-    parser.add_argument("--renderings", nargs="*", default=list(gray_stations.RENDERINGS), choices=list(gray_stations.RENDERINGS))
+    gray_stations.add_arguments(parser, real=True, kept="the renderings and evaluations")
     parser.add_argument("--candidates", nargs="*", default=list(CANDIDATES), choices=list(CANDIDATES))
-    parser.add_argument("--limit", type=int, default=None, help="Only the first and last N validation scans (a quick check).")
-    parser.add_argument("--workdir", type=Path, default=None, help="Keep the renderings and evaluations here (default: a temp dir, removed).")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     started = time.perf_counter()

@@ -265,14 +265,21 @@ def save_report(out: Path, lines: list[str], rows: list) -> None:
     out.with_suffix(".json").write_text(json.dumps([r.__dict__ for r in rows], indent=2) + "\n")
 
 
+def add_arguments(parser: argparse.ArgumentParser, *, real: bool, kept: str, report: str = "the rows") -> None:
+    """The options this bench shares with firearm_confusion.py and metal_tip.py (`kept`: what --workdir keeps)."""
+    parser.add_argument("--model", default="default", help="Registry ref (default: the promoted model).")
+    if real:
+        parser.add_argument("--real", type=Path, required=True, help="The real data build (`xscreen data build --config configs/data/real.yaml`).")
+    parser.add_argument("--out", type=Path, required=True, help=f"Markdown report (a .json of {report} beside it).")
+    parser.add_argument("--renderings", nargs="*", default=list(RENDERINGS), choices=list(RENDERINGS))
+    parser.add_argument("--limit", type=int, default=None, help="Only the first and last N validation scans (a quick check).")
+    parser.add_argument("--workdir", type=Path, default=None, help=f"Keep {kept} here (default: a temp dir, removed).")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="default", help="Registry ref (default: the promoted model).")
-    parser.add_argument("--out", type=Path, required=True, help="Markdown report (a .json of the rows beside it).")
-    parser.add_argument("--renderings", nargs="*", default=list(RENDERINGS), choices=list(RENDERINGS))
+    add_arguments(parser, real=False, kept="the build and renderings")
     parser.add_argument("--inputs", nargs="*", default=list(GRAY_INPUTS), choices=list(GRAY_INPUTS))
-    parser.add_argument("--limit", type=int, default=None, help="Only the first and last N validation scans (a quick check).")
-    parser.add_argument("--workdir", type=Path, default=None, help="Keep the build and renderings here (default: a temp dir, removed).")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     started = time.perf_counter()

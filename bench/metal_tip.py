@@ -258,12 +258,7 @@ def _rounded(v: Any) -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="default", help="Registry ref (default: the promoted model).")
-    parser.add_argument("--real", type=Path, required=True, help="The real data build (`xscreen data build --config configs/data/real.yaml`).")
-    parser.add_argument("--out", type=Path, required=True, help="Markdown report (a .json of the rows and objects beside it).")
-    parser.add_argument("--renderings", nargs="*", default=list(gray_stations.RENDERINGS), choices=list(gray_stations.RENDERINGS))
-    parser.add_argument("--limit", type=int, default=None, help="Only the first and last N validation scans (a quick check).")
-    parser.add_argument("--workdir", type=Path, default=None, help="Keep the composites, renderings and evaluations here (default: a temp dir, removed).")
+    gray_stations.add_arguments(parser, real=True, kept="the composites, renderings and evaluations", report="the rows and objects")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     started = time.perf_counter()
