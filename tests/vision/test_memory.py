@@ -70,12 +70,18 @@ def test_the_screening_path_holds_no_memory_per_scan(engine: Engine) -> None:
 @pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
 def test_predict_holds_no_decoded_scan_beyond_its_batch(tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`predict_files` over a folder: the card's batch limit (32) once kept 32 decoded scans and a results list
-    of them; now a scan is dropped when screened, and the results are a few numbers per scan."""
+    of them; now a scan is dropped when screened, and the results are a few numbers per scan.
+
+    One engine instance: with two, each call's onnxruntime arena grows with the pairs of batch shapes that
+    happen to run at the same time (in power-of-two steps), which a 150-scan stretch meets more of than a
+    30-scan one; that is not memory per scan. How many scans two instances keep alive is counted exactly in
+    `test_predict_with_instances_keeps_only_the_batches_in_flight`."""
     from xscreen.settings import get_settings
     from xscreen.vision.cli import predict_files
 
     monkeypatch.setenv("XSCREEN_MODELS_DIR", str(tiny_models_dir))
     monkeypatch.setenv("XSCREEN_PROVIDERS", '["CPUExecutionProvider"]')
+    monkeypatch.setenv("XSCREEN_ENGINE_INSTANCES", "1")
     get_settings.cache_clear()
     rng = np.random.default_rng(4)
     folders = {}
@@ -100,3 +106,41 @@ def test_predict_holds_no_decoded_scan_beyond_its_batch(tiny_models_dir: Path, t
     run(folders["long"])
     long = _peak_rss_mb()
     assert long - short <= SLACK_MB, f"peak RSS {short:.0f} MB over 30 scans, {long:.0f} MB over 150"
+
+
+@pytest.mark.parametrize(("instances", "batch"), [(2, 1), (2, 3), (3, 2)])
+def test_predict_with_instances_keeps_only_the_batches_in_flight(tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  instances: int, batch: int) -> None:
+    """With `instances` batches on the engine at once, at most those batches and the one being read are alive
+    when a scan is read, and none once `predict_files` returns (counted with weak references, not RSS)."""
+    import weakref
+
+    from xscreen.settings import get_settings
+    from xscreen.vision import screening
+    from xscreen.vision.cli import predict_files
+
+    monkeypatch.setenv("XSCREEN_MODELS_DIR", str(tiny_models_dir))
+    monkeypatch.setenv("XSCREEN_PROVIDERS", '["CPUExecutionProvider"]')
+    monkeypatch.setenv("XSCREEN_ENGINE_INSTANCES", str(instances))
+    get_settings.cache_clear()
+    files = []
+    for i, (h, w) in enumerate(_sizes(24, 8)):
+        files.append(tmp_path / f"{i:04d}.png")
+        cv2.imwrite(str(files[-1]), np.full((h, w, 3), (90, 160, 220), np.uint8))
+    refs: list[weakref.ref] = []
+    most = 0
+    real_read = screening.read_scan_file
+
+    def counting_read(path: Path, **kwargs):
+        nonlocal most
+        scan = real_read(path, **kwargs)
+        refs.append(weakref.ref(scan))
+        most = max(most, sum(r() is not None for r in refs))
+        return scan
+
+    monkeypatch.setattr(screening, "read_scan_file", counting_read)
+    results = predict_files(files, model="tiny:1", imgsz=256, batch=batch)
+    assert len(results) == len(files) and all("decision" in r for r in results)
+    assert len(refs) == len(files)
+    assert most <= (instances + 1) * batch, f"{most} scans alive at once"
+    assert all(r() is None for r in refs)
