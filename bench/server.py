@@ -2,7 +2,8 @@
 micro-batching, against the raw engine's throughput on the same model.
 
 1. Raw engine: `Engine.predict_scans` on already decoded scans, at batch 1 and at the service's
-   `max_batch_size`, in this process, nothing else running: the ceiling the service is measured against.
+   `max_batch_size`, each from one thread and from `engine_instances` threads at once (`--instances`), in
+   this process, nothing else running: the fastest of these is the ceiling each service run is rated against.
 2. Service: `xscreen serve` in a subprocess (its own interpreter, so the load generator does not share its
    GIL), a fresh SQLite database and image store, access log off. N station tasks (httpx, asyncio) each
    send one scan after another (a unique scan_id each) for T seconds; every answer's status and latency
