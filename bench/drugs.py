@@ -34,6 +34,8 @@ from xscreen.vision.yolo import find_images, label_path, read_labels
 
 DRUG_CLASSES = ("drug_bulk", "drug_tablets")
 CONTRAST_BINS = (0.0, 0.05, 0.1, 0.2, 0.4, np.inf)
+# The item's box as a share of the scan. Issue 15's acceptance packages have a median of 4.7 %.
+SIZE_BINS = (0.0, 0.005, 0.02, 0.05, np.inf)
 TARGET_FAR = 0.05
 
 
@@ -75,7 +77,7 @@ def score(detector: str, composites: Path, comp_paths: list[Path], comp_det: lis
     ids = {c: taxonomy.id_of(c) for c in DRUG_CLASSES}
     report: dict = {"model": detector, "composites": str(composites), "n_composites": len(comp_paths),
                     "negatives": str(negatives), "n_negatives": len(neg_det), "classes": {}}
-    items = []  # (class, form, contrast, rendering, best score of a matching same-class prediction)
+    items = []  # (class, form, contrast, rendering, box share of the scan, best score of a matching same-class prediction)
     results = []
     for path, det in zip(comp_paths, comp_det):
         meta = json.loads((composites / "meta" / path.parent.name / f"{path.stem}.json").read_text())
@@ -91,7 +93,8 @@ def score(detector: str, composites: Path, comp_paths: list[Path], comp_det: lis
             same = det.class_ids == ids[p["label"]]
             iou = box_iou(box, det.xyxy[same].astype(np.float32))[0] if same.any() else np.zeros(0)
             scores = det.scores[same][iou >= 0.5] if len(iou) else np.zeros(0)
-            items.append((p["label"], p.get("form", "?"), float(p["contrast"]), meta["rendering"], float(scores.max()) if len(scores) else 0.0))
+            share = float((box[0, 2] - box[0, 0]) * (box[0, 3] - box[0, 1])) / (w * h)
+            items.append((p["label"], p.get("form", "?"), float(p["contrast"]), meta["rendering"], share, float(scores.max()) if len(scores) else 0.0))
     results += [ImageResult(np.zeros((0, 4), np.float32), np.zeros(0, np.int64), d.xyxy.astype(np.float32), d.scores, d.class_ids) for d in neg_det]
     for cls, cid in ids.items():
         op = operating(cls)
@@ -112,7 +115,8 @@ def score(detector: str, composites: Path, comp_paths: list[Path], comp_det: lis
             "dr_at_far5": rate(mine, t5), "dr_at_operating": rate(mine, op),
             "far_at_operating": round(float(np.mean([(d.scores[d.class_ids == cid] >= op).any() for d in neg_det])), 3),
             "by_form": by(lambda it: it[1]), "by_rendering": by(lambda it: it[3]),
-            "by_contrast": by(lambda it: _bin(it[2])),
+            "by_contrast": by(lambda it: _bin(it[2], CONTRAST_BINS, "{:.2f}")),
+            "by_scan_share": by(lambda it: _bin(it[4], SIZE_BINS, "{:.1%}")),
         }
     return report
 
@@ -124,10 +128,10 @@ def _group(items, key):
     return groups
 
 
-def _bin(contrast: float) -> str:
-    for lo, hi in zip(CONTRAST_BINS, CONTRAST_BINS[1:]):
-        if lo <= contrast < hi:
-            return f"{lo:.2f}-{hi:.2f}" if np.isfinite(hi) else f">={lo:.2f}"
+def _bin(value: float, edges: tuple[float, ...], fmt: str) -> str:
+    for lo, hi in zip(edges, edges[1:]):
+        if lo <= value < hi:
+            return f"{fmt.format(lo)}-{fmt.format(hi)}" if np.isfinite(hi) else f">={fmt.format(lo)}"
     return "?"
 
 
@@ -148,7 +152,7 @@ def main() -> None:
         print(f"{cls}: AP50 {m['ap50']}  DR@FAR5% {m['dr_at_far5']} (t={m['threshold_far5']})  DR@op {m['dr_at_operating']}  FAR@op {m['far_at_operating']}  n={m['instances']}")
         for k, v in m["by_form"].items():
             print(f"   {k:16s} n={v['n']:4d}  DR@FAR5% {v['dr_at_far5']}  DR@op {v['dr_at_operating']}")
-        for k, v in {**m["by_rendering"], **m["by_contrast"]}.items():
+        for k, v in {**m["by_rendering"], **m["by_contrast"], **m["by_scan_share"]}.items():
             print(f"   {k:16s} n={v['n']:4d}  DR@FAR5% {v['dr_at_far5']}  DR@op {v['dr_at_operating']}")
 
 

@@ -69,6 +69,8 @@ def synth_drugs(
     seed: int = typer.Option(0, "--seed", help="Same seed, same bytes."),
     family: str = typer.Option("train", "--family", help="train, or heldout: the families training never sees (for measurement)."),
     gray_fraction: float = typer.Option(0.3, "--gray-fraction", min=0.0, max=1.0, help="Share rendered as single-energy gray."),
+    edged: float = typer.Option(0.0, "--edged", min=0.0, max=1.0,
+                                help="Share with a throwing star or razor blades (labelled knife) beside the drugs: hard negatives for firearm."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary on stdout."),
 ) -> None:
     """The drug data programme: drug items projected into real scans, with each label's form and visibility (docs/drugs.md)."""
@@ -80,7 +82,7 @@ def synth_drugs(
 
         if family not in FAMILIES:
             raise ConfigError(f"--family must be one of {', '.join(FAMILIES)}, got {family!r}")
-        options = DrugTipOptions(family=family, gray_fraction=gray_fraction)
+        options = DrugTipOptions(family=family, gray_fraction=gray_fraction, edged_probability=edged)
         data_yaml = drug_tip_dataset(backgrounds, out, split=split, count=count, seed=seed, options=options, progress=not as_json)
         if as_json:
             typer.echo(json.dumps({"data_yaml": str(data_yaml), "count": count, "seed": seed, "family": family, "split": split}))

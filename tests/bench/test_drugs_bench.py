@@ -67,5 +67,6 @@ def test_score_reports_any_detector_on_composites_and_untouched_scans(bench, tmp
     good = bench.score("perfect", root, paths, found, tmp_path, quiet, operating=lambda _c: 0.5)["classes"]["drug_bulk"]
     assert (good["instances"], good["ap50"], good["dr_at_far5"], good["dr_at_operating"]) == (1, 1.0, 1.0, 1.0)
     assert good["by_form"] == {"pillow": {"n": 1, "dr_at_far5": 1.0, "dr_at_operating": 1.0}}  # the faint item is not counted
+    assert good["by_scan_share"] == {">=5.0%": {"n": 1, "dr_at_far5": 1.0, "dr_at_operating": 1.0}}  # 20x20 of 100x80
     bad = bench.score("blind", root, paths, missed, tmp_path, quiet, operating=lambda _c: 0.5)["classes"]["drug_bulk"]
     assert (bad["ap50"], bad["dr_at_far5"]) == (0.0, 0.0)

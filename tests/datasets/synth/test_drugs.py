@@ -46,6 +46,16 @@ def test_a_pillow_holds_the_mass_it_says() -> None:
     assert volume_cm3 * get_material(core.material).density == pytest.approx(obj.info["mass_g"], rel=0.01)
 
 
+def test_train_family_is_seizure_sized() -> None:
+    """Issue 15's acceptance packages have a median box of 4.7 % of the scan. The train family's median drug
+    footprint is some 120 cm2 (the first ranges: 53 cm2, whose composites' median box was 0.66 % of the scan),
+    and bindles, the smallest form, are no longer a third of the labels (docs/drugs.md section 7)."""
+    labelled = [o for it in _draw("train", 400) for o in it.objects if o.label]
+    footprint_cm2 = np.array([4 * o.extent[0] * o.extent[1] / 100 for o in labelled])
+    assert 80 < np.median(footprint_cm2) < 400
+    assert np.mean([o.info["form"] == "bindle" for o in labelled]) < 0.2
+
+
 def _bag_scan(size: tuple[int, int] = (320, 420)) -> np.ndarray:
     """White belt with one water-filled bag in the middle third: the scanned item."""
     profile = load_profile(None)
@@ -120,6 +130,10 @@ def test_synth_drugs_command(tmp_path: Path) -> None:
     ok = runner.invoke(app, ["synth-drugs", "--backgrounds", str(bg), "--out", str(tmp_path / "d"), "--count", "2", "--family", "heldout", "--json"])
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.output)["family"] == "heldout" and len(list((tmp_path / "d" / "images" / "train").glob("*.jpg"))) == 2
+    edged = runner.invoke(app, ["synth-drugs", "--backgrounds", str(bg), "--out", str(tmp_path / "k"), "--count", "2", "--edged", "1", "--json"])
+    assert edged.exit_code == 0, edged.output
+    metas = [json.loads(f.read_text()) for f in (tmp_path / "k" / "meta" / "train").glob("*.json")]
+    assert len(metas) == 2 and all(any(p["label"] == "knife" for p in m["projected"]) for m in metas)
     bad = runner.invoke(app, ["synth-drugs", "--backgrounds", str(bg), "--out", str(tmp_path / "e"), "--count", "2", "--family", "secret"])
     assert bad.exit_code == 2 and "--family must be one of" in bad.output
     empty = runner.invoke(app, ["synth-drugs", "--backgrounds", str(bg), "--out", str(tmp_path / "f"), "--count", "2", "--split", "val"])
