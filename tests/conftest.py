@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 
 # Before any xscreen or ultralytics import: ultralytics reads its config dir at import time.
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="xscreen-tests-"))
+atexit.register(shutil.rmtree, _SESSION_DIR, ignore_errors=True)  # every test process, xdist workers included
 os.environ["YOLO_CONFIG_DIR"] = str(_SESSION_DIR)
 os.environ["XSCREEN_DATA_DIR"] = str(_SESSION_DIR / "data")
 os.environ.setdefault("XSCREEN_CONFIG", str(_SESSION_DIR / "no-settings.yaml"))
