@@ -3,26 +3,15 @@ and crops of scans smaller than a crop keep image and target aligned."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-_BENCH = Path(__file__).resolve().parents[2] / "bench"
+from tests.factories import load_bench
 
 
 @pytest.fixture(scope="module")
 def cue():
-    sys.path.insert(0, str(_BENCH))
-    try:
-        spec = importlib.util.spec_from_file_location("bench_drug_physics_cue", _BENCH / "drug_physics_cue.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(_BENCH))
+    return load_bench("drug_physics_cue")
 
 
 def test_target_marks_kept_items_by_class_and_ignores_faint_ones(cue) -> None:

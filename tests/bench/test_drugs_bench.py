@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.factories import load_bench
 from xscreen.vision.detections import Detections
-
-_PATH = Path(__file__).resolve().parents[2] / "bench" / "drugs.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_drugs", _PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("drugs")
 
 
 def _negatives(top_scores: list[float], class_id: int = 5) -> list[Detections]:

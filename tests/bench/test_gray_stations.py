@@ -3,27 +3,19 @@ same file twice gives the same pixels (reruns reproduce the table), and none is 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from tests.factories import load_bench
 from xscreen.vision.io import read_scan
-
-_PATH = Path(__file__).resolve().parents[2] / "bench" / "gray_stations.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("gray_stations", _PATH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("gray_stations")
 
 
 @pytest.fixture(scope="module")
