@@ -144,12 +144,12 @@ def _load_backend(name: str, paths: dict[str, str], imgsz: int, conf: float, iou
     return run
 
 
-def peak_rss_mb() -> float:
-    """This process's own high-water RSS (VmHWM; ru_maxrss would carry the parent's across fork and exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """A process's own high-water RSS so far, MB (VmHWM; ru_maxrss would carry the parent's across fork and exec)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 if pid == "self" else float("nan")
 
 
 def _worker(name: str, paths: dict[str, str], job: dict[str, Any], conn: Any) -> None:

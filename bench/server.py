@@ -43,6 +43,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from engine import peak_rss_mb  # bench/engine.py, beside this script
 
 REPO = Path(__file__).resolve().parent.parent
 SIXRAY = REPO.parent / "shared" / "data" / "sixray-subset" / "val"
@@ -271,14 +272,6 @@ def batch_mean(url: str) -> float:
     values = {line.split()[0]: float(line.split()[1]) for line in text.splitlines() if line.startswith("xscreen_batch_size_")}
     count = values.get("xscreen_batch_size_count", 0.0)
     return values.get("xscreen_batch_size_sum", float("nan")) / count if count else float("nan")
-
-
-def peak_rss_mb(pid: int) -> float:
-    """A process's high-water resident memory so far (VmHWM), MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def process_cpu_s(pid: int) -> float:
