@@ -70,10 +70,12 @@ def export(
     data_card: Optional[Path] = typer.Option(None, "--data-card", help="Dataset card of the training data."),
     image_kind: str = typer.Option("colour", "--image-kind", help="colour or gray: what the model expects."),
     gray_display: str = typer.Option("as_is", "--gray-display", help="as_is or matched: gray scans' display brought to the training display first (docs/model.md)."),
+    postprocess: Optional[Path] = typer.Option(None, "--postprocess", help="YAML of the card's `postprocess` section (configs/postprocess/): decoding rules such as firearm-vs-metal."),
 ) -> None:
     """Export a checkpoint to ONNX, check parity with PyTorch, and add it to the registry."""
     from xscreen.checkout import real_val_scans
     from xscreen.training.export import ExportOptions, run
+    from xscreen.training.registry import load_postprocess
     from xscreen.vision.yolo import find_images
 
     def body() -> None:
@@ -95,6 +97,7 @@ def export(
             weights=weights, name=name, version=version, models_dir=settings.models_dir, half=half, int8=int8,
             calib=calib, imgsz=imgsz, conf=conf, class_conf=_class_conf(class_conf), parity_images=images, metrics_file=metrics,
             data_card_file=data_card, image_kind=image_kind, gray_display=gray_display, check_parity=not no_parity,
+            postprocess=load_postprocess(postprocess) if postprocess is not None else None,
         ))
         typer.echo(f"{model.ref} written to {model.path}")
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from xscreen.errors import ConfigError, ParityError
 from xscreen.training.offline import prepare_ultralytics
-from xscreen.vision.registry import CARD_FILE, InputSpec, ModelCard, OutputSpec, RegistryModel, Thresholds, sha256_file
+from xscreen.vision.registry import CARD_FILE, InputSpec, ModelCard, OutputSpec, PostprocessSpec, RegistryModel, Thresholds, sha256_file
 from xscreen.vision.taxonomy import load_taxonomy
 from xscreen.vision.yolo import find_images
 
@@ -57,6 +57,7 @@ class ExportOptions:
     check_parity: bool = True
     metrics_file: Path | None = None  # `xscreen evaluate` output (its --out dir, or one metrics.json), stored in the card
     data_card_file: Path | None = None  # dataset card of the training data, stored in the card
+    postprocess: PostprocessSpec | None = None  # decoding rules (configs/postprocess/); None: none
 
 
 def class_thresholds(class_conf: dict[str, float], names: list[str]) -> Thresholds:
@@ -229,6 +230,11 @@ def run(options: ExportOptions) -> RegistryModel:
             metrics=read_evaluation(options.metrics_file),
             software=software_versions(),
         )
+        if options.postprocess is not None:
+            from xscreen.vision.engine import confusable_rules
+
+            card.postprocess = options.postprocess
+            confusable_rules(card)  # a rule naming a class this model lacks is refused here, not when a station loads it
         if options.data_card_file is not None:
             card.training["data_card"] = _read_json(options.data_card_file)
         if options.check_parity or options.int8:

@@ -110,6 +110,32 @@ def test_export_stores_per_class_operating_thresholds(tiny_models_dir: Path, tmp
     assert not (models / "tiny" / "3").exists()  # the refused exports wrote nothing
 
 
+def test_export_writes_postprocess_rules_and_refuses_bad_ones(tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A retrained model carries the firearm-vs-metal rule from its first version, without a derive step."""
+    from typer.testing import CliRunner
+
+    from xscreen.cli import app
+    from xscreen.settings import get_settings
+
+    models = tmp_path / "models"
+    shutil.copytree(tiny_models_dir, models)
+    monkeypatch.setenv("XSCREEN_MODELS_DIR", str(models))
+    get_settings.cache_clear()
+    weights = str(tiny_models_dir / "tiny.pt")
+    runner = CliRunner()
+    (tmp_path / "sword.yaml").write_text("confusable: [{target: firearm, rivals: [sword]}]\n")
+    bad = runner.invoke(app, ["export", "--weights", weights, "--name", "tiny", "--parity-count", "2", "--postprocess", str(tmp_path / "sword.yaml")])
+    assert bad.exit_code == 2 and "lacks: ['sword']" in bad.output and "Traceback" not in bad.output
+    missing = runner.invoke(app, ["export", "--weights", weights, "--name", "tiny", "--postprocess", str(tmp_path / "none.yaml")])
+    assert missing.exit_code == 2 and "cannot read" in missing.output
+    assert not (models / "tiny" / "2").exists()  # refused: nothing written
+    shipped_rule = Path(__file__).resolve().parents[2] / "configs" / "postprocess" / "firearm-vs-metal.yaml"
+    ok = runner.invoke(app, ["export", "--weights", weights, "--name", "tiny", "--parity-count", "2", "--postprocess", str(shipped_rule)])
+    assert ok.exit_code == 0, ok.output
+    (spec,) = resolve_model("tiny:2", models_dir=models).card.postprocess.confusable
+    assert (spec.target, spec.rivals, spec.suppress_iou, spec.suppress_ratio) == ("firearm", ["knife", "scissors", "tool"], 0.3, 0.8)
+
+
 def test_parity_without_real_scans_names_the_flags_and_no_parity_skips_it(tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
