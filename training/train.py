@@ -20,6 +20,7 @@ composites on SIXray backgrounds (so a "train without OPIXray" run sees no OPIXr
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -213,9 +214,22 @@ def _ultralytics_output(verbose: bool) -> Iterator[None]:
         logger_.handlers[:] = handlers
 
 
+def use_every_cpu_core() -> int:
+    """Let CPU training use every core; returns the torch thread count it will get.
+
+    ultralytics' `select_device` gives CPU training `cpu_count - 1` torch threads (one kept for loader workers),
+    and its trainer then sets CPU loader workers to 0, so the kept core idles: on a 2-core host every CPU chunk
+    of the drug fine-tune ran on one core. Loading and augmenting run in the training thread between steps."""
+    import ultralytics.utils.torch_utils as torch_utils
+
+    torch_utils.NUM_THREADS = os.cpu_count() or 1  # read by select_device when training starts
+    return torch_utils.NUM_THREADS
+
+
 def run(options: TrainOptions) -> Path:
     """Train (or resume) and return the run directory."""
     prepare_ultralytics()
+    use_every_cpu_core()
     from ultralytics import YOLO
 
     last = options.run_dir / "weights" / "last.pt"

@@ -188,3 +188,23 @@ def test_the_shipped_smoke_config_names_the_synth_set_the_readme_builds() -> Non
     options = load_options(REPO_ROOT / "configs" / "train" / "smoke-cpu.yaml")
     assert options.device == "cpu" and options.data == REPO_ROOT / "data" / "smoke" / "data.yaml"
     assert "xscreen synth --count 32 --out data/smoke" in (REPO_ROOT / "README.md").read_text()
+
+
+def test_cpu_training_gets_every_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ultralytics gave CPU training cpu_count - 1 torch threads and no loader workers: one idle core of two."""
+    import torch
+    from ultralytics.utils import torch_utils
+
+    from xscreen.training.offline import prepare_ultralytics
+    from xscreen.training.train import use_every_cpu_core
+
+    prepare_ultralytics()
+    before = torch.get_num_threads()
+    monkeypatch.setattr(torch_utils, "NUM_THREADS", torch_utils.NUM_THREADS)  # restored after the test
+    monkeypatch.setattr("os.cpu_count", lambda: 3)
+    try:
+        assert use_every_cpu_core() == 3
+        torch_utils.select_device("cpu", verbose=False)  # what the trainer calls
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
