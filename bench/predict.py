@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from bench.engine import DATA, ap50, labelled_val_scans, machine  # noqa: E402
 
-MODEL = REPO / "models" / "xscreen-yolo11n" / "2" / "model.onnx"
+MODEL = REPO / "models" / "xscreen-yolo11n" / "5" / "model.onnx"
 IMGSZ = 512
 SIDES = ("xscreen-fp32", "xscreen-int8", "ultralytics-onnx")
 logger = logging.getLogger("bench.predict")
@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
             breakdown["ultralytics-onnx"] = child_json(["ultralytics-startup-child", str(args.model)], env)
         ap = accuracy(args.model, args.eval) if args.eval else {}
         meta = {
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine().split(";")[0], "model": str(args.model.relative_to(REPO)),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": machine().split(";")[0], "model": str(args.model.relative_to(REPO) if args.model.is_relative_to(REPO) else args.model),
             "scans": args.scans, "sides": args.sides, "load_before": load_before, "load_after": f"{os.getloadavg()[0]:.1f}",
             "eval_count": len(labelled_val_scans(args.eval)) if args.eval else 0,
         }

@@ -233,8 +233,8 @@ def run(options: ExportOptions) -> RegistryModel:
         if options.postprocess is not None:
             from xscreen.vision.engine import confusable_rules
 
-            card.postprocess = options.postprocess
-            confusable_rules(card)  # a rule naming a class this model lacks is refused here, not when a station loads it
+            # A rule naming a class this model lacks is refused here, not when a station loads it.
+            confusable_rules(card.model_copy(update={"postprocess": options.postprocess}))
         if options.data_card_file is not None:
             card.training["data_card"] = _read_json(options.data_card_file)
         if options.check_parity or options.int8:
@@ -250,6 +250,10 @@ def run(options: ExportOptions) -> RegistryModel:
             from xscreen.training.quantize import quantize_int8
 
             files["model-int8.onnx"] = quantize_int8(files["model.onnx"], workdir / "model-int8.onnx", _calibration_blobs(engine, options.calib))  # type: ignore[arg-type]
+        if options.postprocess is not None:
+            # Only now: parity compares the decoding PyTorch also does, and a rule that drops a firearm box under
+            # a tool box would make the two disagree by design.
+            card.postprocess = options.postprocess
         return write_version(models_dir=options.models_dir, card=card, files=files)
 
 

@@ -4,10 +4,12 @@ QDQ format, int8 weights per output channel, uint8 activations with min-max rang
 that went through the engine's own preprocessing (so the ranges are those of real inputs). The detection
 head's output convolutions and everything after them (box distribution decode, sigmoid scores,
 concatenation) stay float: quantising logits, 0..1 scores and pixel coordinates to 256 levels would cost
-far more accuracy than time. So does the stem (the first convolution block, straight off the pixels): on the
-default model and 218 real SIXray validation scans, quantising it cost 2.3 points of mAP50 (0.551 -> 0.528),
-keeping it float 0.6; percentile calibration and a float head changed nothing, int8 activations were
-slower than fp32 (bench/engine.py, docs/bench/engine.md).
+far more accuracy than time. So do the stem's first two convolutions, straight off the pixels: on version 1
+and 218 real SIXray validation scans, quantising the first cost 2.3 points of mAP50 (0.551 -> 0.528), keeping
+it float 0.6; percentile calibration and a float head changed nothing, int8 activations were slower than
+fp32 (bench/engine.py, docs/bench/engine.md). On version 5 (drug fine-tune) the first alone in float lost 1.2
+points (0.769 -> 0.757), the first two 0.6 (0.770 -> 0.764), the first plus the whole head 0.6
+(bench/predict.py --eval 220, 2026-12-02).
 """
 
 from __future__ import annotations
@@ -49,12 +51,15 @@ def _head_float_nodes(model_path: Path) -> list[str]:
     return keep
 
 
+STEM_MODULES = ("/model.0/", "/model.1/")  # ultralytics' first two modules: the two stride-2 convolutions off the pixels
+
+
 def _stem_nodes(model_path: Path) -> list[str]:
-    """Nodes of ultralytics' first module (`/model.0/`: the stem convolution and its activation)."""
+    """Nodes of the stem's first two modules (each a convolution and its activation), kept in float."""
     import onnx
 
     graph = onnx.load(str(model_path), load_external_data=False).graph
-    return [n.name for n in graph.node if n.name.startswith("/model.0/")]
+    return [n.name for n in graph.node if n.name.startswith(STEM_MODULES)]
 
 
 def quantize_int8(fp32_path: Path, out_path: Path, calibration: Iterable[np.ndarray], *, input_name: str = "images") -> Path:

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Issue 15's drug fine-tune on a GPU host lent for minutes (docs/drugs.md, section 5): the real backgrounds travel
 # (28 MB), the drug composites and synthetic scenes are generated there on its cores, then
-# configs/train/drugs-v4-gpu.yaml trains from checkpoints/drugs-v3e-cpu.pt. Prepared here, in the repo root:
+# configs/train/drugs-v4-gpu.yaml trains from checkpoints/drugs-v3g-cpu.pt. Prepared here, in the repo root:
 #   python scripts/device/pack_backgrounds.py data/real .pack/real 640 60 300 && tar -cf .pack/real.tar -C .pack real && rm -r .pack/real
 #   python scripts/device/record_physics.py .pack/physics.pkl
 #   wheels into .whl/ as scripts/device/train_on_lent_gpu.sh lists them

@@ -130,8 +130,21 @@ def test_export_writes_postprocess_rules_and_refuses_bad_ones(tiny_models_dir: P
     assert missing.exit_code == 2 and "cannot read" in missing.output
     assert not (models / "tiny" / "2").exists()  # refused: nothing written
     shipped_rule = Path(__file__).resolve().parents[2] / "configs" / "postprocess" / "firearm-vs-metal.yaml"
+    from xscreen.training import export as export_module
+
+    compared_with: list = []
+    real_parity = export_module.verify_parity
+
+    def spy(torch_model, engine, images):  # type: ignore[no-untyped-def]
+        compared_with.append(engine.confusable)
+        return real_parity(torch_model, engine, images)
+
+    monkeypatch.setattr(export_module, "verify_parity", spy)
     ok = runner.invoke(app, ["export", "--weights", weights, "--name", "tiny", "--parity-count", "2", "--postprocess", str(shipped_rule)])
     assert ok.exit_code == 0, ok.output
+    # PyTorch knows no look-alike rule: parity compares the plain decoding (a real model's firearm box under a
+    # tool box made the first v5 export fail parity), and the stored card carries the rule.
+    assert compared_with == [()]
     (spec,) = resolve_model("tiny:2", models_dir=models).card.postprocess.confusable
     assert (spec.target, spec.rivals, spec.suppress_iou, spec.suppress_ratio) == ("firearm", ["knife", "scissors", "tool"], 0.3, 0.8)
 

@@ -70,14 +70,15 @@ ELECTRONICS = parcel("steel", 8.0, 0.5)  # dense metal over half the scan
         # mismatch: a threat the declaration does not explain
         ((("firearm_part", 0.30),), EMPTY, {"contents": "clothes"}, "inspect", ["detection", "declaration_mismatch"]),
         ((("firearm_part", 0.45),), EMPTY, {"contents": "cosmetics"}, "hold", ["detection", "declaration_mismatch"]),
-        ((("drug_bulk", 0.15),), EMPTY, {"contents": "books"}, "inspect", ["declaration_mismatch"]),  # below drugs' inspect 0.20
-        ((("drug_bulk", 0.05),), EMPTY, {"contents": "books"}, "clear", []),  # below min_score 0.10
+        ((("firearm_part", 0.15),), EMPTY, {"contents": "books"}, "inspect", ["declaration_mismatch"]),  # below firearms' inspect 0.20
+        ((("firearm_part", 0.05),), EMPTY, {"contents": "books"}, "clear", []),  # below min_score 0.10
+        ((("drug_bulk", 0.15),), EMPTY, {"contents": "books"}, "inspect", ["detection", "declaration_mismatch"]),  # drugs inspect whatever the card reports
         ((("knife", 0.40),), EMPTY, {"contents": "kitchen knives"}, "inspect", ["detection"]),  # declared: explained
         ((("knife", 0.40),), EMPTY, {"contents": "t-shirt"}, "inspect", ["detection", "declaration_mismatch"]),
-        ((("drug_tablets", 0.30),), EMPTY, {"contents": "vitamins"}, "inspect", ["detection"]),
+        ((("drug_tablets", 0.20),), EMPTY, {"contents": "vitamins"}, "inspect", ["detection"]),
         ((("tool", 0.90),), EMPTY, {"contents": "letters"}, "clear", []),  # benign classes are never a mismatch
         # the shipped policy names no origin countries and has no value rule
-        ((("drug_bulk", 0.15),), EMPTY, {"origin": "XX"}, "clear", []),
+        ((("firearm_part", 0.15),), EMPTY, {"origin": "XX"}, "clear", []),
         ((), ELECTRONICS, {"value": 1.0}, "clear", []),
     ],
 )
@@ -92,8 +93,8 @@ def test_mismatch_reason_names_the_profile_and_the_share() -> None:
     (reason,) = decide(DEFAULT, Detections.empty(), ORGANIC_MASS, contents="letters").reasons
     assert (reason.verdict, reason.detection, reason.threshold) == ("inspect", None, 0.02)
     assert reason.score == pytest.approx(0.25) and "documents" in (reason.detail or "") and "organic" in (reason.detail or "")
-    (weak,) = decide(DEFAULT, dets(("drug_bulk", 0.15)), EMPTY, contents="books").reasons
-    assert (weak.detection, weak.class_name, weak.category, weak.threshold) == (0, "drug_bulk", "drugs", 0.10)
+    (weak,) = decide(DEFAULT, dets(("firearm_part", 0.15)), EMPTY, contents="books").reasons
+    assert (weak.detection, weak.class_name, weak.category, weak.threshold) == (0, "firearm_part", "firearms", 0.10)
 
 
 def test_material_limits_do_not_apply_to_gray_scans() -> None:
@@ -112,21 +113,21 @@ def test_the_test_parcels_pass_the_image_rules() -> None:
 
 
 def test_without_a_declaration_nothing_changes() -> None:
-    assert DEFAULT.decide(dets(("drug_bulk", 0.15)), EMPTY).verdict == "clear"
+    assert DEFAULT.decide(dets(("firearm_part", 0.15)), EMPTY).verdict == "clear"
     assert DEFAULT.decide(Detections.empty(), ORGANIC_MASS).verdict == "clear"
 
 
-RISKY = with_declaration(origin_risk={"countries": ["xx", "Atlantis"], "inspect": {"drugs": 0.10}, "hold": {"firearms": 0.30}})
+RISKY = with_declaration(origin_risk={"countries": ["xx", "Atlantis"], "inspect": {"firearms": 0.10}, "hold": {"firearms": 0.30}})
 
 
 @pytest.mark.parametrize(
     ("detections", "origin", "verdict", "rules"),
     [
-        ((("drug_bulk", 0.15),), "XX", "inspect", ["origin_risk"]),  # lower inspect threshold, any case
-        ((("drug_bulk", 0.15),), " atlantis ", "inspect", ["origin_risk"]),
-        ((("drug_bulk", 0.15),), "YY", "clear", []),  # not listed
-        ((("drug_bulk", 0.15),), None, "clear", []),
-        ((("drug_bulk", 0.30),), "XX", "inspect", ["detection"]),  # already inspect by its own rule: nothing added
+        ((("firearm_part", 0.15),), "XX", "inspect", ["origin_risk"]),  # lower inspect threshold, any case
+        ((("firearm_part", 0.15),), " atlantis ", "inspect", ["origin_risk"]),
+        ((("firearm_part", 0.15),), "YY", "clear", []),  # not listed
+        ((("firearm_part", 0.15),), None, "clear", []),
+        ((("firearm_part", 0.25),), "XX", "inspect", ["detection"]),  # already inspect by its own rule: nothing added
         ((("knife", 0.15),), "XX", "clear", []),  # category not named
         ((("firearm", 0.35),), "XX", "hold", ["origin_risk", "detection"]),  # the lower hold threshold
         ((("firearm", 0.25),), "XX", "inspect", ["detection"]),

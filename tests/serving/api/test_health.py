@@ -17,7 +17,7 @@ def test_healthz_and_readyz_need_no_key(server) -> None:
     assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{server.url}/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"model": True, "batcher": True, "database": True, "disk": True}, "model": "tiny:1", "variant": "fp32", "instances": 2, "policy": "default:3"}
+    assert ready.json() == {"status": "ready", "checks": {"model": True, "batcher": True, "database": True, "disk": True}, "model": "tiny:1", "variant": "fp32", "instances": 2, "policy": "default:4"}
 
 
 def test_readyz_is_503_while_the_database_is_unreachable(server) -> None:
@@ -69,7 +69,7 @@ def test_metrics_count_requests_batches_decisions_and_model(client: httpx.Client
     assert "xscreen_queue_depth 0.0" in text
     assert 'xscreen_decisions_total{verdict="clear"}' in text
     assert 'xscreen_errors_total{code="scan_not_found"}' in text
-    assert 'xscreen_model_info{model="tiny",policy="default:3",version="1"} 1.0' in text
+    assert 'xscreen_model_info{model="tiny",policy="default:4",version="1"} 1.0' in text
     assert "xscreen_scans_stored_total" in text
 
 
