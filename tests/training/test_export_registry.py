@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,18 +81,23 @@ def test_card_metrics_from_an_evaluate_dir(tmp_path: Path) -> None:
         read_evaluation(tmp_path / "nope")
 
 
-def test_export_stores_per_class_operating_thresholds(tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _export_cli(tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Path, str]:
+    """A CLI runner exporting into a copy of the tiny registry: (runner, models dir, the tiny checkpoint)."""
     from typer.testing import CliRunner
 
-    from xscreen.cli import app
     from xscreen.settings import get_settings
 
     models = tmp_path / "models"
     shutil.copytree(tiny_models_dir, models)
     monkeypatch.setenv("XSCREEN_MODELS_DIR", str(models))
     get_settings.cache_clear()
-    weights = str(tiny_models_dir / "tiny.pt")
-    runner = CliRunner()
+    return CliRunner(), models, str(tiny_models_dir / "tiny.pt")
+
+
+def test_export_stores_per_class_operating_thresholds(tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from xscreen.cli import app
+
+    runner, models, weights = _export_cli(tiny_models_dir, tmp_path, monkeypatch)
     bad = runner.invoke(app, ["export", "--weights", weights, "--name", "tiny", "--class-conf", "drug_bulk=high"])
     assert bad.exit_code == 2 and "NAME=SCORE" in bad.output and "Traceback" not in bad.output
     unknown = runner.invoke(app, ["export", "--weights", weights, "--name", "tiny", "--class-conf", "cocaine=0.2"])
@@ -112,17 +118,9 @@ def test_export_stores_per_class_operating_thresholds(tiny_models_dir: Path, tmp
 
 def test_export_writes_postprocess_rules_and_refuses_bad_ones(tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A retrained model carries the firearm-vs-metal rule from its first version, without a derive step."""
-    from typer.testing import CliRunner
-
     from xscreen.cli import app
-    from xscreen.settings import get_settings
 
-    models = tmp_path / "models"
-    shutil.copytree(tiny_models_dir, models)
-    monkeypatch.setenv("XSCREEN_MODELS_DIR", str(models))
-    get_settings.cache_clear()
-    weights = str(tiny_models_dir / "tiny.pt")
-    runner = CliRunner()
+    runner, models, weights = _export_cli(tiny_models_dir, tmp_path, monkeypatch)
     (tmp_path / "sword.yaml").write_text("confusable: [{target: firearm, rivals: [sword]}]\n")
     bad = runner.invoke(app, ["export", "--weights", weights, "--name", "tiny", "--parity-count", "2", "--postprocess", str(tmp_path / "sword.yaml")])
     assert bad.exit_code == 2 and "lacks: ['sword']" in bad.output and "Traceback" not in bad.output
