@@ -8,7 +8,7 @@ far more accuracy than time. So do the stem's first two convolutions, straight o
 and 218 real SIXray validation scans, quantising the first cost 2.3 points of mAP50 (0.551 -> 0.528), keeping
 it float 0.6; percentile calibration and a float head changed nothing, int8 activations were slower than
 fp32 (bench/engine.py, docs/bench/engine.md). On version 5 (drug fine-tune) the first alone in float lost 1.2
-points (0.769 -> 0.757), the first two 0.6 (0.770 -> 0.764), the first plus the whole head 0.6
+points (0.769 -> 0.757), the first two 0.5 (0.769 -> 0.764), the first plus the whole head 0.6
 (bench/predict.py --eval 220, 2026-12-02).
 """
 
