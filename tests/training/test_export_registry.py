@@ -119,6 +119,7 @@ def test_export_stores_per_class_operating_thresholds(tiny_models_dir: Path, tmp
 def test_export_writes_postprocess_rules_and_refuses_bad_ones(tiny_models_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A retrained model carries the firearm-vs-metal rule from its first version, without a derive step."""
     from xscreen.cli import app
+    from xscreen.training import export as export_module
 
     runner, models, weights = _export_cli(tiny_models_dir, tmp_path, monkeypatch)
     (tmp_path / "sword.yaml").write_text("confusable: [{target: firearm, rivals: [sword]}]\n")
@@ -128,8 +129,6 @@ def test_export_writes_postprocess_rules_and_refuses_bad_ones(tiny_models_dir: P
     assert missing.exit_code == 2 and "cannot read" in missing.output
     assert not (models / "tiny" / "2").exists()  # refused: nothing written
     shipped_rule = Path(__file__).resolve().parents[2] / "configs" / "postprocess" / "firearm-vs-metal.yaml"
-    from xscreen.training import export as export_module
-
     compared_with: list = []
     real_parity = export_module.verify_parity
 
