@@ -65,3 +65,13 @@ def test_score_reports_any_detector_on_composites_and_untouched_scans(bench, tmp
     assert good["by_scan_share"] == {">=5.0%": {"n": 1, "dr_at_far5": 1.0, "dr_at_operating": 1.0}}  # 20x20 of 100x80
     bad = bench.score("blind", root, paths, missed, tmp_path, quiet, operating=lambda _c: 0.5)["classes"]["drug_bulk"]
     assert (bad["ap50"], bad["dr_at_far5"]) == (0.0, 0.0)
+
+
+def test_loose_overlaps_count_what_is_seen_but_boxed_too_loosely(bench, tmp_path: Path) -> None:
+    root = _composite(tmp_path)
+    paths = [root / "images/val/c0.jpg"]
+    # the item is 20,20 - 40,40; this box covers it and one and a half times as much beside it: IoU 0.4
+    loose = [Detections(np.array([[20.0, 20, 40, 70]]), np.array([0.9]), np.array([5]))]
+    m = bench.score("loose", root, paths, loose, tmp_path, _negatives([0.0] * 20), operating=lambda _c: 0.5)["classes"]["drug_bulk"]
+    assert m["dr_at_far5"] == 0.0
+    assert m["dr_at_far5_by_iou"] == {"0.5": 0.0, "0.3": 1.0, "0.1": 1.0}
