@@ -2,7 +2,7 @@
 untouched real scans.
 
     python bench/drugs.py --model xscreen-yolo11n:2 --composites data/drugtip/val-heldout \
-        --negatives data/real/images/val [--out docs/bench/drugs-v2-heldout.json]
+        --negatives data/real/images/val [--out docs/bench/drugs-v2-heldout.json] [--rendering luminance]
 
 - `--composites`: a `datasets.synth.drug_tip` output (images/, labels/, meta/ with each item's form and
   visibility); `--negatives`: real scans holding no drug (their false alarms set the 5 % threshold).
@@ -13,6 +13,10 @@ untouched real scans.
   scans hold a detection of the class; an item is found when a prediction of its class, at or above that
   threshold, overlaps it at IoU >= 0.5. Reported per form, per contrast bin (the item's own mean a_H) and per
   rendering (colour / gray); and at the card's operating threshold.
+- `--rendering NAME`: the colour composites and the untouched scans drawn first as one of bench/gray_stations.py's
+  single-energy renderings that the project's physics did not make (luminance, a random detector curve, a log
+  display, 16-bit raw...), into a temporary folder: how a gray scanner's drug packages fare when our own gray
+  conversion is not the one that made them.
 - `dr_at_far5_by_iou`: the same rate with the overlap loosened to IoU >= 0.3 and >= 0.1. The gap to 0.5 is what
   the detector sees but boxes too loosely for AP50, apart from what it does not see at all.
 """
@@ -21,10 +25,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from collections import defaultdict
 from pathlib import Path
 
+import cv2
 import numpy as np
+from gray_stations import RENDERINGS, _rng  # bench/gray_stations.py, beside this script
 from PIL import Image
 
 from xscreen.settings import get_settings
@@ -148,6 +155,38 @@ def _bin(value: float, edges: tuple[float, ...], fmt: str) -> str:
     return "?"
 
 
+def render_composites(composites: Path, negatives: Path, rendering: str, root: Path) -> tuple[Path, Path]:
+    """The colour composites and the untouched scans drawn as `rendering` under `root` (composites with their
+    labels and meta, the items' boxes scaled with the image); the gray composites are left out, as they are
+    already our own physics' gray. Returns the two folders."""
+    _, render = RENDERINGS[rendering]
+
+    def draw(image: Path, target: Path) -> float:
+        bgr = cv2.imread(str(image), cv2.IMREAD_COLOR)
+        pixels = render(np.ascontiguousarray(bgr[..., ::-1]), _rng(image.name, rendering))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(target.with_suffix(".png")), pixels[..., ::-1] if pixels.ndim == 3 else pixels)
+        return pixels.shape[1] / bgr.shape[1]
+
+    comp_out, neg_out = root / "composites", root / "negatives"
+    for image in sorted(find_images(composites / "images")):
+        split = image.parent.name
+        meta = json.loads((composites / "meta" / split / f"{image.stem}.json").read_text())
+        if meta["rendering"] != "colour":
+            continue
+        scale = draw(image, comp_out / "images" / split / image.name)
+        for item in meta["projected"]:
+            item["box_xyxy"] = [v * scale for v in item["box_xyxy"]]
+        meta["rendering"] = rendering
+        (comp_out / "meta" / split).mkdir(parents=True, exist_ok=True)
+        (comp_out / "meta" / split / f"{image.stem}.json").write_text(json.dumps(meta))
+        (comp_out / "labels" / split).mkdir(parents=True, exist_ok=True)
+        (comp_out / "labels" / split / f"{image.stem}.txt").write_bytes(label_path(image).read_bytes())
+    for image in sorted(find_images(negatives)):
+        draw(image, neg_out / image.name)
+    return comp_out, neg_out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="default")
@@ -155,8 +194,16 @@ def main() -> None:
     parser.add_argument("--negatives", type=Path, required=True)
     parser.add_argument("--models-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--rendering", default=None, help="One of bench/gray_stations.py's RENDERINGS, e.g. luminance.")
     args = parser.parse_args()
-    report = evaluate(args.model, args.composites, args.negatives, models_dir=args.models_dir or get_settings().models_dir)
+    models_dir = args.models_dir or get_settings().models_dir
+    if args.rendering:
+        with tempfile.TemporaryDirectory(prefix="drugs-render-") as tmp:
+            composites, negatives = render_composites(args.composites, args.negatives, args.rendering, Path(tmp))
+            report = evaluate(args.model, composites, negatives, models_dir=models_dir)
+        report.update(composites=str(args.composites), negatives=str(args.negatives), rendering=args.rendering)
+    else:
+        report = evaluate(args.model, args.composites, args.negatives, models_dir=models_dir)
     text = json.dumps(report, indent=1)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

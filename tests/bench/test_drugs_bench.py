@@ -75,3 +75,26 @@ def test_loose_overlaps_count_what_is_seen_but_boxed_too_loosely(bench, tmp_path
     m = bench.score("loose", root, paths, loose, tmp_path, _negatives([0.0] * 20), operating=lambda _c: 0.5)["classes"]["drug_bulk"]
     assert m["dr_at_far5"] == 0.0
     assert m["dr_at_far5_by_iou"] == {"0.5": 0.0, "0.3": 1.0, "0.1": 1.0}
+
+
+def test_renderings_draw_colour_composites_and_negatives_and_scale_their_boxes(bench, tmp_path: Path) -> None:
+    import json
+
+    from PIL import Image
+
+    root = _composite(tmp_path)
+    Image.new("L", (100, 80), 128).save(root / "images/val/g0.jpg")  # a gray composite: already our own gray
+    (root / "labels/val/g0.txt").write_text("")
+    (root / "meta/val/g0.json").write_text(json.dumps({"rendering": "gray", "projected": []}))
+    negatives = tmp_path / "neg"
+    negatives.mkdir()
+    Image.new("RGB", (50, 40), "white").save(negatives / "n0.jpg")
+    comp, neg = bench.render_composites(root, negatives, "pitch-0.6", tmp_path / "out")
+    assert sorted(p.name for p in (comp / "images/val").iterdir()) == ["c0.png"]
+    with Image.open(comp / "images/val/c0.png") as im:
+        assert (im.mode, im.size) == ("L", (60, 48))
+    meta = json.loads((comp / "meta/val/c0.json").read_text())
+    assert meta["rendering"] == "pitch-0.6"
+    assert meta["projected"][0]["box_xyxy"] == pytest.approx([12, 12, 24, 24])
+    assert (comp / "labels/val/c0.txt").read_text() == "5 0.3 0.375 0.2 0.25\n"
+    assert [p.name for p in neg.iterdir()] == ["n0.png"]
