@@ -49,13 +49,24 @@ def threshold_at_far(negative_scores: np.ndarray, far: float, *, floor: float = 
     return max(float(np.nextafter(np.float32(ranked[allowed]), np.float32(1.0))), floor)
 
 
-def calibrate(
-    model: str, data: Path, *, models_dir: Path, far: float = 0.05, gray: bool = False, split: str = "val", batch: int = 8,
-    floor: float = MIN_THRESHOLD,
-) -> list[ClassThreshold]:
-    """Per-class thresholds at `far` image-level false alarms on `data`'s `split` (its gray view with `gray`)."""
-    if not 0.0 < far < 1.0:
-        raise ConfigError(f"the false-alarm rate must lie between 0 and 1, got {far}")
+@dataclass(frozen=True)
+class TopScores:
+    """Each scan's top score per class, whether it holds the class, and its kind: all a threshold is chosen from."""
+    kinds: np.ndarray  # (n,) scan kind
+    top: dict[str, np.ndarray]  # class -> (n,) highest score of a box of the class, 0 where none
+    present: dict[str, np.ndarray]  # class -> (n,) the scan's labels hold the class
+
+    def negatives(self, name: str, kind: str) -> np.ndarray:
+        """Top scores of the class on the scans of `kind` that do not hold it: the false-alarm population."""
+        of_kind = self.kinds == kind
+        return self.top[name][of_kind & ~self.present[name]]
+
+    def positives(self, name: str, kind: str) -> np.ndarray:
+        return self.top[name][(self.kinds == kind) & self.present[name]]
+
+
+def top_scores(model: str, data: Path, *, models_dir: Path, gray: bool = False, split: str = "val", batch: int = 8) -> TopScores:
+    """Run the model on `data`'s `split` as stations do (its gray view with `gray`) and keep each scan's top scores."""
     taxonomy = load_taxonomy()
     predictor = load_predictor(model, models_dir=models_dir, imgsz=None)
     if not isinstance(predictor, EnginePredictor):  # it scores down to SCORE_FLOOR, below any MIN_THRESHOLD
@@ -75,13 +86,21 @@ def calibrate(
                 sel = det.class_ids == taxonomy.id_of(name)
                 top[name].append(float(det.scores[sel].max()) if sel.any() else 0.0)
                 present[name].append(name in sample.class_names)
-    kind_of = np.array(kinds)
+    return TopScores(np.array(kinds), {n: np.array(v) for n, v in top.items()}, {n: np.array(v, bool) for n, v in present.items()})
+
+
+def calibrate(
+    model: str, data: Path, *, models_dir: Path, far: float = 0.05, gray: bool = False, split: str = "val", batch: int = 8,
+    floor: float = MIN_THRESHOLD,
+) -> list[ClassThreshold]:
+    """Per-class thresholds at `far` image-level false alarms on `data`'s `split` (its gray view with `gray`)."""
+    if not 0.0 < far < 1.0:
+        raise ConfigError(f"the false-alarm rate must lie between 0 and 1, got {far}")
+    scores = top_scores(model, data, models_dir=models_dir, gray=gray, split=split, batch=batch)
     out = []
-    for kind in sorted(set(kinds)):  # each kind's thresholds from its own scans: a mixed set gives one row per kind
-        of_kind = kind_of == kind
-        for name in predictor.class_names:
-            scores, has = np.array(top[name])[of_kind], np.array(present[name])[of_kind]
-            negatives, positives = scores[~has], scores[has]
+    for kind in sorted(set(scores.kinds)):  # each kind's thresholds from its own scans: a mixed set gives one row per kind
+        for name in scores.top:
+            negatives, positives = scores.negatives(name, kind), scores.positives(name, kind)
             if not len(negatives) or not len(positives):
                 out.append(ClassThreshold(name, kind, None, len(negatives), len(positives), None, None))
                 continue
