@@ -89,10 +89,9 @@ def main() -> None:
             "threshold_far1": {r: round(threshold_at_far(s.negatives(n, "gray"), 0.01), 4) for r, s in scores.items() if len(s.negatives(n, "gray"))},
         } for n in names},
     }
-    text = json.dumps(report, indent=1)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+        args.out.write_text(json.dumps(report, indent=1) + "\n")
     for n, c in report["classes"].items():
         print(f"{n}: card {c['card_threshold']:.4f} -> chosen {c['chosen_threshold']}")
         print("   false alarms at card / chosen: " + "  ".join(
