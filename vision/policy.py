@@ -1,7 +1,8 @@
 """Clearance decisions: `Detections` in, `clear` / `inspect` / `hold` out, with the reasons.
 
 A policy file (`configs/policy/*.yaml`) gives score thresholds per taxonomy category, overridable per
-class. The policy is checked against the taxonomy when it loads: every threat class must be covered (a
+class, and per scan kind (`scan_kinds`: a gray scanner's scores are not a colour scanner's, so a class may need
+another hold there; a kind's rules override the general ones for its scans only). The policy is checked against the taxonomy when it loads: every threat class must be covered (a
 class appended to the taxonomy without a rule would otherwise never alarm) and benign classes may not
 alarm. Its `image_quality` block sends scans that cannot be screened (too small, blank, saturated, or with
 an opaque area X-rays did not get through) to an officer: `inspect`, never `clear` (`vision/quality.py`
@@ -26,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from xscreen.errors import ConfigError, validation_summary
 from xscreen.vision.declaration import DeclarationRules
 from xscreen.vision.detections import Detections
-from xscreen.vision.scan import Scan
+from xscreen.vision.scan import Scan, ScanKind
 from xscreen.vision.taxonomy import CATEGORIES, THREAT_CATEGORIES, Taxonomy, load_taxonomy
 
 Verdict = Literal["clear", "inspect", "hold"]
@@ -98,12 +99,21 @@ class CaseRules(BaseModel):
     categories: list[str] = Field(default_factory=list, description="a hold in one of these taxonomy categories opens a case")
 
 
+class KindRules(BaseModel):
+    """Overrides for the scans of one kind: per category and per class, as at the top level."""
+
+    model_config = ConfigDict(extra="forbid")
+    categories: dict[str, Rule] = Field(default_factory=dict)
+    classes: dict[str, Rule] = Field(default_factory=dict)
+
+
 class PolicyFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     version: int = Field(ge=1)
     categories: dict[str, Rule] = Field(default_factory=dict)
     classes: dict[str, Rule] = Field(default_factory=dict)
+    scan_kinds: dict[ScanKind, KindRules] = Field(default_factory=dict)
     image_quality: ImageRules = Field(default_factory=ImageRules)
     declaration: DeclarationRules = Field(default_factory=DeclarationRules)
     cases: CaseRules = Field(default_factory=CaseRules)
@@ -145,6 +155,7 @@ class Policy:
     sha256: str  # of the file's bytes: tells two edits of one version apart in an audit
     rules: dict[int, Rule]  # class id -> effective rule; classes absent here never alarm
     taxonomy: Taxonomy
+    kind_rules: dict[ScanKind, dict[int, Rule]] = field(default_factory=dict)  # scan kind -> its rules, where they differ
     image_rules: ImageRules = field(default_factory=ImageRules)
     declaration_rules: DeclarationRules = field(default_factory=DeclarationRules)
     case_categories: frozenset[str] = frozenset()  # a hold in one of these opens a case
@@ -164,8 +175,9 @@ class Policy:
         rules (when the scan carries a declaration); reasons list every detection that alarmed, worst first,
         then the image and declaration rules that tripped, worst first."""
         reasons: list[Reason] = []
+        rules = self.kind_rules.get(scan.kind, self.rules) if scan is not None else self.rules
         for index, (_, score, class_id) in enumerate(detections):
-            rule = self.rules.get(class_id)
+            rule = rules.get(class_id)
             if rule is None:
                 continue
             verdict, threshold = rule.verdict(score)
@@ -190,7 +202,7 @@ def build_policy(data: dict[str, Any], *, taxonomy: Taxonomy, sha256: str = "") 
         spec = PolicyFile.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"invalid decision policy: {validation_summary(exc.errors())}") from exc
-    for category in spec.categories:
+    for category in [*spec.categories, *(c for kind in spec.scan_kinds.values() for c in kind.categories)]:
         if category not in CATEGORIES:
             raise ConfigError(f"policy names unknown category {category!r}; categories: {', '.join(CATEGORIES)}")
     try:
@@ -200,21 +212,25 @@ def build_policy(data: dict[str, Any], *, taxonomy: Taxonomy, sha256: str = "") 
     for category in spec.cases.categories:
         if category not in THREAT_CATEGORIES:
             raise ConfigError(f"policy opens cases for {category!r}, which is not a threat category; threat categories: {', '.join(THREAT_CATEGORIES)}")
-    for name in spec.classes:
+    for name in [*spec.classes, *(n for kind in spec.scan_kinds.values() for n in kind.classes)]:
         if name not in taxonomy.names:
             raise ConfigError(f"policy names unknown class {name!r}; taxonomy classes: {', '.join(taxonomy.names)}")
     rules: dict[int, Rule] = {}
     for cls in taxonomy.classes:
         rule = spec.classes.get(cls.name) or spec.categories.get(cls.category)
         if not cls.is_threat:
-            if rule is not None:
+            if rule is not None or any(cls.name in k.classes or cls.category in k.categories for k in spec.scan_kinds.values()):
                 raise ConfigError(f"class {cls.name!r} is benign in the taxonomy (category {cls.category}) and may not alarm")
             continue
         if rule is None:
             raise ConfigError(f"policy {spec.name}:{spec.version} has no rule for threat class {cls.name!r} (category {cls.category})")
         rules[cls.id] = rule
-    return Policy(name=spec.name, number=spec.version, sha256=sha256, rules=rules, taxonomy=taxonomy, image_rules=spec.image_quality,
-                  declaration_rules=spec.declaration, case_categories=frozenset(spec.cases.categories))
+    # A kind's class rule wins over its category rule, which wins over the general rules.
+    kind_rules = {kind: {cid: over.classes.get(taxonomy.by_id(cid).name) or over.categories.get(taxonomy.by_id(cid).category) or rule
+                         for cid, rule in rules.items()}
+                  for kind, over in spec.scan_kinds.items()}
+    return Policy(name=spec.name, number=spec.version, sha256=sha256, rules=rules, taxonomy=taxonomy, kind_rules=kind_rules,
+                  image_rules=spec.image_quality, declaration_rules=spec.declaration, case_categories=frozenset(spec.cases.categories))
 
 
 def load_policy(path: Path | str, *, taxonomy: Taxonomy | None = None) -> Policy:

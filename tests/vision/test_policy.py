@@ -52,8 +52,7 @@ def test_default_policy_loads_and_covers_every_threat_class() -> None:
         ((("drug_bulk", 0.45),), "inspect"),
         ((("drug_bulk", 0.62),), "hold"),
         ((("drug_tablets", 0.20),), "inspect"),
-        ((("drug_tablets", 0.30),), "inspect"),  # its class rule: hold 0.33
-        ((("drug_tablets", 0.35),), "hold"),
+        ((("drug_tablets", 0.30),), "hold"),  # its class rule: hold 0.24
         ((("knife", 0.99),), "inspect"),  # knives never hold on their own
         ((("knife", 0.10),), "clear"),
         ((("ammunition", 0.45),), "inspect"),  # the class rule (hold 0.50) overrides firearms' 0.40
@@ -63,6 +62,38 @@ def test_default_policy_loads_and_covers_every_threat_class() -> None:
 )
 def test_default_policy_verdicts(detections: tuple[tuple[str, float], ...], verdict: str) -> None:
     assert load_policy(DEFAULT).decide(dets(*detections)).verdict == verdict
+
+
+@pytest.mark.parametrize(
+    ("detections", "colour", "gray"),
+    [
+        # Gray scans hold where 1 % of untouched gray renderings would (docs/drugs.md section 9); below, an officer looks.
+        ((("firearm", 0.60),), "hold", "inspect"),
+        ((("firearm", 0.76),), "hold", "hold"),
+        ((("firearm_part", 0.65),), "hold", "inspect"),
+        ((("drug_tablets", 0.30),), "hold", "inspect"),
+        ((("drug_tablets", 0.34),), "hold", "hold"),
+        ((("drug_bulk", 0.62),), "hold", "hold"),  # no gray rule: the general one
+        ((("magazine", 0.45),), "hold", "hold"),
+    ],
+)
+def test_gray_scans_have_their_own_holds(detections: tuple[tuple[str, float], ...], colour: str, gray: str) -> None:
+    policy = load_policy(DEFAULT)
+    parcel = np.full((64, 64), 200, np.uint8)
+    parcel[16:48, 16:48] = 60  # something in it, so no image rule trips
+    assert policy.decide(dets(*detections), Scan(np.repeat(parcel[..., None], 3, axis=2), "colour")).verdict == colour
+    on_gray = policy.decide(dets(*detections), Scan(parcel, "gray"))
+    assert on_gray.verdict == gray and {r.rule for r in on_gray.reasons} == {"detection"}
+    assert policy.decide(dets(*detections)).verdict == colour  # no scan: the general rules
+
+
+def test_a_kinds_class_rule_wins_over_its_category_rule_and_both_over_the_general_ones() -> None:
+    policy = build_policy({**GOOD, "classes": {"ammunition": {"hold": 0.6}},
+                           "scan_kinds": {"gray": {"categories": {"firearms": {"hold": 0.8}}, "classes": {"firearm": {"hold": 0.9}}}}},
+                          taxonomy=TAXONOMY)
+    gray = policy.kind_rules["gray"]
+    assert [gray[TAXONOMY.id_of(n)].hold for n in ("firearm", "magazine", "ammunition", "drug_bulk")] == [0.9, 0.8, 0.8, 0.5]
+    assert policy.rules[TAXONOMY.id_of("ammunition")].hold == 0.6
 
 
 def test_reasons_name_detection_class_score_and_threshold_worst_first() -> None:
@@ -99,6 +130,10 @@ GOOD = {"name": "p", "version": 2, "categories": {"firearms": {"hold": 0.5}, "dr
         ({"version": 0}, "greater than or equal to 1"),
         ({"name": "has space"}, "pattern"),
         ({"extra_key": 1}, "Extra inputs"),
+        ({"scan_kinds": {"xray": {"classes": {"firearm": {"hold": 0.5}}}}}, "scan_kinds"),
+        ({"scan_kinds": {"gray": {"classes": {"bazooka": {"hold": 0.5}}}}}, "unknown class 'bazooka'"),
+        ({"scan_kinds": {"gray": {"categories": {"explosives": {"hold": 0.5}}}}}, "unknown category"),
+        ({"scan_kinds": {"gray": {"classes": {"scissors": {"inspect": 0.5}}}}}, "benign"),
     ],
 )
 def test_invalid_policies_are_refused_with_the_reason(change: dict, message: str) -> None:
