@@ -4,9 +4,10 @@ A policy file (`configs/policy/*.yaml`) gives score thresholds per taxonomy cate
 class, and per scan kind (`scan_kinds`: a gray scanner's scores are not a colour scanner's, so a class may
 need another hold there; a kind's rules override the general ones for its scans only). The policy is
 checked against the taxonomy when it loads: every threat class must be covered (a class appended to the
-taxonomy without a rule would otherwise never alarm) and benign classes may not alarm. Its `image_quality` block sends scans that cannot be screened (too small, blank, saturated, or with
-an opaque area X-rays did not get through) to an officer: `inspect`, never `clear` (`vision/quality.py`
-measures; defaults apply when the block is absent; a threshold set to null turns that check off). Its
+taxonomy without a rule would otherwise never alarm) and benign classes may not alarm. Its `image_quality`
+block sends scans that cannot be screened (too small, blank, saturated, or with an opaque area X-rays did
+not get through) to an officer: `inspect`, never `clear` (`vision/quality.py` measures; defaults apply when
+the block is absent; a threshold set to null turns that check off). Its
 `declaration` block compares what the parcel declares (`Scan.declaration`) with what the scan shows
 (`vision/declaration.py`: mismatch, origin risk, declared value).
 
