@@ -10,8 +10,13 @@ import cv2
 import numpy as np
 import yaml
 
+from xscreen.resources import DEFAULT_POLICY_FILE
 from xscreen.vision.detections import Detections
+from xscreen.vision.policy import load_policy
 from xscreen.vision.scan import Scan
+
+# The shipped policy's `name:version`, which every decision records (tests/vision/test_policy.py pins it).
+DEFAULT_POLICY_VERSION = load_policy(DEFAULT_POLICY_FILE).version
 
 
 class OneBadScanEngine:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.factories import free_port, wait_until_ready
+from tests.factories import DEFAULT_POLICY_VERSION, free_port, wait_until_ready
 from xscreen.checkout import REPO_ROOT
 from xscreen.vision.registry import default_ref
 
@@ -78,6 +78,6 @@ def test_the_wheel_installs_without_torch_and_screens_a_real_scan(tmp_path: Path
     assert f'{body["model"]["name"]}:{body["model"]["version"]}' == default_ref(REPO_ROOT / "models")  # the promoted model
     assert "knife" in {d["class_name"] for d in body["detections"]}
     # The packaged default policy decided: a knife sends the parcel to an officer.
-    assert (body["decision"]["verdict"], body["decision"]["policy_version"]) == ("inspect", "default:5")
+    assert (body["decision"]["verdict"], body["decision"]["policy_version"]) == ("inspect", DEFAULT_POLICY_VERSION)
     assert process.returncode in (0, -signal.SIGTERM), output
     assert os.fspath(venv) in _run(venv / "bin" / "python", "-c", "import xscreen.resources as r; print(r.DEFAULT_POLICY_FILE)", cwd=run_dir, env=env)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.factories import DEFAULT_POLICY_VERSION
 from xscreen.settings import get_settings
 
 
@@ -119,7 +120,7 @@ def test_each_result_carries_the_decision_under_the_policy_given(shipped_env, sh
     policy.write_text(yaml.safe_dump(strict))
     scans = list(map(str, _scans(shared_data, 2)))
     default = _rows(CliRunner().invoke(shipped_env, ["predict", *scans, "--json"]))
-    assert all(r["decision"]["verdict"] in ("clear", "inspect", "hold") and r["decision"]["policy_version"] == "default:5" for r in default)
+    assert all(r["decision"]["verdict"] in ("clear", "inspect", "hold") and r["decision"]["policy_version"] == DEFAULT_POLICY_VERSION for r in default)
     held = _rows(CliRunner().invoke(shipped_env, ["predict", *scans, "--json", "--conf", "0.01", "--policy", str(policy)]))
     for r in held:
         assert r["decision"]["policy_version"] == "everything-holds:7"

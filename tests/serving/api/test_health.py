@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.factories import DEFAULT_POLICY_VERSION
 from tests.serving.api.helpers import assert_error, post_scan
 from tests.serving.conftest import METRICS_TOKEN, live_server, scrape_metrics
 from tests.serving.images import png_bytes
@@ -17,7 +18,7 @@ def test_healthz_and_readyz_need_no_key(server) -> None:
     assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
     ready = httpx.get(f"{server.url}/readyz")
     assert ready.status_code == 200
-    assert ready.json() == {"status": "ready", "checks": {"model": True, "batcher": True, "database": True, "disk": True}, "model": "tiny:1", "variant": "fp32", "instances": 2, "policy": "default:4"}
+    assert ready.json() == {"status": "ready", "checks": {"model": True, "batcher": True, "database": True, "disk": True}, "model": "tiny:1", "variant": "fp32", "instances": 2, "policy": DEFAULT_POLICY_VERSION}
 
 
 def test_readyz_is_503_while_the_database_is_unreachable(server) -> None:
@@ -69,7 +70,7 @@ def test_metrics_count_requests_batches_decisions_and_model(client: httpx.Client
     assert "xscreen_queue_depth 0.0" in text
     assert 'xscreen_decisions_total{verdict="clear"}' in text
     assert 'xscreen_errors_total{code="scan_not_found"}' in text
-    assert 'xscreen_model_info{model="tiny",policy="default:4",version="1"} 1.0' in text
+    assert f'xscreen_model_info{{model="tiny",policy="{DEFAULT_POLICY_VERSION}",version="1"}} 1.0' in text
     assert "xscreen_scans_stored_total" in text
 
 

@@ -12,6 +12,7 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.factories import DEFAULT_POLICY_VERSION
 from tests.serving.api.helpers import assert_error, post_scan, stored_count
 from tests.serving.conftest import create_station_key
 from tests.serving.images import dual_energy_npz_bytes, jpeg_bytes, png_bytes, tiff16_bytes
@@ -37,7 +38,7 @@ def test_screens_every_format_and_stores_it(client: httpx.Client, make: Callable
     assert body["scan_id"] == scan_id and body["station"] == "station-1" and body["item_ref"] == "PARCEL-1"
     assert body["image"]["kind"] == kind and body["image"]["media_type"] == media_type and body["image"]["bytes"] == len(data)
     assert body["model"] == {"name": "tiny", "version": 1}
-    assert body["decision"]["policy_version"] == "default:4"
+    assert body["decision"]["policy_version"] == DEFAULT_POLICY_VERSION
     assert body["decision"]["verdict"] in ("clear", "inspect", "hold")
     assert {"receive", "decode", "queue", "inference", "screen", "store", "total"} <= set(body["timings_ms"])
     # Stored: the record reads back the same, the image byte for byte.

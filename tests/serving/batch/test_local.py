@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from tests.factories import DEFAULT_POLICY_VERSION
 from tests.serving.batch.conftest import BROKEN
 from xscreen.errors import ConfigError
 from xscreen.serving.batch.manifest import Manifest
@@ -37,7 +38,7 @@ def test_every_scan_gets_one_row_and_broken_files_their_error(scan_tree: Path, t
     assert (summary.total, summary.screened, summary.skipped, summary.errors) == (13, 13, 0, 3)
     for row, path in zip(rows, files):
         assert row["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
-        assert (row["model"], row["policy_version"]) == ("tiny:1", "default:4")
+        assert (row["model"], row["policy_version"]) == ("tiny:1", DEFAULT_POLICY_VERSION)
         rel = path.relative_to(scan_tree).as_posix()
         if rel in BROKEN:
             assert (row["error_code"], row["decision"], row["detections"]) == (BROKEN[rel], None, [])
