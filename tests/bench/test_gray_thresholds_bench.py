@@ -36,20 +36,33 @@ def test_a_class_without_positives_or_negatives_is_not_chosen(bench) -> None:
     assert bench.far_at(_scores([], [0.5]), "drug_tablets", 0.2) is None
 
 
-def test_the_default_card_keeps_gray_drug_false_alarms_on_renderings_not_our_own(bench, shared_data) -> None:
+@pytest.fixture
+def default_engine():
+    import gc
+
+    from xscreen.checkout import REPO_ROOT
+    from xscreen.vision.engine import Engine
+
+    engine = Engine.load("default", models_dir=REPO_ROOT / "models")
+    yield engine
+    del engine
+    # Free its sessions now: left to a later collection, this 512-px engine moved the peaks that
+    # tests/vision/test_memory.py compares, in the same process.
+    gc.collect()
+
+
+def test_the_default_card_keeps_gray_drug_false_alarms_on_renderings_not_our_own(bench, shared_data, default_engine) -> None:
     """Version 5's gray thresholds, chosen on our own gray view, gave 8.7 % of these untouched scans a drug_tablets
     box once drawn as HSV value (22.6 % on all 368 validation scans): a gray station sent that many parcels to an
     officer for tablets that were not there."""
     import cv2
 
-    from xscreen.checkout import REPO_ROOT
-    from xscreen.vision.engine import Engine
     from xscreen.vision.io import read_scan
     from xscreen.vision.screening import screen
     from xscreen.vision.taxonomy import load_taxonomy
 
     gray_stations = load_bench("gray_stations")
-    engine = Engine.load("default", models_dir=REPO_ROOT / "models")
+    engine = default_engine
     files = sorted((shared_data / "sixray-subset" / "val").glob("*.jpg"))[:80]  # no drugs in any
     taxonomy = load_taxonomy()
     for rendering in ("hsv-value", "luminance"):
