@@ -8,7 +8,7 @@ material class z (0 organic, 1 aluminium-like, 2 iron) and the high-energy atten
 - `colour`: each colour traced back through the display map to (a_H, z), as `colour_to_gray` does;
 - `gray`: a single energy says nothing about material, so there is no measure (None) and the material
   rules do not apply.
-Large scans are subsampled to about a megapixel (`quality.SAMPLE_PIXELS`): the measures are fractions.
+Scans are subsampled to about a quarter megapixel (`quality.SAMPLE_PIXELS`): the measures are fractions.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -37,3 +39,25 @@ def test_colour_measures_are_those_of_its_gray_view() -> None:
     want = _plain(scan.display_gray(), bright_level=200, opaque_level=40)
     assert m.gray_range == pytest.approx(want[0], abs=1e-9)
     assert (m.bright_fraction, m.opaque_fraction) == (want[1], want[2])
+
+
+def test_the_subsample_keeps_the_measures_of_real_scans(shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gate measures a quarter-megapixel subsample (it runs on every scan screened): on real scans of both
+    sets that moves the gray range by at most 2 levels (blank is under 8) and the fractions by under a point (saturated is 0.95, opaque 0.05)."""
+    from xscreen.vision import quality
+    from xscreen.vision.io import read_scan
+
+    files = sorted((shared_data / "sixray-subset" / "train").glob("*.jpg"))[:15]
+    files += sorted((shared_data / "opixray-roboflow-subset" / "images").glob("*.jpg"))[:15]
+    subsampled = 0
+    for path in files:
+        scan = read_scan(path.read_bytes())
+        sampled = measure_image(scan, bright_level=240, opaque_level=10)
+        monkeypatch.setattr(quality, "SAMPLE_PIXELS", scan.height * scan.width)
+        full = measure_image(scan, bright_level=240, opaque_level=10)
+        monkeypatch.undo()
+        subsampled += scan.height * scan.width > quality.SAMPLE_PIXELS
+        assert abs(sampled.gray_range - full.gray_range) <= 2, path.name
+        assert abs(sampled.bright_fraction - full.bright_fraction) < 0.01, path.name
+        assert abs(sampled.opaque_fraction - full.opaque_fraction) < 0.01, path.name
+    assert subsampled >= 10  # the check is of the subsample, not of scans small enough to be read whole
