@@ -1,7 +1,7 @@
 """Write the drug fine-tune's data.yaml: real SIXray and OPIXray training scans plus drug composites.
 
     python scripts/drug_training_set.py --real data/real --drugs data/drugtip/train --out data/drugtip/ft \
-        [--opixray 300] [--drug-count 2200] [--synth DIR --synth-count 700] [--seed 0]
+        [--opixray 300] [--drug-count 2200] [--synth DIR --synth-count 700] [--hard-negatives FILE --hard-repeat 2] [--seed 0]
 
 The real scans keep the firearm and knife knowledge the fine-tune starts from; OPIXray is subsampled and the
 composites capped so an epoch fits a CPU budget. `--synth` adds synthetic scenes (`xscreen synth`), so the classes
@@ -28,6 +28,8 @@ def main() -> None:
     parser.add_argument("--drug-count", type=int, default=2200)
     parser.add_argument("--synth", type=Path, help="An `xscreen synth` output folder (its train split is used).")
     parser.add_argument("--synth-count", type=int, default=700)
+    parser.add_argument("--hard-negatives", type=Path, help="Real training scans to repeat (scripts/mine_drug_negatives.py).")
+    parser.add_argument("--hard-repeat", type=int, default=2, help="Extra copies of each hard negative in an epoch.")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -37,12 +39,15 @@ def main() -> None:
     synth = sorted(find_images(args.synth / "images" / "train")) if args.synth else []
     synth = rng.sample(synth, min(args.synth_count, len(synth)))
     files = sixray + rng.sample(opixray, min(args.opixray, len(opixray))) + rng.sample(drugs, min(args.drug_count, len(drugs))) + synth
+    hard = list_file_images(args.hard_negatives) if args.hard_negatives else []
+    files += hard * args.hard_repeat
     rng.shuffle(files)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "train.txt").write_text("".join(f"{p.resolve()}\n" for p in files))
     write_data_yaml(args.out / "data.yaml", names=load_taxonomy().names,
                     splits={"train": str((args.out / "train.txt").resolve()), "val": str((args.real / "val-sixray.txt").resolve())})
-    print(f"{len(files)} training scans ({len(sixray)} SIXray, {min(args.opixray, len(opixray))} OPIXray, {min(args.drug_count, len(drugs))} drug composites, {len(synth)} synthetic scenes): {args.out / 'data.yaml'}")
+    print(f"{len(files)} training scans ({len(sixray)} SIXray, {min(args.opixray, len(opixray))} OPIXray, {min(args.drug_count, len(drugs))} drug composites, {len(synth)} synthetic scenes, "
+          f"{len(hard)} hard negatives {args.hard_repeat} more times): {args.out / 'data.yaml'}")
 
 
 if __name__ == "__main__":
