@@ -19,6 +19,8 @@ untouched real scans.
   conversion is not the one that made them.
 - `dr_at_far5_by_iou`: the same rate with the overlap loosened to IoU >= 0.3 and >= 0.1. The gap to 0.5 is what
   the detector sees but boxes too loosely for AP50, apart from what it does not see at all.
+- `dr_by_far`: the rate at 1-50 % false alarms, for every item and for items of at least 2 % of the scan: how far
+  the detection rate is held down by the untouched scans' scores rather than by what the detector boxes at all.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ SIZE_BINS = (0.0, 0.005, 0.02, 0.05, np.inf)
 MATCH_IOU = 0.5
 LOOSE_IOUS = (0.3, 0.1)
 TARGET_FAR = 0.05
+CURVE_FARS = (0.01, 0.05, 0.1, 0.2, 0.5)
+LARGE_SHARE = 0.02  # items of at least this share of the scan: the acceptance test's regime (median 4.7 %)
 
 
 def _predict(engine: Engine, paths: list[Path], batch: int = 8):
@@ -133,6 +137,9 @@ def score(detector: str, composites: Path, comp_paths: list[Path], comp_det: lis
             "operating_threshold": op,
             "dr_at_far5": rate(mine, t5), "dr_at_operating": rate(mine, op),
             "dr_at_far5_by_iou": {str(MATCH_IOU): rate(mine, t5), **{str(t): rate([(it[5][t],) for it in mine], t5) for t in LOOSE_IOUS}},
+            "dr_by_far": {f"{far:g}": {"threshold": round(_far_threshold(neg_det, cid, far), 4), "all": rate(mine, _far_threshold(neg_det, cid, far)),
+                                       "large": rate([it for it in mine if it[4] >= LARGE_SHARE], _far_threshold(neg_det, cid, far))}
+                          for far in CURVE_FARS},
             "far_at_operating": round(float(np.mean([(d.scores[d.class_ids == cid] >= op).any() for d in neg_det])), 3),
             "by_form": by(lambda it: it[1]), "by_rendering": by(lambda it: it[3]),
             "by_contrast": by(lambda it: _bin(it[2], CONTRAST_BINS, "{:.2f}")),

@@ -77,6 +77,18 @@ def test_loose_overlaps_count_what_is_seen_but_boxed_too_loosely(bench, tmp_path
     assert m["dr_at_far5_by_iou"] == {"0.5": 0.0, "0.3": 1.0, "0.1": 1.0}
 
 
+def test_the_rate_by_false_alarms_rises_as_more_untouched_scans_may_alarm(bench, tmp_path: Path) -> None:
+    root = _composite(tmp_path)
+    paths = [root / "images/val/c0.jpg"]
+    found = [Detections(np.array([[21.0, 20, 40, 41]]), np.array([0.3]), np.array([5]))]  # the item, at 0.3
+    # 20 untouched scans: two alarm above the item's score (10 %), four more below it (30 %)
+    negatives = _negatives([0.6, 0.5, 0.2, 0.2, 0.2, 0.2] + [0.0] * 14)
+    curve = bench.score("curve", root, paths, found, tmp_path, negatives, operating=lambda _c: 0.5)["classes"]["drug_bulk"]["dr_by_far"]
+    assert {far: (row["all"], row["large"]) for far, row in curve.items()} == {
+        "0.01": (0.0, 0.0), "0.05": (0.0, 0.0), "0.1": (1.0, 1.0), "0.2": (1.0, 1.0), "0.5": (1.0, 1.0)}  # the item is 6 % of the scan
+    assert curve["0.05"]["threshold"] >= 0.5 and curve["0.1"]["threshold"] <= 0.3
+
+
 def test_renderings_draw_colour_composites_and_negatives_and_scale_their_boxes(bench, tmp_path: Path) -> None:
     import json
 
