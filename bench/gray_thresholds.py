@@ -1,8 +1,8 @@
 """Gray stations' operating thresholds, chosen on single-energy renderings our physics did not make, and checked on
 others that the choice never saw.
 
-    nice -n 10 .venv/bin/python bench/gray_thresholds.py --model xscreen-yolo11n:5 --data data/calib-v5/data.yaml \
-        [--out docs/bench/gray_thresholds-v5.json]
+    nice -n 10 .venv/bin/python bench/gray_thresholds.py --model xscreen-yolo11n:7 --data data/calib-v9/data.yaml \
+        [--out docs/bench/gray_thresholds-v7.json]
 
 `xscreen calibrate --gray` picks the card's gray thresholds on the project's own physics gray of the validation
 scans. A real single-energy scanner draws its gray otherwise, and the same thresholds then alarm on more untouched

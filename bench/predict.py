@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from bench.engine import DATA, ap50, labelled_val_scans, machine  # noqa: E402
 
-MODEL = REPO / "models" / "xscreen-yolo11n" / "5" / "model.onnx"
+MODEL = REPO / "models" / "xscreen-yolo11n" / "7" / "model.onnx"
 IMGSZ = 512
 SIDES = ("xscreen-fp32", "xscreen-int8", "ultralytics-onnx")
 logger = logging.getLogger("bench.predict")

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Issue 15's drug fine-tune on a GPU host lent for minutes (docs/drugs.md, section 5): the real backgrounds travel
 # (28 MB), the drug composites and synthetic scenes are generated there on its cores, then
-# configs/train/drugs-v4-gpu.yaml trains from checkpoints/drugs-v3g-cpu.pt. Prepared here, in the repo root:
+# configs/train/drugs-v4-gpu.yaml trains from checkpoints/drugs-v3i-cpu.pt. Prepared here, in the repo root:
 #   python scripts/device/pack_backgrounds.py data/real .pack/real 640 60 300 && tar -cf .pack/real.tar -C .pack real && rm -r .pack/real
 #   python scripts/device/record_physics.py .pack/physics.pkl
 #   wheels into .whl/ as scripts/device/train_on_lent_gpu.sh lists them
@@ -36,8 +36,14 @@ wait
 for k in $(seq 0 $((JOBS - 1))); do for sub in images labels meta; do
   mkdir -p /tmp/data/drugtip/$sub/train && cp -r /tmp/gen/drugs-$k/$sub/train/. /tmp/data/drugtip/$sub/train/; done; done
 cp /tmp/gen/drugs-0/data.yaml /tmp/data/drugtip/data.yaml
+# Hard negatives (docs/drugs.md, section 10): the real training scans the default model scores highest for a drug,
+# three times an epoch. Not yet run on a host: if mining fails the run goes on without them (logged).
+HARD=()
+if $PY scripts/mine_drug_negatives.py --models-dir $REPO/models --lists /tmp/data/real/train-sixray.txt /tmp/data/real/train-opixray.txt \
+     --top 250 --out /tmp/data/hard-negatives.txt > /tmp/logs/mine.log 2>&1; then HARD=(--hard-negatives /tmp/data/hard-negatives.txt --hard-repeat 2)
+else echo "hard-negative mining failed; training without (logs/mine.log)"; fi
 $PY scripts/drug_training_set.py --real /tmp/data/real --drugs /tmp/data/drugtip --out /tmp/data/ft --opixray 300 \
-  --drug-count $DRUGS --synth /tmp/gen/synth --synth-count $SYNTH --seed 5 > /tmp/logs/set.log 2>&1 || { cat /tmp/logs/*.log; exit 5; }
+  --drug-count $DRUGS --synth /tmp/gen/synth --synth-count $SYNTH "${HARD[@]}" --seed 5 > /tmp/logs/set.log 2>&1 || { cat /tmp/logs/*.log; exit 5; }
 cat /tmp/logs/set.log; echo "data $(( $(date +%s) - T0 )) s"
 W=/tmp/runs/drugs-v4-gpu
 ( while true; do sleep 20; [ -f $W/weights/last.pt ] && cp $W/weights/last.pt $OUT/tmp.pt && mv $OUT/tmp.pt $OUT/drugs-v4-gpu-last.pt; done ) & COPIER=$!

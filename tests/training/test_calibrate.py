@@ -20,7 +20,7 @@ from xscreen.vision.taxonomy import load_taxonomy
 from xscreen.vision.yolo import write_data_yaml
 
 pytest.importorskip("ultralytics")
-SHIPPED = "xscreen-yolo11n:5"
+SHIPPED = "xscreen-yolo11n:7"
 
 
 @pytest.mark.parametrize(
