@@ -8,7 +8,7 @@ large held-out packages get a box at IoU >= 0.5 at some score, 26 % above the sc
 reach (docs/drugs.md, section 10). Its drug scores on the real training scans are distributed like those on the
 validation scans (95th percentile 0.15-0.19 against 0.18), so the training has not yet learnt them as negatives.
 Every listed scan goes through the one screening path (`vision.screening`, as `xscreen predict` does); the `--top`
-scans with the highest drug score (either class) are written one path a line, highest first, for
+scans with the highest drug score (any class of the drugs category) are written one path a line, highest first, for
 `scripts/drug_training_set.py --hard-negatives`. Only training scans: the validation scans that set the
 false-alarm threshold in `bench/drugs.py` are never mined.
 """
@@ -18,26 +18,25 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from xscreen.settings import get_settings
 from xscreen.vision.engine import Engine
 from xscreen.vision.screening import read_scan_file, screen
 from xscreen.vision.taxonomy import load_taxonomy
 from xscreen.vision.yolo import list_file_images
 
-DRUG_CLASSES = ("drug_bulk", "drug_tablets")
-
 
 def drug_scores(engine: Engine, paths: list[Path], batch: int = 8) -> list[float]:
-    """The highest drug score (either class, 0 if none) of each scan."""
-    taxonomy = load_taxonomy()
-    ids = [taxonomy.id_of(c) for c in DRUG_CLASSES]
+    """The highest score of a class in the taxonomy's drugs category (0 if none) of each scan."""
+    ids = [c.id for c in load_taxonomy().in_category("drugs")]
     out = []
     for k in range(0, len(paths), batch):
         for result in screen(engine, [read_scan_file(p) for p in paths[k : k + batch]]):
             if result.error is not None:
                 raise result.error
             det = result.detections
-            mask = (det.class_ids == ids[0]) | (det.class_ids == ids[1])
+            mask = np.isin(det.class_ids, ids)
             out.append(float(det.scores[mask].max()) if mask.any() else 0.0)
     return out
 
