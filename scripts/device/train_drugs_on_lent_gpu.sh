@@ -37,7 +37,7 @@ for k in $(seq 0 $((JOBS - 1))); do for sub in images labels meta; do
   mkdir -p /tmp/data/drugtip/$sub/train && cp -r /tmp/gen/drugs-$k/$sub/train/. /tmp/data/drugtip/$sub/train/; done; done
 cp /tmp/gen/drugs-0/data.yaml /tmp/data/drugtip/data.yaml
 # Hard negatives (docs/drugs.md, section 10): the real training scans the default model scores highest for a drug,
-# three times an epoch. Not yet run on a host: if mining fails the run goes on without them (logged).
+# three times an epoch. Dry-run on a CPU only (docs/drugs.md section 10): if mining fails the run goes on without them (logged).
 HARD=()
 if $PY scripts/mine_drug_negatives.py --models-dir $REPO/models --lists /tmp/data/real/train-sixray.txt /tmp/data/real/train-opixray.txt \
      --top 250 --out /tmp/data/hard-negatives.txt > /tmp/logs/mine.log 2>&1; then HARD=(--hard-negatives /tmp/data/hard-negatives.txt --hard-repeat 2)
