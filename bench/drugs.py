@@ -125,6 +125,7 @@ def score(detector: str, composites: Path, comp_paths: list[Path], comp_det: lis
         n_gt, ap50 = metrics.instances, metrics.ap50
         t5 = _far_threshold(neg_det, cid)
         mine = [it for it in items if it[0] == cls]
+        large = [it for it in mine if it[4] >= LARGE_SHARE]
 
         def rate(group, t):
             return round(sum(s >= t for *_, s in group) / len(group), 3) if group else None
@@ -137,9 +138,8 @@ def score(detector: str, composites: Path, comp_paths: list[Path], comp_det: lis
             "operating_threshold": op,
             "dr_at_far5": rate(mine, t5), "dr_at_operating": rate(mine, op),
             "dr_at_far5_by_iou": {str(MATCH_IOU): rate(mine, t5), **{str(t): rate([(it[5][t],) for it in mine], t5) for t in LOOSE_IOUS}},
-            "dr_by_far": {f"{far:g}": {"threshold": round(_far_threshold(neg_det, cid, far), 4), "all": rate(mine, _far_threshold(neg_det, cid, far)),
-                                       "large": rate([it for it in mine if it[4] >= LARGE_SHARE], _far_threshold(neg_det, cid, far))}
-                          for far in CURVE_FARS},
+            "dr_by_far": {f"{far:g}": {"threshold": round(t, 4), "all": rate(mine, t), "large": rate(large, t)}
+                          for far, t in ((far, _far_threshold(neg_det, cid, far)) for far in CURVE_FARS)},
             "far_at_operating": round(float(np.mean([(d.scores[d.class_ids == cid] >= op).any() for d in neg_det])), 3),
             "by_form": by(lambda it: it[1]), "by_rendering": by(lambda it: it[3]),
             "by_contrast": by(lambda it: _bin(it[2], CONTRAST_BINS, "{:.2f}")),

@@ -170,10 +170,15 @@ def add_int8_variant(models_dir: Path, ref: str = "tiny:1", *, calibration: int 
 def load_bench(name: str) -> Any:
     """A script of bench/ as a module, importing its siblings as when it runs as a script (registered in
     sys.modules under its own name: its dataclasses look their module up by name)."""
+    return load_script(name, folder="bench")
+
+
+def load_script(name: str, *, folder: str = "scripts") -> Any:
+    """A script of the checkout's `folder` (scripts/, bench/) as a module, as `load_bench` describes."""
     import importlib.util
     import sys
 
-    folder = str(Path(__file__).resolve().parents[1] / "bench")
+    folder = str(Path(__file__).resolve().parents[1] / folder)
     sys.path.insert(0, folder)
     try:
         spec = importlib.util.spec_from_file_location(name, Path(folder) / f"{name}.py")

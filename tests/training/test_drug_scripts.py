@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from xscreen.checkout import REPO_ROOT
-
-
-def _script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.factories import load_script
 
 
 def _run(module: ModuleType, argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,7 +32,7 @@ def test_each_hard_negative_is_added_hard_repeat_more_times(tmp_path: Path, monk
     hard = tmp_path / "hard.txt"
     hard.write_text(f"{sixray[1].resolve()}\n{opixray[2].resolve()}\n")
     out = tmp_path / "ft"
-    _run(_script("drug_training_set"), ["--real", str(real), "--drugs", str(tmp_path / "drugs"), "--out", str(out), "--opixray", "3",
+    _run(load_script("drug_training_set"), ["--real", str(real), "--drugs", str(tmp_path / "drugs"), "--out", str(out), "--opixray", "3",
                                          "--drug-count", "5", "--hard-negatives", str(hard), "--hard-repeat", "2"], monkeypatch)
     listed = [Path(line) for line in (out / "train.txt").read_text().splitlines()]
     counts = {p: listed.count(p.resolve()) for p in sixray + opixray + drugs}
@@ -70,7 +61,7 @@ def test_hard_negatives_are_the_scans_with_the_highest_drug_scores(shared_data: 
     from xscreen.vision.io import read_scan
     from xscreen.vision.taxonomy import load_taxonomy
 
-    mine = _script("mine_drug_negatives")
+    mine = load_script("mine_drug_negatives")
     monkeypatch.setattr(mine.Engine, "load", lambda *a, **k: _FakeEngine(load_taxonomy()))
     scans = sorted((shared_data / "sixray-subset" / "train").glob("*.jpg"))[:6]
     listing = tmp_path / "train.txt"
